@@ -1,0 +1,37 @@
+//! What a server function reads from its request: the services, the caller, and the response cookie.
+
+use crate::error::{AppError, AppResult};
+use crate::ssr::Services;
+use crate::ssr::request::RequestMeta;
+use crate::ssr::session::{self, Principal};
+use leptos::prelude::*;
+use std::net::SocketAddr;
+
+pub fn services() -> AppResult<Services> {
+    use_context::<Services>().ok_or_else(|| {
+        tracing::error!("services missing from the server function context");
+        AppError::Internal
+    })
+}
+
+pub fn request_meta(services: &Services) -> AppResult<RequestMeta> {
+    let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0);
+    Ok(RequestMeta::from_parts(&parts.headers, peer, services.config.trust_proxy))
+}
+
+/// The services, the request and its signed-in principal; `NotSignedIn` without a live session.
+pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
+    let services = services()?;
+    let meta = request_meta(&services)?;
+    let principal = session::load(&services, meta.token.as_deref()).await?;
+    Ok((services, meta, principal))
+}
+
+pub fn set_cookie(value: String) {
+    if let (Some(response), Ok(value)) =
+        (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&value))
+    {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}

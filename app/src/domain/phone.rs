@@ -1,0 +1,169 @@
+//! Mobile numbers, checked against libphonenumber's metadata (the `phonenumber` crate), never a regex.
+
+use crate::domain::mask::mask_phone;
+use crate::error::AppError;
+use phonenumber::country::Id;
+use phonenumber::{Mode, Type};
+
+/// An ISO 3166-1 alpha-2 region that libphonenumber knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region(Id);
+
+impl Region {
+    pub fn parse(code: &str) -> Result<Region, AppError> {
+        code.trim()
+            .to_ascii_uppercase()
+            .parse::<Id>()
+            .map(Region)
+            .map_err(|_| AppError::invalid("Unknown country or region."))
+    }
+
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    /// The international calling code, e.g. 86 for CN.
+    pub fn calling_code(&self) -> u16 {
+        phonenumber::metadata::DATABASE
+            .by_id(self.0.as_ref())
+            .map(|meta| meta.country_code())
+            .unwrap_or_default()
+    }
+}
+
+/// A valid mobile number in E.164 form, with the region it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneNumber {
+    e164: String,
+    country_code: u16,
+    national: String,
+    region: Option<Region>,
+}
+
+const MAX_INPUT: usize = 32;
+
+impl PhoneNumber {
+    /// Parses E.164 (`+12025550143`), the cloud API's `<country code>-<number>` (`1-2025550143`),
+    /// or, when `default_region` is given, a national number typed without its prefix.
+    pub fn parse(input: &str, default_region: Option<Region>) -> Result<PhoneNumber, AppError> {
+        let input = input.trim();
+        if input.is_empty() || input.len() > MAX_INPUT {
+            return Err(AppError::InvalidPhone);
+        }
+        if !input
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'))
+        {
+            return Err(AppError::InvalidPhone);
+        }
+        let normalized = match input.split_once('-') {
+            // `86-13800138000`: the cloud's form, a calling code then the national number.
+            Some((cc, rest))
+                if !input.starts_with('+')
+                    && (1..=3).contains(&cc.len())
+                    && cc.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("+{cc}{}", rest.replace(['-', ' '], ""))
+            }
+            _ => input.to_string(),
+        };
+        let parsed = phonenumber::parse(default_region.map(|r| r.0), &normalized)
+            .map_err(|_| AppError::InvalidPhone)?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(AppError::InvalidPhone);
+        }
+        match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile | Type::FixedLineOrMobile => {}
+            _ => return Err(AppError::InvalidPhone),
+        }
+        let e164 = parsed.format().mode(Mode::E164).to_string();
+        let country_code = parsed.code().value();
+        let national = e164
+            .trim_start_matches('+')
+            .strip_prefix(&country_code.to_string())
+            .unwrap_or_default()
+            .to_string();
+        Ok(PhoneNumber { e164, country_code, national, region: parsed.country().id().map(Region) })
+    }
+
+    /// Parses a number that must be a mobile number of `region` (SPEC 4 step 2).
+    pub fn parse_in_region(input: &str, region: Region) -> Result<PhoneNumber, AppError> {
+        let number = PhoneNumber::parse(input, Some(region))?;
+        if number.region != Some(region) {
+            return Err(AppError::PhoneRegionMismatch);
+        }
+        Ok(number)
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    pub fn region(&self) -> Option<Region> {
+        self.region
+    }
+
+    pub fn masked(&self) -> String {
+        mask_phone(self.country_code, &self.national)
+    }
+}
+
+/// Masks a stored E.164 number for display; a stored value that no longer parses shows as stars.
+pub fn mask_e164(e164: &str) -> String {
+    PhoneNumber::parse(e164, None).map(|p| p.masked()).unwrap_or_else(|_| "****".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cn() -> Region {
+        Region::parse("CN").unwrap()
+    }
+    fn us() -> Region {
+        Region::parse("US").unwrap()
+    }
+
+    #[test]
+    fn e164_and_cloud_forms_parse_to_the_same_number() {
+        let a = PhoneNumber::parse("+12025550143", None).unwrap();
+        let b = PhoneNumber::parse("1-2025550143", None).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.e164(), "+12025550143");
+        assert_eq!(a.region(), Some(us()));
+    }
+
+    #[test]
+    fn national_input_takes_the_registration_region() {
+        let n = PhoneNumber::parse_in_region("13800138000", cn()).unwrap();
+        assert_eq!(n.e164(), "+8613800138000");
+        assert_eq!(n.masked(), "+86 138****8000");
+    }
+
+    #[test]
+    fn a_number_of_another_region_is_a_region_mismatch() {
+        assert_eq!(PhoneNumber::parse_in_region("+8613800138000", us()), Err(AppError::PhoneRegionMismatch));
+        assert_eq!(PhoneNumber::parse_in_region("+12025550143", cn()), Err(AppError::PhoneRegionMismatch));
+    }
+
+    #[test]
+    fn fixed_lines_and_junk_are_not_mobile_numbers() {
+        // Beijing landline.
+        assert_eq!(PhoneNumber::parse("+861012345678", None), Err(AppError::InvalidPhone));
+        for junk in ["", "abc", "+", "+86", "12", "+86138001380001234567890", "+86 138 0013 8000; drop"] {
+            assert_eq!(PhoneNumber::parse(junk, None), Err(AppError::InvalidPhone), "{junk}");
+        }
+    }
+
+    #[test]
+    fn masks_follow_the_contract() {
+        assert_eq!(mask_e164("+12025550143"), "+1 202***0143");
+        assert_eq!(mask_e164("+8613800138000"), "+86 138****8000");
+    }
+
+    #[test]
+    fn calling_codes_come_from_metadata() {
+        assert_eq!(cn().calling_code(), 86);
+        assert_eq!(us().calling_code(), 1);
+    }
+}

@@ -1,0 +1,145 @@
+//! The one error type users read: every refusal has a variant, and its text lives here alone.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("The account or password is incorrect.")]
+    BadCredentials,
+    #[error("Too many sign-in attempts. Try again in a few minutes.")]
+    SignInThrottled,
+    #[error("Your session has ended. Sign in again.")]
+    NotSignedIn,
+    #[error(
+        "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change."
+    )]
+    OwnerOnly,
+    #[error("You do not have permission to perform this operation.")]
+    Forbidden,
+    #[error("The request was refused because it did not come from this site.")]
+    CrossSite,
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("Enter a valid mobile phone number.")]
+    InvalidPhone,
+    #[error("The phone number must match the country or region you selected during registration.")]
+    PhoneRegionMismatch,
+    #[error("The new mobile phone number must be different from the current one.")]
+    SamePhone,
+    #[error(
+        "This phone number is already bound to 6 accounts. Use a different number or close unused accounts."
+    )]
+    PhoneBindingLimit,
+    #[error("The verification code must be 6 digits.")]
+    MalformedCode,
+    #[error("The verification code is incorrect or has expired.")]
+    CodeIncorrectOrExpired,
+    #[error("Too many incorrect attempts. Request a new code.")]
+    TooManyAttempts,
+    #[error("Wait {0} seconds before requesting another code.")]
+    ResendTooSoon(u32),
+    #[error("A maximum of 100 verification codes can be sent to each member account per day.")]
+    DailyLimitReached,
+    #[error("Too many verification codes were sent to this number. Try again later.")]
+    TargetLimitReached,
+    #[error("Too many verification codes were requested from your network. Try again later.")]
+    IpLimitReached,
+    #[error("Verify your identity first. The verification is valid for 15 minutes.")]
+    IdentityNotVerified,
+    #[error("No authenticator is bound to this account.")]
+    TotpNotBound,
+    #[error("An authenticator is already bound to this account.")]
+    TotpAlreadyBound,
+    #[error("No mobile phone number is bound to this account.")]
+    NoPhoneBound,
+    #[error("The member already has a mobile phone number. Modify it from the console.")]
+    PhoneAlreadyBound,
+    #[error("The account was not found.")]
+    NotFound,
+    #[error("Something went wrong on our side. Try again.")]
+    Internal,
+    #[error("The service could not be reached. Check your connection and try again.")]
+    Transport(String),
+}
+
+impl AppError {
+    /// A stable machine-readable code, used by the automation API and in audit records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadCredentials => "InvalidCredentials",
+            AppError::SignInThrottled => "Throttling.SignIn",
+            AppError::NotSignedIn => "NotSignedIn",
+            AppError::OwnerOnly => "Forbidden.OwnerOnly",
+            AppError::Forbidden => "Forbidden",
+            AppError::CrossSite => "Forbidden.CrossSite",
+            AppError::InvalidInput(_) => "InvalidParameter",
+            AppError::InvalidPhone => "InvalidParameter.SecureMobilePhone",
+            AppError::PhoneRegionMismatch => "InvalidParameter.SecureMobilePhone.Region",
+            AppError::SamePhone => "InvalidParameter.SecureMobilePhone.Same",
+            AppError::PhoneBindingLimit => "SecureMobilePhone.BindingLimit",
+            AppError::MalformedCode => "InvalidParameter.VerificationCode",
+            AppError::CodeIncorrectOrExpired => "VerificationCode.Invalid",
+            AppError::TooManyAttempts => "VerificationCode.TooManyAttempts",
+            AppError::ResendTooSoon(_) => "Throttling.Resend",
+            AppError::DailyLimitReached => "Throttling.DailyLimit",
+            AppError::TargetLimitReached => "Throttling.TargetLimit",
+            AppError::IpLimitReached => "Throttling.IpLimit",
+            AppError::IdentityNotVerified => "IdentityNotVerified",
+            AppError::TotpNotBound => "Totp.NotBound",
+            AppError::TotpAlreadyBound => "Totp.AlreadyBound",
+            AppError::NoPhoneBound => "SecureMobilePhone.NotBound",
+            AppError::PhoneAlreadyBound => "SecureMobilePhone.AlreadyBound",
+            AppError::NotFound => "EntityNotExist.Account",
+            AppError::Internal => "InternalError",
+            AppError::Transport(_) => "Transport",
+        }
+    }
+
+    /// The HTTP status the automation API answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotSignedIn => 401,
+            AppError::OwnerOnly | AppError::Forbidden | AppError::CrossSite => 403,
+            AppError::NotFound => 404,
+            AppError::SignInThrottled
+            | AppError::ResendTooSoon(_)
+            | AppError::DailyLimitReached
+            | AppError::TargetLimitReached
+            | AppError::IpLimitReached => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+            _ => 400,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AppError::InvalidInput(message.into())
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
+                AppError::InvalidInput(format!("The request is malformed: {detail}"))
+            }
+            ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
+                AppError::Transport(detail)
+            }
+            _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        AppError::Internal
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

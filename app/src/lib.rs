@@ -1,0 +1,91 @@
+//! The console: pages, server functions and domain types, shared by the server and the browser.
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::pages::layout::Layout;
+use crate::pages::login::LoginPage;
+use crate::pages::not_found::NotFound;
+use crate::pages::overview::OverviewPage;
+use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
+use crate::pages::security::SecurityPage;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr_security::provide_nonce_and_policy(options.reload_port);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/console.css"/>
+        <Title text="Account Center"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=Layout>
+                    <Route path=path!("/") view=OverviewPage/>
+                    <Route path=path!("/overview") view=OverviewPage/>
+                    <Route path=path!("/security") view=SecurityPage/>
+                    <Route path=path!("/resource-directory/management") view=ManagementPage/>
+                    <Route path=path!("/resource-directory/members/:account_id") view=MemberDetailsPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr_security {
+    use leptos::nonce::{provide_nonce, use_nonce};
+    use leptos::prelude::*;
+
+    /// A fresh nonce per page, and a Content-Security-Policy that allows only scripts carrying it.
+    pub fn provide_nonce_and_policy(reload_port: u32) {
+        provide_nonce();
+        let nonce = use_nonce().map(|n| n.to_string()).unwrap_or_default();
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            let dev = use_context::<crate::ssr::Services>()
+                .map(|s| s.config.is_development())
+                .unwrap_or(false);
+            let reload = if dev { format!(" ws://127.0.0.1:{reload_port} ws://localhost:{reload_port}") } else { String::new() };
+            let policy = format!(
+                "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; connect-src 'self'{reload}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+            );
+            if let Ok(value) = http::HeaderValue::from_str(&policy) {
+                response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The console's frame: header with the principal and Sign out, left navigation, and the page.
+
+use crate::api::auth::{SignOut, get_me};
+use crate::components::hard_navigate;
+use crate::error::AppError;
+use crate::model::Me;
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| get_me());
+    view! {
+        <Suspense fallback=|| view! { <div class="loading">"Loading…"</div> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(me) => view! { <Chrome me/> }.into_any(),
+                    Err(AppError::NotSignedIn) => view! { <Redirect path="/login"/> }.into_any(),
+                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Chrome(me: Me) -> impl IntoView {
+    provide_context(me.clone());
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            hard_navigate("/login");
+        }
+    });
+    let can_manage = me.can_manage_directory;
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/overview">"Account Center"</a>
+            <div class="who">
+                <span class="principal">{me.name.clone()}</span>
+                <span class="badge">{me.kind.label()}</span>
+                <SwitchRole me=me.clone()/>
+                <ActionForm action=sign_out attr:class="inline">
+                    <button type="submit" class="link">"Sign out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <div class="frame">
+            <nav class="sidenav" aria-label="Main">
+                <A href="/overview">"Overview"</A>
+                <A href="/security">"Security Settings"</A>
+                <Show when=move || can_manage>
+                    <div class="navgroup">
+                        <span class="navhead">"Resource Directory"</span>
+                        <A href="/resource-directory/management">"Management"</A>
+                    </div>
+                </Show>
+            </nav>
+            <main class="content">
+                <Outlet/>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn SwitchRole(me: Me) -> impl IntoView {
+    let switch = ServerAction::<crate::api::auth::SwitchRole>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            hard_navigate("/overview");
+        }
+    });
+    (!me.switchable_roles.is_empty()).then(|| {
+        view! {
+            <ActionForm action=switch attr:class="inline">
+                <label class="sr-only" for="switch-role">"Role"</label>
+                <select id="switch-role" name="role">
+                    {me.switchable_roles.iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                </select>
+                <button type="submit" class="link">"Switch Role"</button>
+            </ActionForm>
+        }
+    })
+}

@@ -1,0 +1,89 @@
+//! Audit events: who did what to which account, from where, and how it ended.
+
+use crate::ssr::session::Principal;
+use sqlx::AnyConnection;
+
+pub struct AuditEvent<'a> {
+    pub at: i64,
+    pub principal_kind: &'a str,
+    pub principal_name: &'a str,
+    pub action: &'a str,
+    pub subject_account_id: &'a str,
+    pub client_ip: &'a str,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+}
+
+impl<'a> AuditEvent<'a> {
+    pub fn by(principal: &'a Principal, at: i64, client_ip: &'a str, action: &'a str, subject: &'a str) -> Self {
+        AuditEvent {
+            at,
+            principal_kind: principal.kind.as_str(),
+            principal_name: &principal.name,
+            action,
+            subject_account_id: subject,
+            client_ip,
+            outcome: "success",
+            detail: "",
+        }
+    }
+
+    pub fn outcome(mut self, outcome: &'a str) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    pub fn detail(mut self, detail: &'a str) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, principal_kind, principal_name, action, subject_account_id, client_ip, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(event.at)
+    .bind(event.principal_kind)
+    .bind(event.principal_name)
+    .bind(event.action)
+    .bind(event.subject_account_id)
+    .bind(event.client_ip)
+    .bind(event.outcome)
+    .bind(event.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub principal_kind: String,
+    pub principal_name: String,
+    pub action: String,
+    pub subject_account_id: String,
+    pub client_ip: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The subject's events, newest first; `before_id` pages backwards.
+pub async fn list_for_subject(
+    conn: &mut AnyConnection,
+    subject: &str,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, principal_kind, principal_name, action, subject_account_id, client_ip, outcome, detail \
+         FROM audit_events WHERE subject_account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(subject)
+    .bind(before_id.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

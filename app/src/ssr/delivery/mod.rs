@@ -1,0 +1,135 @@
+//! Delivery of queued messages: SMS through a provider's HTTP API, email over SMTP, with retries.
+
+pub mod aliyun;
+pub mod smtp;
+
+use crate::ssr::outbox::{self, OutboxRow};
+use crate::ssr::Services;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why one delivery attempt failed; the text goes to the outbox row and the log, never a code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+/// One queued message handed to a sender.
+pub struct Outbound<'a> {
+    /// The outbox id, passed to providers as an idempotency key where they take one.
+    pub id: i64,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub template: &'a str,
+    pub code: Option<&'a str>,
+}
+
+pub trait SmsSender: Send + Sync + 'static {
+    fn send<'a>(&'a self, message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>>;
+}
+
+pub trait EmailSender: Send + Sync + 'static {
+    fn send<'a>(&'a self, message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>>;
+}
+
+#[derive(Clone)]
+pub struct Senders {
+    pub sms: Arc<dyn SmsSender>,
+    pub email: Arc<dyn EmailSender>,
+}
+
+/// Development mode: a message is "delivered" by staying in the outbox, where /dev/outbox shows it.
+pub struct OutboxOnly;
+
+impl SmsSender for OutboxOnly {
+    fn send<'a>(&'a self, _message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl EmailSender for OutboxOnly {
+    fn send<'a>(&'a self, _message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Senders {
+    /// The real providers when delivery is on, the outbox alone otherwise.
+    pub fn from_config(services: &Services) -> Result<Senders, String> {
+        if !services.config.deliver {
+            return Ok(Senders { sms: Arc::new(OutboxOnly), email: Arc::new(OutboxOnly) });
+        }
+        Ok(Senders {
+            sms: Arc::new(aliyun::AliyunSms::new(services.config.sms.clone())?),
+            email: Arc::new(smtp::SmtpEmail::new(&services.config.smtp)?),
+        })
+    }
+}
+
+const LEASE_MS: i64 = 60_000;
+const BATCH: i64 = 32;
+
+/// Delivers every message due now; returns how many were attempted.
+pub async fn deliver_due(services: &Services, senders: &Senders) -> Result<usize, sqlx::Error> {
+    let now = services.now_ms();
+    let batch = outbox::claim_due(&services.db, now, LEASE_MS, BATCH).await?;
+    let count = batch.len();
+    for row in batch {
+        deliver_one(services, senders, &row).await?;
+    }
+    Ok(count)
+}
+
+async fn deliver_one(services: &Services, senders: &Senders, row: &OutboxRow) -> Result<(), sqlx::Error> {
+    let message = Outbound {
+        id: row.id,
+        recipient: &row.recipient,
+        subject: &row.subject,
+        body: &row.body,
+        template: &row.template,
+        code: row.code.as_deref(),
+    };
+    let result = match row.channel.as_str() {
+        "sms" => senders.sms.send(&message).await,
+        "email" => senders.email.send(&message).await,
+        other => Err(DeliveryError(format!("unknown channel {other}"))),
+    };
+    let now = services.now_ms();
+    match result {
+        Ok(()) => {
+            tracing::info!(outbox_id = row.id, channel = %row.channel, "message delivered");
+            outbox::mark_sent(&services.db, row.id, now, services.config.dev_outbox).await
+        }
+        Err(error) => {
+            tracing::warn!(outbox_id = row.id, channel = %row.channel, %error, "delivery failed; will retry");
+            outbox::mark_failed(&services.db, row.id, now, &error.0, services.config.delivery_max_attempts).await
+        }
+    }
+}
+
+/// Runs until `shutdown` resolves: delivers what is due, then sleeps until woken or the poll interval.
+pub async fn run_worker(services: Services, senders: Senders, shutdown: impl Future<Output = ()> + Send) {
+    let poll = Duration::from_millis(services.config.worker_poll_ms.max(10));
+    tokio::pin!(shutdown);
+    loop {
+        let delivered = match deliver_due(&services, &senders).await {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::error!(%error, "outbox worker could not read the queue");
+                0
+            }
+        };
+        if delivered > 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = services.outbox_wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Everything that runs only on the server: state, storage, services and delivery.
+
+pub mod account;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod delivery;
+pub mod maintenance;
+pub mod outbox;
+pub mod rate;
+pub mod request;
+pub mod seed;
+pub mod session;
+pub mod state;
+
+pub use state::Services;

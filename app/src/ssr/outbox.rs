@@ -1,0 +1,216 @@
+//! The outbox: messages are written in the caller's transaction and delivered later by a worker,
+//! so a change and its notices commit together or not at all.
+
+use sqlx::AnyConnection;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+}
+
+/// What kind of message, so an SMS provider can pick its approved template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    VerificationCode,
+    PhoneChangedNotice,
+    Notice,
+}
+
+impl Template {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Template::VerificationCode => "verification_code",
+            Template::PhoneChangedNotice => "phone_changed",
+            Template::Notice => "notice",
+        }
+    }
+}
+
+pub struct NewMessage<'a> {
+    pub channel: Channel,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub template: Template,
+    pub code: Option<&'a str>,
+}
+
+pub async fn enqueue(conn: &mut AnyConnection, message: NewMessage<'_>, now_ms: i64) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO outbox (channel, recipient, subject, body, template, code, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(message.channel.as_str())
+    .bind(message.recipient)
+    .bind(message.subject)
+    .bind(message.body)
+    .bind(message.template.as_str())
+    .bind(message.code)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub template: String,
+    pub code: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+// Bodies carry codes: keep them out of debug output.
+impl std::fmt::Debug for OutboxRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRow")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .field("template", &self.template)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, channel, recipient, subject, body, template, code, status, attempts, created_at";
+
+/// Messages for one recipient (or all), newest first: the development outbox.
+pub async fn list(conn: &mut AnyConnection, recipient: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    match recipient {
+        Some(to) => {
+            sqlx::query_as(
+                "SELECT id, channel, recipient, subject, body, template, code, status, attempts, created_at \
+                 FROM outbox WHERE recipient = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(to)
+            .bind(limit)
+            .fetch_all(conn)
+            .await
+        }
+        None => {
+            sqlx::query_as(
+                "SELECT id, channel, recipient, subject, body, template, code, status, attempts, created_at \
+                 FROM outbox ORDER BY id DESC LIMIT $1",
+            )
+                .bind(limit)
+                .fetch_all(conn)
+                .await
+        }
+    }
+}
+
+/// Claims up to `limit` due messages for `lease_ms`. On PostgreSQL the rows are locked with
+/// SKIP LOCKED, so instances sharing the queue never take the same message at once.
+pub async fn claim_due(
+    db: &crate::ssr::db::Db,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE outbox SET claimed_until = $1 WHERE id IN (\
+           SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND claimed_until <= $2 \
+           ORDER BY next_attempt_at, id LIMIT $3{}) \
+         AND status = 'pending' AND claimed_until <= $2 RETURNING {COLUMNS}",
+        db.skip_locked()
+    );
+    let mut tx = db.begin().await?;
+    // Only fixed fragments are formatted in; every value is bound.
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now_ms + lease_ms)
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Records a successful delivery. Outside development the body and code are erased once sent.
+pub async fn mark_sent(db: &crate::ssr::db::Db, id: i64, now_ms: i64, keep_body: bool) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let sql = if keep_body {
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0 WHERE id = $2"
+    } else {
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, \
+         body = '[delivered]', code = NULL WHERE id = $2"
+    };
+    sqlx::query(sql).bind(now_ms).bind(id).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO outbox_attempts (outbox_id, at, ok, error) VALUES ($1, $2, 1, NULL)")
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// Records a failed attempt and schedules the next one, or gives up after `max_attempts`.
+pub async fn mark_failed(
+    db: &crate::ssr::db::Db,
+    id: i64,
+    now_ms: i64,
+    error: &str,
+    max_attempts: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let (attempts,): (i64,) = sqlx::query_as("SELECT attempts FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let attempts = attempts + 1;
+    let status = if attempts >= max_attempts { "failed" } else { "pending" };
+    let next = now_ms + backoff_ms(attempts);
+    sqlx::query(
+        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_until = 0, last_error = $4 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(attempts)
+    .bind(next)
+    .bind(error)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO outbox_attempts (outbox_id, at, ok, error) VALUES ($1, $2, 0, $3)")
+        .bind(id)
+        .bind(now_ms)
+        .bind(error)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) - 1;
+    (1000i64 << exp).min(300_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        assert_eq!(backoff_ms(1), 1000);
+        assert_eq!(backoff_ms(2), 2000);
+        assert_eq!(backoff_ms(4), 8000);
+        assert_eq!(backoff_ms(30), 300_000);
+    }
+}

@@ -1,0 +1,44 @@
+//! The shared state: pool, clock, config and the outbox wake-up, handed to routes and server functions.
+
+use crate::ssr::clock::{Clock, SystemClock};
+use crate::ssr::config::Config;
+use crate::ssr::db::Db;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What every service needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes this instance's delivery worker as soon as a message is queued.
+    pub outbox_wake: Arc<Notify>,
+    hmac_key: Arc<Vec<u8>>,
+}
+
+impl Services {
+    pub fn new(db: Db, config: Config, clock: Arc<dyn Clock>) -> Services {
+        let hmac_key = Arc::new(config.hmac_key_bytes());
+        Services { db, config: Arc::new(config), clock, outbox_wake: Arc::new(Notify::new()), hmac_key }
+    }
+
+    pub async fn connect(config: Config) -> Result<Services, sqlx::Error> {
+        let db = Db::connect(&config.database_url).await?;
+        Ok(Services::new(db, config, Arc::new(SystemClock)))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub fn hmac_key(&self) -> &[u8] {
+        &self.hmac_key
+    }
+}
+
+#[derive(Clone, axum::extract::FromRef)]
+pub struct AppState {
+    pub leptos_options: leptos::config::LeptosOptions,
+    pub services: Services,
+}

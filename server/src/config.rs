@@ -1,0 +1,187 @@
+//! Configuration: safe development defaults, then an optional TOML file, then `APP_…` variables.
+
+use app::ssr::config::{Config, Mode};
+use std::env;
+
+/// Reads `APP_CONFIG` (or `config/app.toml` when present), then the environment.
+pub fn load() -> Result<Config, String> {
+    let mode = match env::var("APP_MODE").ok().as_deref() {
+        None | Some("") | Some("development") => Mode::Development,
+        Some("production") => Mode::Production,
+        Some(other) => return Err(format!("APP_MODE: expected development or production, got {other:?}")),
+    };
+    let mut config = match config_file_path() {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+            toml::from_str::<Config>(&text).map_err(|e| format!("{path}: {e}"))?
+        }
+        None => defaults_for(mode),
+    };
+    config.mode = mode;
+    apply_env(&mut config, |name| env::var(name).ok())?;
+    Ok(config)
+}
+
+fn config_file_path() -> Option<String> {
+    env::var("APP_CONFIG")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .or_else(|| std::path::Path::new("config/app.toml").exists().then(|| "config/app.toml".to_string()))
+}
+
+/// Production starts with nothing of development switched on; the missing secrets are then refused.
+pub fn defaults_for(mode: Mode) -> Config {
+    let mut config = Config { mode, ..Config::default() };
+    if mode == Mode::Production {
+        config.demo_data = false;
+        config.dev_outbox = false;
+        config.deliver = true;
+    }
+    config
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+    value.trim().parse().map_err(|_| format!("{name}: cannot read {value:?}"))
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{name}: expected true or false, got {value:?}")),
+    }
+}
+
+/// Applies every `APP_…` override found by `get`; unknown names are ignored, bad values refused.
+pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    if let Some(url) = get("APP_DATABASE_URL").or_else(|| get("DATABASE_URL")).filter(|v| !v.is_empty()) {
+        config.database_url = url;
+    }
+    macro_rules! text {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = v;
+            }
+        };
+    }
+    macro_rules! secret {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = app::ssr::config::Secret(v);
+            }
+        };
+    }
+    macro_rules! flag {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = parse_bool($name, &v)?;
+            }
+        };
+    }
+    macro_rules! number {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = parse($name, &v)?;
+            }
+        };
+    }
+    secret!("APP_HMAC_KEY", config.hmac_key);
+    flag!("APP_DEMO_DATA", config.demo_data);
+    flag!("APP_DEV_OUTBOX", config.dev_outbox);
+    flag!("APP_DELIVER", config.deliver);
+    flag!("APP_TRUST_PROXY", config.trust_proxy);
+    number!("APP_WORKER_POLL_MS", config.worker_poll_ms);
+    number!("APP_DELIVERY_MAX_ATTEMPTS", config.delivery_max_attempts);
+    text!("APP_SMS_ENDPOINT", config.sms.endpoint);
+    text!("APP_SMS_ACCESS_KEY_ID", config.sms.access_key_id);
+    secret!("APP_SMS_ACCESS_KEY_SECRET", config.sms.access_key_secret);
+    text!("APP_SMS_SIGN_NAME", config.sms.sign_name);
+    text!("APP_SMS_CODE_TEMPLATE", config.sms.code_template);
+    text!("APP_SMS_NOTICE_TEMPLATE", config.sms.notice_template);
+    text!("APP_SMS_REGION_ID", config.sms.region_id);
+    text!("APP_SMTP_HOST", config.smtp.host);
+    number!("APP_SMTP_PORT", config.smtp.port);
+    text!("APP_SMTP_SECURITY", config.smtp.security);
+    text!("APP_SMTP_USERNAME", config.smtp.username);
+    secret!("APP_SMTP_PASSWORD", config.smtp.password);
+    text!("APP_SMTP_FROM", config.smtp.from);
+    let l = &mut config.limits;
+    number!("APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
+    number!("APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
+    number!("APP_LIMITS_RESEND_INTERVAL_SECS", l.resend_interval_secs);
+    number!("APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY", l.codes_per_account_per_day);
+    number!("APP_LIMITS_CODES_PER_TARGET_PER_HOUR", l.codes_per_target_per_hour);
+    number!("APP_LIMITS_CODES_PER_IP_PER_HOUR", l.codes_per_ip_per_hour);
+    number!("APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES", l.day_starts_at_utc_minutes);
+    number!("APP_LIMITS_ACCOUNTS_PER_PHONE", l.accounts_per_phone);
+    number!("APP_LIMITS_CHANGE_TICKET_SECS", l.change_ticket_secs);
+    number!("APP_LIMITS_SESSION_IDLE_SECS", l.session_idle_secs);
+    number!("APP_LIMITS_SESSION_ABSOLUTE_SECS", l.session_absolute_secs);
+    number!("APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT", l.sign_in_failures_per_account);
+    number!("APP_LIMITS_SIGN_IN_FAILURES_PER_IP", l.sign_in_failures_per_ip);
+    number!("APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
+    number!("APP_LIMITS_TOTP_FAILURES_PER_WINDOW", l.totp_failures_per_window);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)], mode: Mode) -> Result<Config, String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut config = defaults_for(mode);
+        apply_env(&mut config, |name| map.get(name).cloned())?;
+        Ok(config)
+    }
+
+    #[test]
+    fn development_defaults_need_nothing() {
+        let config = with(&[], Mode::Development).unwrap();
+        assert!(config.production_problems().is_empty());
+        assert!(config.demo_data && config.dev_outbox);
+    }
+
+    #[test]
+    fn production_names_each_missing_setting() {
+        let problems = with(&[], Mode::Production).unwrap().production_problems();
+        let text = problems.join("\n");
+        assert!(text.contains("APP_HMAC_KEY"), "{text}");
+        assert!(text.contains("APP_SMS_ACCESS_KEY_ID"), "{text}");
+        assert!(text.contains("APP_SMTP_HOST"), "{text}");
+    }
+
+    #[test]
+    fn production_refuses_demo_data_and_the_dev_outbox() {
+        let key = "ab".repeat(32);
+        let config = with(
+            &[
+                ("APP_HMAC_KEY", key.as_str()),
+                ("APP_DEMO_DATA", "true"),
+                ("APP_DEV_OUTBOX", "1"),
+                ("APP_SMS_ACCESS_KEY_ID", "id"),
+                ("APP_SMTP_HOST", "smtp.example"),
+            ],
+            Mode::Production,
+        )
+        .unwrap();
+        let text = config.production_problems().join("\n");
+        assert!(text.contains("APP_DEMO_DATA") && text.contains("APP_DEV_OUTBOX"), "{text}");
+        assert!(!text.contains("APP_HMAC_KEY"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        let err = with(&[("APP_LIMITS_CODE_LIFETIME_SECS", "five")], Mode::Development).unwrap_err();
+        assert!(err.contains("APP_LIMITS_CODE_LIFETIME_SECS"));
+        let err = with(&[("APP_DEMO_DATA", "maybe")], Mode::Development).unwrap_err();
+        assert!(err.contains("APP_DEMO_DATA"));
+    }
+
+    #[test]
+    fn database_url_comes_from_either_variable() {
+        let config = with(&[("DATABASE_URL", "postgres://db/x")], Mode::Development).unwrap();
+        assert_eq!(config.database_url, "postgres://db/x");
+    }
+}

@@ -1,0 +1,146 @@
+//! The axum server: router, security middleware, development routes and background workers.
+
+pub mod config;
+pub mod dev;
+pub mod guard;
+
+use app::ssr::Services;
+use app::ssr::clock::Clock;
+use app::ssr::config::Config;
+use app::ssr::delivery::{self, Senders};
+use app::ssr::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    let services = state.services.clone();
+    handle_server_fns_with_context(move || provide_context(services.clone()), request).await
+}
+
+async fn favicon() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "image/svg+xml"), (http::header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../../public/favicon.svg"),
+    )
+        .into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let mut router = Router::new()
+        .route("/api/{*fn_name}", post(server_fn_handler))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon));
+    if services.config.is_development() && services.config.dev_outbox {
+        router = router.merge(dev::routes());
+    }
+    router
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let services = services.clone();
+                move || provide_context(services.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let services = services.clone();
+                move || provide_context(services.clone())
+            },
+            shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(services, guard::guard))
+        .with_state(state)
+}
+
+/// A running server and its workers; dropping `shutdown` stops them.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub services: Services,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.server.await;
+    }
+}
+
+/// Connects the database, seeds demo data in development, starts the workers and serves.
+pub async fn start(
+    config: Config,
+    leptos_options: LeptosOptions,
+    listener: tokio::net::TcpListener,
+    clock: Option<Arc<dyn Clock>>,
+) -> Result<Running, String> {
+    let problems = config.production_problems();
+    if !problems.is_empty() {
+        return Err(format!("refusing to start in production:\n  {}", problems.join("\n  ")));
+    }
+    let mut services = Services::connect(config).await.map_err(|e| format!("database: {e}"))?;
+    if let Some(clock) = clock {
+        services.clock = clock;
+    }
+    if services.config.is_development() && services.config.demo_data {
+        let seeded = app::ssr::seed::seed_demo(&services).await.map_err(|e| format!("demo data: {e}"))?;
+        if seeded {
+            tracing::info!("demo data seeded");
+        }
+    }
+    let senders = Senders::from_config(&services)?;
+    let (shutdown, mut stop) = watch::channel(false);
+    {
+        let services = services.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(delivery::run_worker(services, senders, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+    }
+    {
+        let services = services.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = app::ssr::maintenance::clean_up(&services).await {
+                    tracing::warn!(%error, "clean-up failed");
+                }
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                }
+            }
+        });
+    }
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let state = AppState { leptos_options, services: services.clone() };
+    let app = router(state);
+    let server = tokio::spawn(async move {
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "server stopped");
+        }
+    });
+    Ok(Running { addr, services, shutdown, server })
+}

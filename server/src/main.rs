@@ -1,0 +1,50 @@
+//! Starts the console: configuration, telemetry, database, workers and the HTTP server.
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,leptos_axum=warn".into()),
+        )
+        .init();
+    let config = match server::config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let leptos = match leptos::config::get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(error) => {
+            eprintln!("leptos configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut addr = leptos.site_addr;
+    if let Some(port) = std::env::var("PORT").ok().and_then(|p| p.parse().ok()) {
+        addr.set_port(port);
+    }
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {addr}: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let mode = format!("{:?}", config.mode).to_lowercase();
+    let running = match server::start(config, leptos, listener, None).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(addr = %running.addr, %mode, "listening on http://{}", running.addr);
+    let _ = tokio::signal::ctrl_c().await;
+    running.stop().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,202 @@
+//! Spawns the real app on port 0 with a fresh database (SQLite file or PostgreSQL database,
+//! chosen by APP_TEST_BACKEND) and a clock the test moves, and talks to it over HTTP.
+#![allow(dead_code)]
+
+use app::error::AppError;
+use app::ssr::Services;
+use app::ssr::clock::{Clock, ManualClock};
+use app::ssr::config::Config;
+use leptos::config::LeptosOptions;
+use serde::de::DeserializeOwned;
+use sqlx::Connection;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "Demo-pass-123";
+
+pub fn backend() -> String {
+    std::env::var("APP_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("APP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test and is removed when it ends, pass or fail.
+pub enum TestDb {
+    Sqlite { dir: std::path::PathBuf },
+    Postgres { name: String },
+}
+
+impl TestDb {
+    pub async fn create() -> (TestDb, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        if backend() == "postgres" {
+            let name = format!("console_test_{id}");
+            let mut admin = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await.expect("PostgreSQL at APP_TEST_PG_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+            let _ = admin.close().await;
+            let base = pg_admin_url();
+            let url = match base.rfind('/') {
+                Some(i) if base[..i].contains('@') || base[..i].ends_with(':') || base[..i].contains("//") => {
+                    format!("{}/{name}", &base[..i])
+                }
+                _ => format!("{base}/{name}"),
+            };
+            (TestDb::Postgres { name }, url)
+        } else {
+            let dir = std::env::temp_dir().join(format!("console-test-{id}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}/test.sqlite", dir.display());
+            (TestDb::Sqlite { dir }, url)
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { name } => {
+                let name = name.clone();
+                // Drop runs inside the test's runtime: do the async work on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async move {
+                        if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                                .execute(&mut admin)
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub services: Services,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    running: Option<server::Running>,
+    db: Option<TestDb>,
+}
+
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("console").site_root("target/site").site_pkg_dir("pkg").build()
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+/// Development mode with the demo data, the settings changed by `adjust`.
+pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (db, url) = TestDb::create().await;
+    let mut config = Config { database_url: url, worker_poll_ms: 50, ..Config::default() };
+    adjust(&mut config);
+    let clock = ManualClock::new(app::ssr::clock::SystemClock.now_ms());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = server::start(config, leptos_options(), listener, Some(Arc::new(clock.clone())))
+        .await
+        .expect("the app starts");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        services: running.services.clone(),
+        clock,
+        http,
+        running: Some(running),
+        db: Some(db),
+    }
+}
+
+/// A server function's answer: the value, or the error the page would show.
+pub struct Reply {
+    pub status: u16,
+    pub set_cookie: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok<T: DeserializeOwned>(&self) -> T {
+        assert!(self.status < 300, "expected success, got {}: {}", self.status, self.body);
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub fn err(&self) -> AppError {
+        assert!(self.status >= 400, "expected an error, got {}: {}", self.status, self.body);
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub fn session_token(&self) -> Option<String> {
+        let cookie = self.set_cookie.as_deref()?;
+        app::ssr::session::token_from_cookie_header(cookie.split(';').next()?).filter(|t| !t.is_empty())
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Calls a server function as the page does: a same-origin form POST.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], token: Option<&str>) -> Reply {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header("Origin", &self.base)
+            .header("Accept", "application/json")
+            .form(form);
+        if let Some(token) = token {
+            request = request.header("Cookie", format!("__Host-session={token}"));
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let set_cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("__Host-session"))
+            .map(str::to_string);
+        let body = response.text().await.unwrap();
+        Reply { status, set_cookie, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.header("Cookie", format!("__Host-session={token}"));
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn sign_in(&self, account: &str) -> String {
+        let reply = self.call("sign_in", &[("account", account), ("password", PASSWORD)], None).await;
+        assert!(reply.status < 300, "sign-in of {account} failed: {}", reply.body);
+        reply.session_token().expect("a session cookie")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+        self.services.db.pool.close().await;
+        drop(self.db.take());
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            drop(running);
+        }
+    }
+}

@@ -15,6 +15,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::pages::forgot_password::ForgotPasswordPage;
 use crate::pages::layout::Layout;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("/") view=OverviewPage/>
                     <Route path=path!("/overview") view=OverviewPage/>

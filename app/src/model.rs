@@ -83,3 +83,179 @@ pub enum SignInReply {
     /// The number and password match several accounts: the user picks one.
     ChooseAccount(Vec<AccountChoice>),
 }
+
+/// How the owner proves identity before a sensitive change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityMethod {
+    Sms,
+    Email,
+    Totp,
+}
+
+impl IdentityMethod {
+    pub fn parse(value: &str) -> Option<IdentityMethod> {
+        Some(match value {
+            "sms" => IdentityMethod::Sms,
+            "email" => IdentityMethod::Email,
+            "totp" => IdentityMethod::Totp,
+            _ => return None,
+        })
+    }
+}
+
+/// What the identity step of the change flow offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityOptions {
+    pub masked_phone: Option<String>,
+    pub masked_email: String,
+    pub totp_bound: bool,
+    pub region: String,
+    pub calling_code: u16,
+    /// This session already holds a live change ticket.
+    pub identity_verified: bool,
+}
+
+/// The answer to a code request: when the code dies, and when the button may be pressed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    pub expires_in_secs: i64,
+    pub resend_after_secs: i64,
+}
+
+/// A new authenticator's secret, shown once while binding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrollment {
+    pub secret: String,
+    pub uri: String,
+    pub qr_svg: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealView {
+    pub reference: String,
+    pub masked_phone: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub principal: String,
+    pub action: String,
+    pub client_ip: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The two kinds of member of a resource directory (SPEC 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberType {
+    /// Created in the directory.
+    ResourceAccount,
+    /// An existing account invited in.
+    CloudAccount,
+}
+
+impl MemberType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MemberType::ResourceAccount => "resource_account",
+            MemberType::CloudAccount => "cloud_account",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<MemberType> {
+        match value {
+            "resource_account" => Some(MemberType::ResourceAccount),
+            "cloud_account" => Some(MemberType::CloudAccount),
+            _ => None,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            MemberType::ResourceAccount => "Resource account",
+            MemberType::CloudAccount => "Cloud account",
+        }
+    }
+}
+
+/// The orders the member list offers; each one is served by an index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberSort {
+    #[default]
+    DisplayName,
+    AccountId,
+    JoinedAt,
+}
+
+impl MemberSort {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MemberSort::DisplayName => "name",
+            MemberSort::AccountId => "id",
+            MemberSort::JoinedAt => "joined",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<MemberSort> {
+        match value {
+            "" | "name" => Some(MemberSort::DisplayName),
+            "id" => Some(MemberSort::AccountId),
+            "joined" => Some(MemberSort::JoinedAt),
+            _ => None,
+        }
+    }
+}
+
+/// A folder of the directory, with its own members and those of everything below it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderView {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub depth: i64,
+    pub members: i64,
+    pub total_members: i64,
+}
+
+/// The folder tree, parents before children, siblings by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryView {
+    pub directory_id: String,
+    pub folders: Vec<FolderView>,
+}
+
+/// One member as the lists and the details page show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub account_id: String,
+    pub display_name: String,
+    pub member_type: MemberType,
+    pub folder_id: String,
+    pub folder_name: String,
+    pub masked_phone: Option<String>,
+    pub status: String,
+    pub region: String,
+    pub calling_code: u16,
+    pub joined_at: String,
+}
+
+/// A page of the member list; `total` counts every member that matches the search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberPage {
+    pub members: Vec<MemberView>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// The member details page: the member, its masked logon email and its folder path from the root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberDetails {
+    pub member: MemberView,
+    pub masked_email: String,
+    pub folder_path: Vec<String>,
+}

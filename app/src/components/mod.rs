@@ -40,3 +40,50 @@ pub fn EditIcon() -> impl IntoView {
         </svg>
     }
 }
+
+/// Seconds left before a code may be requested again, ticking down once a second in the browser.
+#[derive(Clone, Copy)]
+pub struct Countdown {
+    pub left: RwSignal<i64>,
+}
+
+impl Countdown {
+    pub fn new() -> Countdown {
+        let left = RwSignal::new(0i64);
+        #[cfg(feature = "hydrate")]
+        {
+            let interval = send_wrapper::SendWrapper::new(gloo_timers::callback::Interval::new(1000, move || {
+                let now = left.get_untracked();
+                if now > 0 {
+                    left.set(now - 1);
+                }
+            }));
+            // The interval lives as long as the page that made it.
+            on_cleanup(move || drop(interval));
+        }
+        Countdown { left }
+    }
+
+    pub fn start(&self, secs: i64) {
+        self.left.set(secs.max(0));
+    }
+
+    pub fn running(&self) -> bool {
+        self.left.get() > 0
+    }
+
+    /// "Get Verification Code" while idle, "Resend (59s)" while counting, then "Resend".
+    pub fn label(&self, idle: &'static str, sent_once: bool) -> String {
+        match self.left.get() {
+            0 if sent_once => "Resend".to_string(),
+            0 => idle.to_string(),
+            n => format!("Resend ({n}s)"),
+        }
+    }
+}
+
+impl Default for Countdown {
+    fn default() -> Self {
+        Countdown::new()
+    }
+}

@@ -86,13 +86,27 @@ impl PhoneNumber {
         Ok(PhoneNumber { e164, country_code, national, region: parsed.country().id().map(Region) })
     }
 
-    /// Parses a number that must be a mobile number of `region` (SPEC 4 step 2).
+    /// Parses a number that must be a mobile number of `region` (SPEC 4 step 2). A number that
+    /// is clearly another region's (international form) is a region mismatch, not a typo.
     pub fn parse_in_region(input: &str, region: Region) -> Result<PhoneNumber, AppError> {
-        let number = PhoneNumber::parse(input, Some(region))?;
-        if number.region != Some(region) {
-            return Err(AppError::PhoneRegionMismatch);
+        let international = input.trim_start().starts_with('+') || input.contains('-');
+        let attempt = if international {
+            PhoneNumber::parse(input, None)
+        } else {
+            PhoneNumber::parse(input, Some(region))
+        };
+        match attempt {
+            Ok(number) if number.region == Some(region) => Ok(number),
+            Ok(_) => Err(AppError::PhoneRegionMismatch),
+            Err(error) if !international => {
+                // Digits that only make sense with a country code in front: another region's number.
+                match PhoneNumber::parse(&format!("+{}", input.trim()), None) {
+                    Ok(number) if number.region != Some(region) => Err(AppError::PhoneRegionMismatch),
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
         }
-        Ok(number)
     }
 
     pub fn e164(&self) -> &str {
@@ -144,6 +158,9 @@ mod tests {
     fn a_number_of_another_region_is_a_region_mismatch() {
         assert_eq!(PhoneNumber::parse_in_region("+8613800138000", us()), Err(AppError::PhoneRegionMismatch));
         assert_eq!(PhoneNumber::parse_in_region("+12025550143", cn()), Err(AppError::PhoneRegionMismatch));
+        assert_eq!(PhoneNumber::parse_in_region("86-13800138000", us()), Err(AppError::PhoneRegionMismatch));
+        assert_eq!(PhoneNumber::parse_in_region("8613800138000", us()), Err(AppError::PhoneRegionMismatch));
+        assert_eq!(PhoneNumber::parse_in_region("+12025550143", us()).unwrap().e164(), "+12025550143");
     }
 
     #[test]

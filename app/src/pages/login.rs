@@ -52,6 +52,7 @@ pub fn LoginPage() -> impl IntoView {
                     <ErrorAlert error=action_error(action.value())/>
                     <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Sign in"</button>
                 </ActionForm>
+                <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
             </section>
         </main>
     }

@@ -1,5 +1,8 @@
 //! One file per page or dialog.
 
+pub mod change_phone;
+pub mod forgot_password;
+pub mod identity;
 pub mod layout;
 pub mod login;
 pub mod not_found;

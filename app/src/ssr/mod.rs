@@ -1,6 +1,7 @@
 //! Everything that runs only on the server: state, storage, services and delivery.
 
 pub mod account;
+pub mod account_center;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -10,10 +11,13 @@ pub mod db;
 pub mod delivery;
 pub mod maintenance;
 pub mod outbox;
+pub mod phone_binding;
+pub mod phone_change;
 pub mod rate;
 pub mod request;
 pub mod seed;
 pub mod session;
 pub mod state;
+pub mod verification;
 
 pub use state::Services;

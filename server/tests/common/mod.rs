@@ -200,3 +200,39 @@ impl Drop for TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// The newest code queued for `to` (the development outbox keeps it).
+    pub async fn latest_code(&self, to: &str) -> Option<String> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT code FROM outbox WHERE recipient = $1 AND code IS NOT NULL ORDER BY id DESC LIMIT 1")
+                .bind(to)
+                .fetch_optional(&self.services.db.pool)
+                .await
+                .unwrap();
+        row.and_then(|r| r.0)
+    }
+
+    pub async fn outbox_count(&self, to: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE recipient = $1")
+            .bind(to)
+            .fetch_one(&self.services.db.pool)
+            .await
+            .unwrap();
+        n
+    }
+
+    pub async fn phone_of(&self, account_id: &str) -> Option<String> {
+        let (phone,): (Option<String>,) = sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(&self.services.db.pool)
+            .await
+            .unwrap();
+        phone
+    }
+
+    pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).bind(bind).fetch_one(&self.services.db.pool).await.unwrap();
+        n
+    }
+}

@@ -1,0 +1,87 @@
+//! Authenticator, password recovery, appeals and the security log.
+
+use crate::error::AppError;
+use crate::model::{AppealView, AuditView, TotpEnrollment};
+use leptos::prelude::*;
+
+#[server(endpoint = "totp_begin")]
+pub async fn begin_totp() -> Result<TotpEnrollment, AppError> {
+    let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
+    crate::ssr::account_center::begin_totp(&services, &principal).await
+}
+
+#[server(endpoint = "totp_confirm")]
+pub async fn confirm_totp(code: String) -> Result<(), AppError> {
+    let (services, meta, principal) = crate::api::ctx::signed_in().await?;
+    principal.require_owner()?;
+    let code = crate::domain::VerificationCode::parse(&code)?;
+    crate::ssr::account_center::confirm_totp(&services, &principal, &meta, &code).await
+}
+
+#[server(endpoint = "totp_unbind")]
+pub async fn unbind_totp() -> Result<(), AppError> {
+    let (services, meta, principal) = crate::api::ctx::signed_in().await?;
+    crate::ssr::account_center::unbind_totp(&services, &principal, &meta).await
+}
+
+#[cfg(feature = "ssr")]
+const RECOVERY_COOKIE: &str = "__Host-recovery";
+
+/// Forgot password, step 1. The same answer whether or not the account exists.
+#[server(endpoint = "forgot_password")]
+pub async fn request_password_reset(account: String) -> Result<(), AppError> {
+    use crate::api::ctx;
+    let services = ctx::services()?;
+    let meta = ctx::request_meta(&services)?;
+    if account.len() > 254 {
+        return Err(AppError::invalid("The account is too long."));
+    }
+    let token = crate::ssr::account_center::request_reset(&services, &meta, &account).await?;
+    ctx::set_cookie(format!("{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"));
+    Ok(())
+}
+
+#[server(endpoint = "reset_password")]
+pub async fn reset_password(account: String, code: String, new_password: String) -> Result<(), AppError> {
+    use crate::api::ctx;
+    let services = ctx::services()?;
+    let meta = ctx::request_meta(&services)?;
+    if account.len() > 254 || new_password.len() > 512 {
+        return Err(AppError::invalid("The input is too long."));
+    }
+    let code = crate::domain::VerificationCode::parse(&code)?;
+    let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
+    let token = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == RECOVERY_COOKIE)
+        .map(|(_, v)| v.to_string());
+    crate::ssr::account_center::reset_password(&services, &meta, token.as_deref(), &account, &code, &new_password).await?;
+    ctx::set_cookie(format!("{RECOVERY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"));
+    Ok(())
+}
+
+#[server(endpoint = "file_appeal")]
+pub async fn file_appeal(new_phone: String, contact_email: String, reason: String) -> Result<String, AppError> {
+    let (services, meta, principal) = crate::api::ctx::signed_in().await?;
+    if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 {
+        return Err(AppError::invalid("The input is too long."));
+    }
+    crate::ssr::account_center::file_appeal(&services, &principal, &meta, &new_phone, &contact_email, &reason).await
+}
+
+#[server(endpoint = "appeals")]
+pub async fn list_appeals() -> Result<Vec<AppealView>, AppError> {
+    let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
+    crate::ssr::account_center::list_appeals(&services, &principal).await
+}
+
+#[server(endpoint = "security_log")]
+pub async fn security_log(#[server(default)] before: Option<i64>) -> Result<Vec<AuditView>, AppError> {
+    let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
+    crate::ssr::account_center::security_log(&services, &principal, before).await
+}

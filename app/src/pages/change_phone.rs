@@ -1,0 +1,158 @@
+//! The change flow: verify identity, enter the new number, confirm with its code.
+
+use crate::api::phone::{CheckNewPhone, ConfirmPhoneChange, SendNewPhoneCode, get_identity_options};
+use crate::components::{Countdown, ErrorAlert};
+use crate::error::AppError;
+use crate::model::{IdentityOptions, Me};
+use crate::pages::identity::{IdentityStep, report_errors};
+use leptos::prelude::*;
+
+pub const OWNER_ONLY: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
+
+#[derive(Clone, PartialEq)]
+enum Step {
+    Identity,
+    NewNumber,
+    Done(String),
+}
+
+#[component]
+pub fn ChangePhoneFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
+    let me = expect_context::<Me>();
+    if !me.is_owner() {
+        return view! {
+            <section class="card flow" role="dialog" aria-labelledby="change-title">
+                <h2 id="change-title">"Change your mobile phone number"</h2>
+                <p class="alert" role="alert">{OWNER_ONLY}</p>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+            </section>
+        }
+        .into_any();
+    }
+    let options = Resource::new(|| (), |_| get_identity_options());
+    view! {
+        <section class="card flow" role="dialog" aria-labelledby="change-title">
+            <h2 id="change-title">"Change your mobile phone number"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match options.await {
+                        Ok(options) => view! { <Steps options on_changed/> }.into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
+    let step = RwSignal::new(if options.identity_verified { Step::NewNumber } else { Step::Identity });
+    let error = RwSignal::new(None::<AppError>);
+    let calling_code = options.calling_code;
+    let on_verified = Callback::new(move |_| {
+        error.set(None);
+        step.set(Step::NewNumber);
+    });
+    let on_done = Callback::new(move |masked: String| {
+        step.set(Step::Done(masked));
+        on_changed.run(());
+    });
+    view! {
+        <ol class="steps" aria-label="Progress">
+            <li class:active=move || step.get() == Step::Identity>"Verify your identity"</li>
+            <li class:active=move || step.get() == Step::NewNumber>"Enter the new number"</li>
+            <li class:active=move || matches!(step.get(), Step::Done(_))>"Done"</li>
+        </ol>
+        {move || match step.get() {
+            Step::Identity => view! {
+                <IdentityStep options=options.clone() intent="change_phone" on_verified error/>
+            }.into_any(),
+            Step::NewNumber => view! { <NewNumberStep calling_code error on_done/> }.into_any(),
+            Step::Done(masked) => view! {
+                <p class="success" role="status">"Modified successfully"</p>
+                <p>"Your mobile phone number is now " <strong>{masked}</strong> ". Use it to sign in and to recover your password."</p>
+            }.into_any(),
+        }}
+        <ErrorAlert error/>
+    }
+}
+
+#[component]
+fn NewNumberStep(calling_code: u16, error: RwSignal<Option<AppError>>, on_done: Callback<String>) -> impl IntoView {
+    let number = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let countdown = Countdown::new();
+    let sent_once = RwSignal::new(false);
+    let check = ServerAction::<CheckNewPhone>::new();
+    let send = ServerAction::<SendNewPhoneCode>::new();
+    let confirm = ServerAction::<ConfirmPhoneChange>::new();
+    report_errors(check.value(), error);
+    report_errors(send.value(), error);
+    report_errors(confirm.value(), error);
+    Effect::new(move |_| {
+        if let Some(Ok(sent)) = send.value().get() {
+            countdown.start(sent.resend_after_secs);
+            sent_once.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(masked)) = confirm.value().get() {
+            on_done.run(masked);
+        }
+    });
+    // Checked while typing: a pause of 300 ms sends the number to the server's rules.
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let on_input = move |ev| {
+        let value = event_target_value(&ev);
+        number.set(value.clone());
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        if value.trim().len() >= 4 {
+            let handle = set_timeout_with_handle(
+                move || {
+                    check.dispatch(CheckNewPhone { number: value.clone() });
+                },
+                std::time::Duration::from_millis(300),
+            )
+            .ok();
+            pending.set_value(handle);
+        }
+    };
+    let valid = move || matches!(check.value().get(), Some(Ok(_)));
+    view! {
+        <div class="field">
+            <label for="new-phone">"New mobile phone number"</label>
+            <div class="phone-row">
+                <span class="prefix" title="The country or region chosen at registration">{format!("+{calling_code}")}</span>
+                <input id="new-phone" type="tel" autocomplete="tel-national" maxlength="20"
+                    prop:value=move || number.get() on:input=on_input/>
+            </div>
+            {move || check.value().get().and_then(|r| r.ok()).map(|masked| view! { <p class="muted">{format!("Will be bound as {masked}")}</p> })}
+        </div>
+        <div class="field">
+            <label for="new-phone-code">"Verification code"</label>
+            <div class="code-row">
+                <input id="new-phone-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
+                    prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
+                <button type="button" class="secondary"
+                    disabled=move || countdown.running() || send.pending().get()
+                    on:click=move |_| {
+                        send.dispatch(SendNewPhoneCode { number: number.get_untracked() });
+                    }>
+                    {move || countdown.label("Get Verification Code", sent_once.get())}
+                </button>
+            </div>
+        </div>
+        <button type="button" class="primary" disabled=move || confirm.pending().get() || !sent_once.get()
+            data-valid=move || valid().to_string()
+            on:click=move |_| {
+                confirm.dispatch(ConfirmPhoneChange { number: number.get_untracked(), code: code.get_untracked() });
+            }>
+            "OK"
+        </button>
+    }
+}

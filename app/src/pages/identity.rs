@@ -1,0 +1,111 @@
+//! "Verify your identity": an SMS code to the original number, an emailed code, or TOTP.
+
+use crate::api::phone::{SendIdentityCode, VerifyIdentity};
+use crate::components::Countdown;
+use crate::error::AppError;
+use crate::model::IdentityOptions;
+use leptos::prelude::*;
+
+/// Copies an action's outcome into the flow's one error line.
+pub fn report_errors<T, S>(value: S, error: RwSignal<Option<AppError>>)
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Effect::new(move |_| match value.get() {
+        Some(Err(e)) => error.set(Some(e)),
+        Some(Ok(_)) => error.set(None),
+        None => {}
+    });
+}
+
+#[component]
+pub fn IdentityStep(
+    options: IdentityOptions,
+    /// `change_phone` or `unbind_totp`.
+    intent: &'static str,
+    on_verified: Callback<()>,
+    error: RwSignal<Option<AppError>>,
+) -> impl IntoView {
+    let first = if options.masked_phone.is_some() {
+        "sms"
+    } else if options.totp_bound {
+        "totp"
+    } else {
+        "email"
+    };
+    let method = RwSignal::new(first.to_string());
+    let code = RwSignal::new(String::new());
+    let countdown = Countdown::new();
+    let sent_once = RwSignal::new(false);
+    let send = ServerAction::<SendIdentityCode>::new();
+    let verify = ServerAction::<VerifyIdentity>::new();
+    report_errors(send.value(), error);
+    report_errors(verify.value(), error);
+    Effect::new(move |_| {
+        if let Some(Ok(sent)) = send.value().get() {
+            countdown.start(sent.resend_after_secs);
+            sent_once.set(true);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = verify.value().get() {
+            on_verified.run(());
+        }
+    });
+    // A new method starts over: the countdown belongs to the target it was sent to.
+    let choose = move |value: &'static str| {
+        method.set(value.to_string());
+        countdown.start(0);
+        sent_once.set(false);
+        code.set(String::new());
+        error.set(None);
+    };
+    let radio = move |value: &'static str, label: &'static str, detail: Option<String>| {
+        let id = format!("method-{value}-{intent}");
+        view! {
+            <div class="radio">
+                <input type="radio" name=format!("method-{intent}") id=id.clone() value=value
+                    prop:checked=move || method.get() == value
+                    on:change=move |_| choose(value)/>
+                <label for=id>{label}</label>
+                {detail.map(|d| view! { <span class="muted">{d}</span> })}
+            </div>
+        }
+    };
+    let phone = options.masked_phone.clone();
+    view! {
+        <h3>"Verify your identity"</h3>
+        <fieldset class="choices">
+            <legend>"Choose a verification method"</legend>
+            {phone.map(|p| radio("sms", "Original mobile phone number", Some(p)))}
+            {radio("email", "Logon email", Some(options.masked_email.clone()))}
+            {options.totp_bound.then(|| radio("totp", "TOTP", Some("Code from your authenticator app".to_string())))}
+        </fieldset>
+        <div class="field">
+            <label for=format!("identity-code-{intent}")>"Verification code"</label>
+            <div class="code-row">
+                <input id=format!("identity-code-{intent}") type="text" inputmode="numeric" autocomplete="one-time-code"
+                    maxlength="6" prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
+                <Show when=move || method.get() != "totp">
+                    <button type="button" class="secondary"
+                        disabled=move || countdown.running() || send.pending().get()
+                        on:click=move |_| {
+                            send.dispatch(SendIdentityCode { method: method.get_untracked(), intent: intent.to_string() });
+                        }>
+                        {move || countdown.label("Get verification code", sent_once.get())}
+                    </button>
+                </Show>
+            </div>
+            <Show when=move || sent_once.get()>
+                <p class="muted">"The code was sent. It is valid for 5 minutes."</p>
+            </Show>
+        </div>
+        <button type="button" class="primary" disabled=move || verify.pending().get()
+            on:click=move |_| {
+                verify.dispatch(VerifyIdentity { method: method.get_untracked(), code: code.get_untracked(), intent: intent.to_string() });
+            }>
+            "Next"
+        </button>
+    }
+}

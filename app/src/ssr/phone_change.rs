@@ -1,0 +1,259 @@
+//! Account Center: the owner changes the account's phone after proving identity (SPEC 4).
+
+use crate::domain::mask::mask_email;
+use crate::domain::phone::mask_e164;
+use crate::domain::{PhoneNumber, Region, VerificationCode};
+use crate::error::{AppError, AppResult};
+use crate::model::IdentityMethod;
+use crate::ssr::account::{self, AccountRow};
+use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::request::RequestMeta;
+use crate::ssr::session::Principal;
+use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
+use crate::ssr::{Services, phone_binding};
+
+fn identity_purpose(ticket: TicketPurpose) -> Purpose {
+    match ticket {
+        TicketPurpose::ChangePhone => Purpose::IdentityForPhoneChange,
+        TicketPurpose::UnbindTotp => Purpose::IdentityForTotpUnbind,
+    }
+}
+
+/// Where an identity code goes for `method`: the bound phone or the logon email.
+fn identity_target(account: &AccountRow, method: IdentityMethod) -> AppResult<(String, Channel)> {
+    match method {
+        IdentityMethod::Sms => Ok((account.phone.clone().ok_or(AppError::NoPhoneBound)?, Channel::Sms)),
+        IdentityMethod::Email => Ok((account.email.clone(), Channel::Email)),
+        IdentityMethod::Totp => Err(AppError::invalid("An authenticator code is not sent; read it from your app.")),
+    }
+}
+
+/// Step 1: sends an identity code to the old phone or the logon email.
+pub async fn send_identity_code(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    method: IdentityMethod,
+    ticket: TicketPurpose,
+) -> AppResult<SentCode> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    let (target, channel) = identity_target(&account, method)?;
+    verification::send_code(
+        services,
+        CodeRequest {
+            purpose: identity_purpose(ticket),
+            account_id: &account.id,
+            target: &target,
+            channel,
+            session_hash: &principal.session_hash,
+            client_ip: &meta.client_ip,
+        },
+    )
+    .await
+}
+
+/// Step 1: checks the identity code (or TOTP) and grants this session a ticket for 15 minutes.
+pub async fn verify_identity(
+    services: &Services,
+    principal: &Principal,
+    method: IdentityMethod,
+    code: &VerificationCode,
+    ticket: TicketPurpose,
+) -> AppResult<()> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    if method == IdentityMethod::Totp {
+        if account.totp_bound == 0 {
+            return Err(AppError::TotpNotBound);
+        }
+        verification::check_totp(services, &account.id, code).await?;
+        let mut tx = services.db.begin().await?;
+        verification::grant_ticket(&mut tx, services, &principal.session_hash, &account.id, ticket).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let (target, _) = identity_target(&account, method)?;
+    let mut tx = services.db.begin().await?;
+    let outcome = verification::consume(
+        &mut tx,
+        services,
+        identity_purpose(ticket),
+        &account.id,
+        &target,
+        &principal.session_hash,
+        code,
+    )
+    .await?;
+    if outcome.is_ok() {
+        verification::grant_ticket(&mut tx, services, &principal.session_hash, &account.id, ticket).await?;
+    }
+    tx.commit().await?;
+    outcome
+}
+
+/// Parses and checks the new number: the registration region, not today's number, room left.
+async fn check_new_number(services: &Services, account: &AccountRow, input: &str) -> AppResult<PhoneNumber> {
+    let region = Region::parse(&account.region)?;
+    let number = PhoneNumber::parse_in_region(input, region)?;
+    if account.phone.as_deref() == Some(number.e164()) {
+        return Err(AppError::SamePhone);
+    }
+    let mut conn = services.db.pool.acquire().await?;
+    if !phone_binding::has_room(&mut conn, services, number.e164()).await? {
+        return Err(AppError::PhoneBindingLimit);
+    }
+    Ok(number)
+}
+
+async fn require_ticket(services: &Services, principal: &Principal) -> AppResult<()> {
+    let mut conn = services.db.pool.acquire().await?;
+    verification::live_ticket(&mut conn, services, &principal.session_hash, &principal.account_id, TicketPurpose::ChangePhone)
+        .await?
+        .map(|_| ())
+        .ok_or(AppError::IdentityNotVerified)
+}
+
+/// While typing: is this a number the account could move to? Answers the masked E.164 form.
+pub async fn validate_new_number(services: &Services, principal: &Principal, input: &str) -> AppResult<String> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    Ok(check_new_number(services, &account, input).await?.masked())
+}
+
+/// Step 2: with a live ticket, sends a code to the new number after every check passes.
+pub async fn send_new_number_code(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    input: &str,
+) -> AppResult<SentCode> {
+    principal.require_owner()?;
+    require_ticket(services, principal).await?;
+    let account = account::find(services, &principal.account_id).await?;
+    let number = check_new_number(services, &account, input).await?;
+    verification::send_code(
+        services,
+        CodeRequest {
+            purpose: Purpose::NewPhone,
+            account_id: &account.id,
+            target: number.e164(),
+            channel: Channel::Sms,
+            session_hash: &principal.session_hash,
+            client_ip: &meta.client_ip,
+        },
+    )
+    .await
+}
+
+/// Step 3: in one transaction, the code is checked, the ticket spent, the cap rechecked, the
+/// number bound, the audit event written and the notices queued. Answers the new masked number.
+#[tracing::instrument(skip(services, principal, meta, code), fields(account = %principal.account_id))]
+pub async fn confirm_change(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    input: &str,
+    code: &VerificationCode,
+) -> AppResult<String> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    let region = Region::parse(&account.region)?;
+    let number = PhoneNumber::parse_in_region(input, region)?;
+    if account.phone.as_deref() == Some(number.e164()) {
+        return Err(AppError::SamePhone);
+    }
+    let now = services.now_ms();
+    let mut tx = services.db.begin().await?;
+    let ticket = verification::live_ticket(&mut tx, services, &principal.session_hash, &account.id, TicketPurpose::ChangePhone)
+        .await?
+        .ok_or(AppError::IdentityNotVerified)?;
+    let outcome = verification::consume(
+        &mut tx,
+        services,
+        Purpose::NewPhone,
+        &account.id,
+        number.e164(),
+        &principal.session_hash,
+        code,
+    )
+    .await?;
+    if let Err(error) = outcome {
+        tx.commit().await?; // keep the counted attempt
+        return Err(error);
+    }
+    if !verification::use_ticket(&mut tx, services, ticket).await? {
+        return Err(AppError::IdentityNotVerified);
+    }
+    // The account row as it is now, inside the transaction: another tab may have changed it.
+    let (current,): (Option<String>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT phone FROM accounts WHERE id = $1{}",
+        services.db.for_update()
+    )))
+    .bind(&account.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if current.as_deref() == Some(number.e164()) {
+        return Err(AppError::SamePhone);
+    }
+    phone_binding::rebind(&mut tx, services, &account.id, current.as_deref(), number.e164()).await??;
+
+    let old_masked = current.as_deref().map(mask_e164).unwrap_or_else(|| "none".into());
+    let detail = format!("{old_masked} -> {}", number.masked());
+    audit::record(
+        &mut tx,
+        AuditEvent::by(principal, now, &meta.client_ip, "ChangeMobilePhone", &account.id).detail(&detail),
+    )
+    .await?;
+    let notice = format!(
+        "Your mobile phone number was changed to {} on your Account Center account {}. Not you? Contact support at once and secure your account.",
+        number.masked(),
+        account.display_name
+    );
+    if let Some(old) = current.as_deref() {
+        let message = NewMessage {
+            channel: Channel::Sms,
+            recipient: old,
+            subject: "",
+            body: &notice,
+            template: Template::PhoneChangedNotice,
+            code: None,
+        };
+        outbox::enqueue(&mut tx, message, now).await?;
+    }
+    let message = NewMessage {
+        channel: Channel::Email,
+        recipient: &account.email,
+        subject: "Your mobile phone number was changed",
+        body: &notice,
+        template: Template::PhoneChangedNotice,
+        code: None,
+    };
+    outbox::enqueue(&mut tx, message, now).await?;
+    tx.commit().await?;
+    services.outbox_wake.notify_one();
+    tracing::info!("mobile phone number changed");
+    Ok(number.masked())
+}
+
+/// The masked targets the identity step offers.
+pub async fn identity_options(services: &Services, principal: &Principal) -> AppResult<crate::model::IdentityOptions> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    let calling_code = Region::parse(&account.region).map(|r| r.calling_code()).unwrap_or_default();
+    let has_ticket = {
+        let mut conn = services.db.pool.acquire().await?;
+        verification::live_ticket(&mut conn, services, &principal.session_hash, &account.id, TicketPurpose::ChangePhone)
+            .await?
+            .is_some()
+    };
+    Ok(crate::model::IdentityOptions {
+        masked_phone: account.phone.as_deref().map(mask_e164),
+        masked_email: mask_email(&account.email),
+        totp_bound: account.totp_bound != 0,
+        region: account.region.clone(),
+        calling_code,
+        identity_verified: has_ticket,
+    })
+}

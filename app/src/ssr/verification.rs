@@ -1,0 +1,409 @@
+//! The verification engine shared by every flow (SPEC 3): codes, their limits, TOTP and tickets.
+//!
+//! A code is bound to (purpose, subject account, target, session) by being part of its keyed MAC;
+//! only the MAC is stored. Every limit is one conditional statement, so it holds across instances.
+
+use crate::domain::VerificationCode;
+use crate::error::{AppError, AppResult};
+use crate::ssr::crypto::{constant_time_eq, mac_hex, random_code};
+use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::{Services, rate};
+use sqlx::AnyConnection;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// What a code is for; a code made for one purpose never passes another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Proving identity before changing the phone, by the old phone or the logon email.
+    IdentityForPhoneChange,
+    /// Proving identity before unbinding the authenticator.
+    IdentityForTotpUnbind,
+    /// Proving ownership of the new number.
+    NewPhone,
+    ResetPassword,
+    /// An administrator binding or modifying a member's number.
+    MemberPhone,
+}
+
+impl Purpose {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Purpose::IdentityForPhoneChange => "identity_change_phone",
+            Purpose::IdentityForTotpUnbind => "identity_unbind_totp",
+            Purpose::NewPhone => "new_phone",
+            Purpose::ResetPassword => "reset_password",
+            Purpose::MemberPhone => "member_phone",
+        }
+    }
+}
+
+pub struct CodeRequest<'a> {
+    pub purpose: Purpose,
+    pub account_id: &'a str,
+    /// E.164 number or email address the code goes to.
+    pub target: &'a str,
+    pub channel: Channel,
+    pub session_hash: &'a str,
+    pub client_ip: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentCode {
+    pub expires_at_ms: i64,
+    pub resend_after_secs: i64,
+}
+
+fn code_message(code: &str, lifetime_secs: i64) -> String {
+    format!(
+        "Your Account Center verification code is {code}. It is valid for {} minutes. Never share it with anyone.",
+        (lifetime_secs / 60).max(1)
+    )
+}
+
+fn mac(services: &Services, purpose: Purpose, account_id: &str, target: &str, session_hash: &str, code: &str) -> String {
+    mac_hex(services.hmac_key(), &[purpose.as_str(), account_id, target, session_hash, code])
+}
+
+/// Sends a new code, replacing any pending one for the same (purpose, subject, session).
+/// The resend interval and the three send limits are taken in the same transaction as the
+/// challenge and its outbox message: a refused send counts nothing and sends nothing.
+#[tracing::instrument(skip(services, request), fields(purpose = request.purpose.as_str(), account = request.account_id))]
+pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResult<SentCode> {
+    let limits = &services.config.limits;
+    let now = services.now_ms();
+    let mut tx = services.db.begin().await?;
+    let conn: &mut AnyConnection = &mut tx;
+
+    let interval_ms = limits.resend_interval_secs * 1000;
+    let guard: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO resend_guards (purpose, target, last_sent_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (purpose, target) DO UPDATE SET last_sent_at = $3 \
+         WHERE resend_guards.last_sent_at <= $4 RETURNING last_sent_at",
+    )
+    .bind(request.purpose.as_str())
+    .bind(request.target)
+    .bind(now)
+    .bind(now - interval_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if guard.is_none() {
+        let (last,): (i64,) =
+            sqlx::query_as("SELECT last_sent_at FROM resend_guards WHERE purpose = $1 AND target = $2")
+                .bind(request.purpose.as_str())
+                .bind(request.target)
+                .fetch_one(&mut *conn)
+                .await?;
+        let wait_ms = (last + interval_ms - now).max(1000);
+        return Err(AppError::ResendTooSoon(((wait_ms + 999) / 1000) as u32));
+    }
+
+    let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
+    let hour = rate::window_start(now, HOUR_MS, 0);
+    let checks = [
+        (format!("codes:account:{}", request.account_id), day, limits.codes_per_account_per_day, AppError::DailyLimitReached),
+        (format!("codes:target:{}", request.target), hour, limits.codes_per_target_per_hour, AppError::TargetLimitReached),
+        (format!("codes:ip:{}", request.client_ip), hour, limits.codes_per_ip_per_hour, AppError::IpLimitReached),
+    ];
+    for (scope, window, cap, error) in checks {
+        if !rate::take(conn, &scope, window, cap).await? {
+            tracing::info!(limit = %error.code(), "code refused by a send limit");
+            return Err(error);
+        }
+    }
+
+    sqlx::query(
+        "UPDATE challenges SET status = 'replaced' \
+         WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending'",
+    )
+    .bind(request.session_hash)
+    .bind(request.purpose.as_str())
+    .bind(request.account_id)
+    .execute(&mut *conn)
+    .await?;
+
+    let code = random_code();
+    let expires_at = now + limits.code_lifetime_secs * 1000;
+    sqlx::query(
+        "INSERT INTO challenges (purpose, account_id, target, session_hash, code_mac, attempts, status, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, 'pending', $6, $7)",
+    )
+    .bind(request.purpose.as_str())
+    .bind(request.account_id)
+    .bind(request.target)
+    .bind(request.session_hash)
+    .bind(mac(services, request.purpose, request.account_id, request.target, request.session_hash, &code))
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+
+    let body = code_message(&code, limits.code_lifetime_secs);
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            channel: request.channel,
+            recipient: request.target,
+            subject: "Your verification code",
+            body: &body,
+            template: Template::VerificationCode,
+            code: Some(&code),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    services.outbox_wake.notify_one();
+    tracing::info!("verification code queued");
+    Ok(SentCode { expires_at_ms: expires_at, resend_after_secs: limits.resend_interval_secs })
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingChallenge {
+    id: i64,
+    target: String,
+    code_mac: String,
+    attempts: i64,
+    expires_at: i64,
+}
+
+/// Checks and consumes a code inside the caller's transaction.
+///
+/// The outer error is the database's. The inner one is the user's answer: on a wrong code the
+/// attempt has been counted in `conn`, so the caller must commit before returning it.
+pub async fn consume(
+    conn: &mut AnyConnection,
+    services: &Services,
+    purpose: Purpose,
+    account_id: &str,
+    target: &str,
+    session_hash: &str,
+    code: &VerificationCode,
+) -> Result<Result<(), AppError>, sqlx::Error> {
+    let max = services.config.limits.code_max_attempts;
+    let now = services.now_ms();
+    let sql = format!(
+        "SELECT id, target, code_mac, attempts, expires_at FROM challenges \
+         WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending' \
+         ORDER BY id DESC LIMIT 1{}",
+        services.db.for_update()
+    );
+    let challenge: Option<PendingChallenge> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(session_hash)
+        .bind(purpose.as_str())
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(challenge) = challenge else {
+        return Ok(Err(AppError::CodeIncorrectOrExpired));
+    };
+    if challenge.attempts >= max {
+        return Ok(Err(AppError::TooManyAttempts));
+    }
+    if now >= challenge.expires_at {
+        return Ok(Err(AppError::CodeIncorrectOrExpired));
+    }
+    let expected = mac(services, purpose, account_id, target, session_hash, code.as_str());
+    let right = challenge.target == target && constant_time_eq(&expected, &challenge.code_mac);
+    if !right {
+        sqlx::query("UPDATE challenges SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2")
+            .bind(challenge.id)
+            .bind(max)
+            .execute(&mut *conn)
+            .await?;
+        tracing::info!(purpose = purpose.as_str(), "wrong verification code");
+        return Ok(Err(AppError::CodeIncorrectOrExpired));
+    }
+    // Conditional: of several requests racing with the right code, one row update wins.
+    let used = sqlx::query(
+        "UPDATE challenges SET status = 'used' WHERE id = $1 AND status = 'pending' AND attempts < $2",
+    )
+    .bind(challenge.id)
+    .bind(max)
+    .execute(&mut *conn)
+    .await?;
+    Ok(if used.rows_affected() == 1 { Ok(()) } else { Err(AppError::CodeIncorrectOrExpired) })
+}
+
+/// Checks and consumes a code in a transaction of its own; for flows with nothing else to write.
+pub async fn consume_alone(
+    services: &Services,
+    purpose: Purpose,
+    account_id: &str,
+    target: &str,
+    session_hash: &str,
+    code: &VerificationCode,
+) -> AppResult<()> {
+    let mut tx = services.db.begin().await?;
+    let outcome = consume(&mut tx, services, purpose, account_id, target, session_hash, code).await?;
+    tx.commit().await?;
+    outcome
+}
+
+fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).map_err(|_| AppError::Internal)?;
+    Ok(totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .with_account_name(account.replace(':', " "))
+        .with_issuer(Some("Account Center"))
+        .build_noncompliant())
+}
+
+/// The otpauth URI an authenticator app reads.
+pub fn totp_uri(secret_base32: &str, account: &str) -> AppResult<String> {
+    totp_for(secret_base32, account)?.to_url().map_err(|_| AppError::Internal)
+}
+
+/// The RFC 6238 step a code matches within ±1 step of now, if any.
+pub fn totp_step(secret_base32: &str, code: &VerificationCode, now_ms: i64) -> AppResult<Option<i64>> {
+    let totp = totp_for(secret_base32, "")?;
+    Ok(totp.check(code.as_str(), (now_ms / 1000) as u64).map(|step| step as i64))
+}
+
+/// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
+/// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
+#[tracing::instrument(skip(services, code))]
+pub async fn check_totp(services: &Services, account_id: &str, code: &VerificationCode) -> AppResult<()> {
+    let limits = &services.config.limits;
+    let now = services.now_ms();
+    let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
+    let scope = format!("totp_fail:{account_id}");
+    let mut conn = services.db.pool.acquire().await?;
+    if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
+        return Err(AppError::TooManyAttempts);
+    }
+    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
+    let accepted = match totp_step(&secret, code, now)? {
+        // Accept the step only if it is later than the last accepted one: no replays.
+        Some(step) => {
+            sqlx::query(
+                "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            )
+            .bind(step)
+            .bind(account_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1
+        }
+        None => false,
+    };
+    if !accepted {
+        rate::hit(&mut conn, &scope, window).await?;
+        return Err(AppError::CodeIncorrectOrExpired);
+    }
+    Ok(())
+}
+
+/// What a ticket lets the session do after proving identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketPurpose {
+    ChangePhone,
+    UnbindTotp,
+}
+
+impl TicketPurpose {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TicketPurpose::ChangePhone => "change_phone",
+            TicketPurpose::UnbindTotp => "unbind_totp",
+        }
+    }
+}
+
+pub async fn grant_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    session_hash: &str,
+    account_id: &str,
+    purpose: TicketPurpose,
+) -> Result<(), sqlx::Error> {
+    let now = services.now_ms();
+    sqlx::query(
+        "INSERT INTO change_tickets (session_hash, account_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(session_hash)
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(now)
+    .bind(now + services.config.limits.change_ticket_secs * 1000)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The live ticket of this session for `purpose`, if any.
+pub async fn live_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    session_hash: &str,
+    account_id: &str,
+    purpose: TicketPurpose,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM change_tickets WHERE session_hash = $1 AND account_id = $2 AND purpose = $3 \
+         AND used_at IS NULL AND expires_at > $4 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(session_hash)
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(services.now_ms())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Spends the ticket; false when it was already spent (a racing request won).
+pub async fn use_ticket(conn: &mut AnyConnection, services: &Services, ticket_id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(services.now_ms())
+        .bind(ticket_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+    fn code_at(ms: i64) -> VerificationCode {
+        let totp = totp_for(SECRET, "").unwrap();
+        VerificationCode::parse(&totp.generate((ms / 1000) as u64).to_string()).unwrap()
+    }
+
+    #[test]
+    fn totp_accepts_one_step_either_side_and_no_more() {
+        let now = 1_700_000_000_000;
+        let step = now / 30_000;
+        assert_eq!(totp_step(SECRET, &code_at(now), now).unwrap(), Some(step));
+        assert_eq!(totp_step(SECRET, &code_at(now - 30_000), now).unwrap(), Some(step - 1));
+        assert_eq!(totp_step(SECRET, &code_at(now + 30_000), now).unwrap(), Some(step + 1));
+        assert_eq!(totp_step(SECRET, &code_at(now - 90_000), now).unwrap(), None);
+        assert_eq!(totp_step(SECRET, &code_at(now + 90_000), now).unwrap(), None);
+    }
+
+    #[test]
+    fn the_message_carries_the_code_and_its_lifetime() {
+        let text = code_message("123456", 300);
+        assert!(text.contains("123456") && text.contains("5 minutes"));
+    }
+
+    #[test]
+    fn the_uri_is_an_otpauth_uri() {
+        let uri = totp_uri(SECRET, "alice@example.com").unwrap();
+        assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+        assert!(uri.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"), "{uri}");
+    }
+}

@@ -1,0 +1,77 @@
+import { expect, test } from '@playwright/test';
+import { signIn, signOut, settle } from './helpers';
+
+const OVERVIEW = /\/overview(?:[?#]|$)/;
+const LOGIN = /\/login(?:[?#]|$)/;
+
+test.describe('sign-in and sign-out', () => {
+  for (const account of [
+    'alice@example.com',
+    'bob@example.com',
+    'admin@acme.example',
+    'rd-admin@acme',
+    'dev@alice',
+  ]) {
+    test(`${account} signs in and out`, async ({ page }) => {
+      await page.goto('/login');
+      await signIn(page, account);
+      await expect(page).toHaveURL(OVERVIEW);
+      await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
+
+      await settle(page);
+      await signOut(page);
+      await expect(page).toHaveURL(LOGIN);
+    });
+  }
+
+  test("Alice signs in with her bound phone number", async ({ page }) => {
+    await page.goto('/login');
+    await signIn(page, '+8613800138000');
+    await expect(page).toHaveURL(OVERVIEW);
+    await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
+  });
+
+  test('a wrong password is refused with an alert', async ({ page }) => {
+    await page.goto('/login');
+    await signIn(page, 'alice@example.com', 'Wrong-pass-999');
+    await expect(page.getByRole('alert').filter({ hasText: /incorrect/i })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toHaveCount(0);
+  });
+
+  test('an unknown account gets the same answer as a wrong password', async ({ page }) => {
+    await page.goto('/login');
+    await signIn(page, 'nobody@example.com');
+    await expect(page.getByRole('alert').filter({ hasText: /incorrect/i })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toHaveCount(0);
+  });
+
+  test('the development SSO entry signs in an SSO session', async ({ page }) => {
+    await page.goto('/dev/sso');
+    await expect(page).toHaveURL(OVERVIEW);
+    await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
+  });
+
+  test('pages behind sign-in send a signed-out visitor to /login', async ({ page }) => {
+    await page.goto('/overview');
+    await expect(page).toHaveURL(LOGIN);
+  });
+});
+
+test.describe('Resource Directory navigation', () => {
+  for (const account of ['admin@acme.example', 'rd-admin@acme']) {
+    test(`${account} sees Management`, async ({ page }) => {
+      await signIn(page, account);
+      await expect(page).toHaveURL(OVERVIEW);
+      await expect(page.getByRole('link', { name: 'Management', exact: true })).toBeVisible();
+    });
+  }
+
+  for (const account of ['alice@example.com', 'viewer@acme']) {
+    test(`${account} does not see Management`, async ({ page }) => {
+      await signIn(page, account);
+      await expect(page).toHaveURL(OVERVIEW);
+      await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
+      await expect(page.getByRole('link', { name: 'Management', exact: true })).toHaveCount(0);
+    });
+  }
+});

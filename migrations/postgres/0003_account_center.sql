@@ -1,0 +1,9 @@
+-- An authenticator being bound: its secret waits here until the first code confirms it.
+CREATE TABLE totp_enrollments (
+    session_hash TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (session_hash, account_id)
+);

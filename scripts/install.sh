@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Installs what building, serving and testing the console needs, skipping every step that is
+# already done at the right version (a second run takes about a second and changes nothing):
+#   1. Debian's chromium (for the Playwright tests; Playwright's own browser download fails here)
+#   2. the Rust target wasm32-unknown-unknown
+#   3. cargo-leptos 0.3.10 (newer ones need a newer rustc than this machine's 1.95; ~11 min)
+#   4. wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock (~2 min)
+#   5. end2end/node_modules (npm ci; @playwright/test and binaryen's wasm-opt 132)
+# Works as root without a terminal (CI=true). Set INSTALL_SKIP_CHROMIUM=1 to skip step 1.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+CARGO_LEPTOS_VERSION="0.3.10"
+WASM_BINDGEN_FALLBACK="0.2.130"
+export PATH="$HOME/.cargo/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
+
+say() { printf 'install: %s\n' "$*"; }
+die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# One install at a time (run.sh and test.sh both call this script).
+LOCK="${TMPDIR:-/tmp}/phone-console-install.lock"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  say "another install.sh is running; waiting for it"
+  flock 9
+fi
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
+    die "need root for: $*"
+  fi
+}
+
+# If someone already runs `cargo install <crate>` (e.g. by hand), wait instead of starting a
+# second copy that would compete for the same cores and the same ~/.cargo/bin.
+wait_for_other_cargo_install() {
+  local crate="$1" waited=0
+  while pgrep -f "cargo install ${crate}( |$)" >/dev/null 2>&1; do
+    if [ "$waited" -eq 0 ]; then say "waiting for a running 'cargo install ${crate}' to finish"; fi
+    waited=1
+    sleep 10
+  done
+}
+
+installed_crate_version() { # prints the version `cargo install --list` knows for a crate
+  cargo install --list 2>/dev/null | awk -v c="$1" '$1 == c { v = $2; sub(/^v/, "", v); sub(/:$/, "", v); print v }'
+}
+
+apt_has_candidate() {
+  local cand
+  cand="$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')"
+  [ -n "$cand" ] && [ "$cand" != "(none)" ]
+}
+
+apt_install() { # apt_install pkg... ; runs apt-get update only when the lists lack the package
+  local need_update=0 p
+  for p in "$@"; do apt_has_candidate "$p" || need_update=1; done
+  if [ "$need_update" -eq 1 ]; then
+    say "apt-get update"
+    as_root apt-get update -qq
+  fi
+  if ! as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
+    # Lists can be stale (404 on a superseded .deb): refresh once and retry.
+    say "apt-get install failed; apt-get update and retry"
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+# --- 1. chromium ---------------------------------------------------------------------------
+if [ "${INSTALL_SKIP_CHROMIUM:-0}" = 1 ]; then
+  say "chromium: skipped (INSTALL_SKIP_CHROMIUM=1)"
+elif [ -x /usr/bin/chromium ] && dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed'; then
+  say "chromium: present ($(dpkg-query -W -f='${Version}' chromium))"
+else
+  say "chromium: installing from Debian (about 30 s)"
+  apt_install chromium
+  say "chromium: installed ($(dpkg-query -W -f='${Version}' chromium))"
+fi
+
+# --- 2. wasm32 target -------------------------------------------------------------------------
+command -v rustup >/dev/null || die "rustup not found (the machine's Rust toolchain is needed)"
+if rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'; then
+  say "rust target wasm32-unknown-unknown: present"
+else
+  say "rust target wasm32-unknown-unknown: adding"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# --- 3. cargo-leptos ----------------------------------------------------------------------------
+if [ "$(installed_crate_version cargo-leptos)" != "$CARGO_LEPTOS_VERSION" ]; then
+  wait_for_other_cargo_install cargo-leptos
+fi
+if [ "$(installed_crate_version cargo-leptos)" = "$CARGO_LEPTOS_VERSION" ] && command -v cargo-leptos >/dev/null; then
+  say "cargo-leptos: $CARGO_LEPTOS_VERSION present"
+else
+  say "cargo-leptos: installing $CARGO_LEPTOS_VERSION (about 11 minutes on 2 cores)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# --- 4. wasm-bindgen-cli, matching Cargo.lock -------------------------------------------------
+WASM_BINDGEN_VERSION=""
+if [ -f Cargo.lock ]; then
+  WASM_BINDGEN_VERSION="$(awk '
+    $0 == "[[package]]" { name = "" }
+    $1 == "name" && $3 == "\"wasm-bindgen\"" { name = "wasm-bindgen" }
+    $1 == "version" && name == "wasm-bindgen" { gsub(/"/, "", $3); print $3; exit }
+  ' Cargo.lock)"
+fi
+if [ -z "$WASM_BINDGEN_VERSION" ]; then
+  WASM_BINDGEN_VERSION="$WASM_BINDGEN_FALLBACK"
+  say "wasm-bindgen: no version in Cargo.lock; using $WASM_BINDGEN_VERSION"
+fi
+current_wb="$( (wasm-bindgen --version 2>/dev/null || true) | awk '{ print $2 }')"
+if [ "$current_wb" != "$WASM_BINDGEN_VERSION" ]; then
+  wait_for_other_cargo_install wasm-bindgen-cli
+  current_wb="$( (wasm-bindgen --version 2>/dev/null || true) | awk '{ print $2 }')"
+fi
+if [ "$current_wb" = "$WASM_BINDGEN_VERSION" ]; then
+  say "wasm-bindgen-cli: $WASM_BINDGEN_VERSION present"
+else
+  say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 2 minutes)"
+  # Not --locked: a crate version locked by wasm-bindgen-cli is missing from the index here.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+# --- 5. end2end node_modules --------------------------------------------------------------------
+if ! command -v npm >/dev/null; then
+  say "npm: not found; installing Debian's nodejs and npm"
+  apt_install nodejs npm
+fi
+E2E="$ROOT/end2end"
+STAMP="$E2E/node_modules/.phone-console-install-stamp"
+e2e_fingerprint() { cat "$E2E/package.json" "$E2E/package-lock.json" 2>/dev/null | sha256sum | awk '{ print $1 }'; }
+if [ -d "$E2E/node_modules" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(e2e_fingerprint)" ]; then
+  say "end2end/node_modules: up to date"
+else
+  if [ -f "$E2E/package-lock.json" ]; then
+    say "end2end: npm ci"
+    (cd "$E2E" && CI=true npm ci --no-audit --no-fund --loglevel=error)
+  else
+    say "end2end: npm install (no package-lock.json yet)"
+    (cd "$E2E" && CI=true npm install --no-audit --no-fund --loglevel=error)
+  fi
+  e2e_fingerprint >"$STAMP"
+fi
+[ -x "$E2E/node_modules/.bin/wasm-opt" ] || die "end2end/node_modules/.bin/wasm-opt missing (binaryen devDependency)"
+
+say "done"

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Command 2: every test, stopping at the first failure.
+#   unit      cargo test -p app --features ssr --lib
+#   sqlite    cargo test -p server            (APP_TEST_BACKEND=sqlite)
+#   postgres  cargo test -p server            (APP_TEST_BACKEND=postgres, APP_TEST_PG_URL; starts the
+#                                             local PostgreSQL cluster when it does not answer)
+#   e2e       cargo leptos end-to-end         (debug build; Playwright in Debian's Chromium against a
+#                                             development server on a fresh temporary SQLite database)
+# Installs what is missing first (scripts/install.sh).
+#   scripts/test.sh                 all four, in this order
+#   scripts/test.sh sqlite e2e      only the named steps
+#   CARGO_TARGET_DIR=...            build cache (default ~/.cache/phone-console/target)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+START=$SECONDS
+
+ALL_STEPS=(unit sqlite postgres e2e)
+if [ "$#" -gt 0 ]; then
+  STEPS=("$@")
+  for s in "${STEPS[@]}"; do
+    case " ${ALL_STEPS[*]} " in *" $s "*) ;; *) echo "test: unknown step '$s' (steps: ${ALL_STEPS[*]})" >&2; exit 2 ;; esac
+  done
+else
+  STEPS=("${ALL_STEPS[@]}")
+fi
+
+"$ROOT/scripts/install.sh"
+
+export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phone-console/target}"
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$CARGO_TARGET_DIR/site}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export CI="${CI:-true}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+PASSED=()
+CURRENT=""
+TMP_DIRS=()
+
+cleanup() {
+  local d
+  for d in "${TMP_DIRS[@]}"; do rm -rf "$d"; done
+}
+on_exit() {
+  local rc=$?
+  cleanup
+  if [ "$rc" -ne 0 ] && [ -n "$CURRENT" ]; then
+    echo
+    echo "test: FAILED at step '${CURRENT}' (exit ${rc}) after $((SECONDS - START)) s; passed before it: ${PASSED[*]:-none}"
+  fi
+}
+trap on_exit EXIT
+
+banner() { printf '\n==== test: %s ====\n' "$*"; }
+
+pg_answers() {
+  local url="${APP_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  if command -v pg_isready >/dev/null; then
+    pg_isready -q -d "$url" -t 3
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}
+
+ensure_postgres() {
+  if pg_answers; then return 0; fi
+  echo "test: PostgreSQL does not answer at 127.0.0.1:5432; starting the local cluster"
+  local ver
+  ver="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+  [ -n "$ver" ] || { echo "test: no cluster under /etc/postgresql" >&2; return 1; }
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  local _
+  for _ in $(seq 1 30); do
+    if pg_answers; then return 0; fi
+    sleep 1
+  done
+  echo "test: PostgreSQL still does not answer at 127.0.0.1:5432" >&2
+  return 1
+}
+
+free_port() { # a free loopback port (not 3000/3001, which scripts/run.sh uses)
+  python3 - <<'EOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+step_unit() {
+  cargo test -p app --features ssr --lib
+}
+
+step_sqlite() {
+  APP_TEST_BACKEND=sqlite cargo test -p server
+}
+
+step_postgres() {
+  ensure_postgres
+  APP_TEST_BACKEND=postgres \
+    APP_TEST_PG_URL="${APP_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
+    cargo test -p server
+}
+
+step_e2e() {
+  local tmp port reload
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/phone-console-e2e.XXXXXX")"
+  TMP_DIRS+=("$tmp")
+  port="$(free_port)"
+  reload="$(free_port)"
+  while [ "$reload" = "$port" ]; do reload="$(free_port)"; done
+  echo "test: end-to-end server at http://127.0.0.1:${port}, database ${tmp}/e2e.sqlite"
+  (
+    unset DATABASE_URL
+    export APP_MODE=development APP_DEMO_DATA=true APP_DEV_OUTBOX=true
+    export APP_DATABASE_URL="sqlite://${tmp}/e2e.sqlite"
+    export PORT="$port" LEPTOS_SITE_ADDR="127.0.0.1:${port}" LEPTOS_RELOAD_PORT="$reload"
+    cargo leptos end-to-end
+  )
+  rm -rf "$tmp"
+}
+
+for step in "${STEPS[@]}"; do
+  CURRENT="$step"
+  case "$step" in
+    unit) banner "unit: cargo test -p app --features ssr --lib" ;;
+    sqlite) banner "sqlite: cargo test -p server (APP_TEST_BACKEND=sqlite)" ;;
+    postgres) banner "postgres: cargo test -p server (APP_TEST_BACKEND=postgres)" ;;
+    e2e) banner "e2e: cargo leptos end-to-end (Playwright, fresh SQLite database)" ;;
+  esac
+  "step_${step}"
+  PASSED+=("$step")
+done
+CURRENT=""
+
+echo
+echo "test: all ${#PASSED[@]} steps passed (${PASSED[*]}) in $((SECONDS - START)) s"

@@ -143,11 +143,30 @@ pub async fn claim_due(
     Ok(rows)
 }
 
+/// Renews this instance's claim on one message just before sending it; false when the claim
+/// lapsed and another instance took the message, which must then not be sent from here.
+pub async fn renew_claim(
+    db: &crate::ssr::db::Db,
+    id: i64,
+    held_until: i64,
+    new_until: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND status = 'pending' AND claimed_until = $3",
+    )
+    .bind(new_until)
+    .bind(id)
+    .bind(held_until)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records a successful delivery. Outside development the body and code are erased once sent.
 pub async fn mark_sent(db: &crate::ssr::db::Db, id: i64, now_ms: i64, keep_body: bool) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let sql = if keep_body {
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0 WHERE id = $2"
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $2"
     } else {
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, \
          body = '[delivered]', code = NULL WHERE id = $2"

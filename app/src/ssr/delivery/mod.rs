@@ -76,9 +76,17 @@ const BATCH: i64 = 32;
 /// Delivers every message due now; returns how many were attempted.
 pub async fn deliver_due(services: &Services, senders: &Senders) -> Result<usize, sqlx::Error> {
     let now = services.now_ms();
+    let batch_until = now + LEASE_MS;
     let batch = outbox::claim_due(&services.db, now, LEASE_MS, BATCH).await?;
     let count = batch.len();
     for row in batch {
+        // A slow provider can outlast the batch's lease: renew it per message, and skip a
+        // message whose lease lapsed, since another instance may be sending it now.
+        let renewed_until = services.now_ms() + LEASE_MS;
+        if !outbox::renew_claim(&services.db, row.id, batch_until, renewed_until).await? {
+            tracing::info!(outbox_id = row.id, "claim lapsed; left to the instance that holds it");
+            continue;
+        }
         deliver_one(services, senders, &row).await?;
     }
     Ok(count)

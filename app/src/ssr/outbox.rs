@@ -168,7 +168,7 @@ pub async fn mark_sent(db: &crate::ssr::db::Db, id: i64, now_ms: i64, keep_body:
     let sql = if keep_body {
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $2"
     } else {
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, \
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL, \
          body = '[delivered]', code = NULL WHERE id = $2"
     };
     sqlx::query(sql).bind(now_ms).bind(id).execute(&mut *tx).await?;

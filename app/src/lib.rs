@@ -80,7 +80,11 @@ mod ssr_security {
             let dev = use_context::<crate::ssr::Services>()
                 .map(|s| s.config.is_development())
                 .unwrap_or(false);
-            let reload = if dev { format!(" ws://127.0.0.1:{reload_port} ws://localhost:{reload_port}") } else { String::new() };
+            let reload = if dev {
+                format!(" ws://127.0.0.1:{reload_port} ws://localhost:{reload_port}")
+            } else {
+                String::new()
+            };
             let policy = format!(
                 "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
                  img-src 'self' data:; connect-src 'self'{reload}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"

@@ -8,7 +8,11 @@ pub fn load() -> Result<Config, String> {
     let mode = match env::var("APP_MODE").ok().as_deref() {
         None | Some("") | Some("development") => Mode::Development,
         Some("production") => Mode::Production,
-        Some(other) => return Err(format!("APP_MODE: expected development or production, got {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "APP_MODE: expected development or production, got {other:?}"
+            ));
+        }
     };
     let mut config = match config_file_path() {
         Some(path) => {
@@ -26,12 +30,19 @@ fn config_file_path() -> Option<String> {
     env::var("APP_CONFIG")
         .ok()
         .filter(|p| !p.is_empty())
-        .or_else(|| std::path::Path::new("config/app.toml").exists().then(|| "config/app.toml".to_string()))
+        .or_else(|| {
+            std::path::Path::new("config/app.toml")
+                .exists()
+                .then(|| "config/app.toml".to_string())
+        })
 }
 
 /// Production starts with nothing of development switched on; the missing secrets are then refused.
 pub fn defaults_for(mode: Mode) -> Config {
-    let mut config = Config { mode, ..Config::default() };
+    let mut config = Config {
+        mode,
+        ..Config::default()
+    };
     if mode == Mode::Production {
         config.demo_data = false;
         config.dev_outbox = false;
@@ -41,7 +52,10 @@ pub fn defaults_for(mode: Mode) -> Config {
 }
 
 fn parse<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
-    value.trim().parse().map_err(|_| format!("{name}: cannot read {value:?}"))
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{name}: cannot read {value:?}"))
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
@@ -54,7 +68,10 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
 
 /// Applies every `APP_…` override found by `get`; unknown names are ignored, bad values refused.
 pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
-    if let Some(url) = get("APP_DATABASE_URL").or_else(|| get("DATABASE_URL")).filter(|v| !v.is_empty()) {
+    if let Some(url) = get("APP_DATABASE_URL")
+        .or_else(|| get("DATABASE_URL"))
+        .filter(|v| !v.is_empty())
+    {
         config.database_url = url;
     }
     macro_rules! text {
@@ -109,18 +126,36 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     number!("APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
     number!("APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
     number!("APP_LIMITS_RESEND_INTERVAL_SECS", l.resend_interval_secs);
-    number!("APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY", l.codes_per_account_per_day);
-    number!("APP_LIMITS_CODES_PER_TARGET_PER_HOUR", l.codes_per_target_per_hour);
+    number!(
+        "APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY",
+        l.codes_per_account_per_day
+    );
+    number!(
+        "APP_LIMITS_CODES_PER_TARGET_PER_HOUR",
+        l.codes_per_target_per_hour
+    );
     number!("APP_LIMITS_CODES_PER_IP_PER_HOUR", l.codes_per_ip_per_hour);
-    number!("APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES", l.day_starts_at_utc_minutes);
+    number!(
+        "APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES",
+        l.day_starts_at_utc_minutes
+    );
     number!("APP_LIMITS_ACCOUNTS_PER_PHONE", l.accounts_per_phone);
     number!("APP_LIMITS_CHANGE_TICKET_SECS", l.change_ticket_secs);
     number!("APP_LIMITS_SESSION_IDLE_SECS", l.session_idle_secs);
     number!("APP_LIMITS_SESSION_ABSOLUTE_SECS", l.session_absolute_secs);
-    number!("APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT", l.sign_in_failures_per_account);
-    number!("APP_LIMITS_SIGN_IN_FAILURES_PER_IP", l.sign_in_failures_per_ip);
+    number!(
+        "APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT",
+        l.sign_in_failures_per_account
+    );
+    number!(
+        "APP_LIMITS_SIGN_IN_FAILURES_PER_IP",
+        l.sign_in_failures_per_ip
+    );
     number!("APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
-    number!("APP_LIMITS_TOTP_FAILURES_PER_WINDOW", l.totp_failures_per_window);
+    number!(
+        "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
+        l.totp_failures_per_window
+    );
     Ok(())
 }
 
@@ -130,7 +165,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn with(vars: &[(&str, &str)], mode: Mode) -> Result<Config, String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut config = defaults_for(mode);
         apply_env(&mut config, |name| map.get(name).cloned())?;
         Ok(config)
@@ -167,13 +205,20 @@ mod tests {
         )
         .unwrap();
         let text = config.production_problems().join("\n");
-        assert!(text.contains("APP_DEMO_DATA") && text.contains("APP_DEV_OUTBOX"), "{text}");
+        assert!(
+            text.contains("APP_DEMO_DATA") && text.contains("APP_DEV_OUTBOX"),
+            "{text}"
+        );
         assert!(!text.contains("APP_HMAC_KEY"), "{text}");
     }
 
     #[test]
     fn bad_values_are_refused_by_name() {
-        let err = with(&[("APP_LIMITS_CODE_LIFETIME_SECS", "five")], Mode::Development).unwrap_err();
+        let err = with(
+            &[("APP_LIMITS_CODE_LIFETIME_SECS", "five")],
+            Mode::Development,
+        )
+        .unwrap_err();
         assert!(err.contains("APP_LIMITS_CODE_LIFETIME_SECS"));
         let err = with(&[("APP_DEMO_DATA", "maybe")], Mode::Development).unwrap_err();
         assert!(err.contains("APP_DEMO_DATA"));

@@ -35,7 +35,12 @@ struct OutboxItem {
 }
 
 async fn items(services: &Services, to: Option<&str>) -> Result<Vec<OutboxItem>, StatusCode> {
-    let mut conn = services.db.pool.acquire().await.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    let mut conn = services
+        .db
+        .pool
+        .acquire()
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
     let rows = outbox::list(&mut conn, to.map(str::trim).filter(|t| !t.is_empty()), 200)
         .await
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
@@ -59,7 +64,10 @@ async fn outbox_json(State(state): State<AppState>, Query(q): Query<OutboxQuery>
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn outbox_html(State(state): State<AppState>, Query(q): Query<OutboxQuery>) -> Response {
@@ -103,7 +111,11 @@ async fn sso(
             if let Some(old) = meta.token.as_deref() {
                 let _ = session::destroy(services, old).await;
             }
-            ([(http::header::SET_COOKIE, session::cookie(&token))], Redirect::to("/overview")).into_response()
+            (
+                [(http::header::SET_COOKIE, session::cookie(&token))],
+                Redirect::to("/overview"),
+            )
+                .into_response()
         }
         Err(error) => (StatusCode::NOT_FOUND, error.to_string()).into_response(),
     }

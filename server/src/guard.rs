@@ -2,10 +2,10 @@
 
 use app::error::AppError;
 use app::ssr::Services;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use app::ssr::request::RequestMeta;
 use app::ssr::session;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
@@ -13,16 +13,20 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 /// `Origin` must name this host; a request with neither header is refused too.
 pub fn is_same_site(headers: &HeaderMap) -> bool {
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if let Some(site) = fetch_site {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
+    if let Some(site) = fetch_site
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     match (origin, host) {
         (Some(origin), Some(host)) => {
-            origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) == Some(host)
+            origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                == Some(host)
         }
         (Some(_), None) => false,
         (None, _) => fetch_site.is_some(),
@@ -37,10 +41,16 @@ fn is_protected_page(path: &str) -> bool {
 }
 
 pub async fn guard(State(services): State<Services>, request: Request, next: Next) -> Response {
-    let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if request.method() == Method::GET && is_protected_page(request.uri().path()) {
         let meta = RequestMeta::from_parts(request.headers(), None, false);
-        if session::load(&services, meta.token.as_deref()).await.is_err() {
+        if session::load(&services, meta.token.as_deref())
+            .await
+            .is_err()
+        {
             let mut response = Redirect::to("/login").into_response();
             set_security_headers(response.headers_mut());
             return response;
@@ -60,8 +70,14 @@ pub async fn guard(State(services): State<Services>, request: Request, next: Nex
 }
 
 fn set_security_headers(headers: &mut HeaderMap) {
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         "permissions-policy",
@@ -97,15 +113,31 @@ mod tests {
 
     #[test]
     fn same_origin_requests_pass() {
-        assert!(is_same_site(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
-        assert!(is_same_site(&headers(&[("sec-fetch-site", "same-origin"), ("host", "127.0.0.1:3000")])));
+        assert!(is_same_site(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(is_same_site(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("host", "127.0.0.1:3000")
+        ])));
     }
 
     #[test]
     fn foreign_or_missing_origins_are_refused() {
-        assert!(!is_same_site(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:3000")])));
-        assert!(!is_same_site(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_same_site(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_site(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
         assert!(!is_same_site(&headers(&[("host", "127.0.0.1:3000")])));
-        assert!(!is_same_site(&headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
+        assert!(!is_same_site(&headers(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:3000")
+        ])));
     }
 }

@@ -13,21 +13,47 @@ const NEW_CN: &str = "+8613512345678";
 /// Identity by SMS to the original number; returns the session token holding the ticket.
 async fn verified_alice(app: &TestApp) -> String {
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&token),
+        )
+        .await
+        .ok();
     token
 }
 
 async fn change_to(app: &TestApp, token: &str, number: &str) -> Result<String, AppError> {
-    let sent = app.call("send_new_phone_code", &[("number", number)], Some(token)).await;
+    let sent = app
+        .call("send_new_phone_code", &[("number", number)], Some(token))
+        .await;
     if sent.status >= 400 {
         return Err(sent.err());
     }
-    let e164 = if number.starts_with('+') { number.to_string() } else { format!("+86{number}") };
+    let e164 = if number.starts_with('+') {
+        number.to_string()
+    } else {
+        format!("+86{number}")
+    };
     let code = app.latest_code(&e164).await.unwrap();
-    let reply = app.call("confirm_phone_change", &[("number", number), ("code", &code)], Some(token)).await;
-    if reply.status >= 400 { Err(reply.err()) } else { Ok(reply.ok()) }
+    let reply = app
+        .call(
+            "confirm_phone_change",
+            &[("number", number), ("code", &code)],
+            Some(token),
+        )
+        .await;
+    if reply.status >= 400 {
+        Err(reply.err())
+    } else {
+        Ok(reply.ok())
+    }
 }
 
 fn totp_now(app: &TestApp, offset_steps: i64) -> String {
@@ -59,12 +85,32 @@ async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(NEW_CN));
 
     // Notices went to the old number and the logon email, in the same transaction.
-    assert!(app.count("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'", ALICE_PHONE).await == 1);
-    assert!(app.count("SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'", "alice@example.com").await == 1);
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'",
+            ALICE_PHONE
+        )
+        .await
+            == 1
+    );
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'",
+            "alice@example.com"
+        )
+        .await
+            == 1
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE subject_account_id = $1 AND action = 'ChangeMobilePhone'", ALICE_ID).await, 1);
 
     app.sign_in(NEW_CN).await;
-    let old = app.call("sign_in", &[("account", ALICE_PHONE), ("password", PASSWORD)], None).await;
+    let old = app
+        .call(
+            "sign_in",
+            &[("account", ALICE_PHONE), ("password", PASSWORD)],
+            None,
+        )
+        .await;
     assert_eq!(old.err(), AppError::BadCredentials);
     app.stop().await;
 }
@@ -73,9 +119,19 @@ async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
 async fn identity_by_logon_email_works_too() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "email")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "email")], Some(&token))
+        .await
+        .ok();
     let code = app.latest_code("alice@example.com").await.unwrap();
-    let _: () = app.call("verify_identity", &[("method", "email"), ("code", &code)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "email"), ("code", &code)],
+            Some(&token),
+        )
+        .await
+        .ok();
     change_to(&app, &token, "13612345601").await.unwrap();
     app.stop().await;
 }
@@ -85,17 +141,46 @@ async fn identity_by_totp_works_once_per_step() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
     let code = totp_now(&app, 0);
-    let _: () = app.call("verify_identity", &[("method", "totp"), ("code", &code)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "totp"), ("code", &code)],
+            Some(&token),
+        )
+        .await
+        .ok();
     // The same step again is a replay.
-    let replay = app.call("verify_identity", &[("method", "totp"), ("code", &code)], Some(&token)).await;
+    let replay = app
+        .call(
+            "verify_identity",
+            &[("method", "totp"), ("code", &code)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
     // The next step is accepted (±1 step).
     let next = totp_now(&app, 1);
-    let _: () = app.call("verify_identity", &[("method", "totp"), ("code", &next)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "totp"), ("code", &next)],
+            Some(&token),
+        )
+        .await
+        .ok();
     change_to(&app, &token, "13612345602").await.unwrap();
     // Bob has no authenticator.
     let bob = app.sign_in("bob@example.com").await;
-    assert_eq!(app.call("verify_identity", &[("method", "totp"), ("code", "123456")], Some(&bob)).await.err(), AppError::TotpNotBound);
+    assert_eq!(
+        app.call(
+            "verify_identity",
+            &[("method", "totp"), ("code", "123456")],
+            Some(&bob)
+        )
+        .await
+        .err(),
+        AppError::TotpNotBound
+    );
     app.stop().await;
 }
 
@@ -103,7 +188,13 @@ async fn identity_by_totp_works_once_per_step() {
 async fn the_new_number_step_needs_a_verified_identity() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let reply = app.call("send_new_phone_code", &[("number", "13512345678")], Some(&token)).await;
+    let reply = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "13512345678")],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
     assert_eq!(app.outbox_count(NEW_CN).await, 0);
     app.stop().await;
@@ -114,13 +205,25 @@ async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
     app.clock.advance_secs(15 * 60);
-    let reply = app.call("send_new_phone_code", &[("number", "13512345678")], Some(&token)).await;
+    let reply = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "13512345678")],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
 
     let token = verified_alice(&app).await;
     change_to(&app, &token, "13512345678").await.unwrap();
     app.clock.advance_secs(61);
-    let again = app.call("send_new_phone_code", &[("number", "13612345603")], Some(&token)).await;
+    let again = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "13612345603")],
+            Some(&token),
+        )
+        .await;
     assert_eq!(again.err(), AppError::IdentityNotVerified);
     app.stop().await;
 }
@@ -137,20 +240,51 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
         ("+861012345678", AppError::InvalidPhone),
     ];
     for (number, expected) in cases {
-        assert_eq!(app.call("check_new_phone", &[("number", number)], Some(&token)).await.err(), expected, "{number}");
-        assert_eq!(app.call("send_new_phone_code", &[("number", number)], Some(&token)).await.err(), expected, "{number}");
+        assert_eq!(
+            app.call("check_new_phone", &[("number", number)], Some(&token))
+                .await
+                .err(),
+            expected,
+            "{number}"
+        );
+        assert_eq!(
+            app.call("send_new_phone_code", &[("number", number)], Some(&token))
+                .await
+                .err(),
+            expected,
+            "{number}"
+        );
     }
     assert_eq!(app.outbox_count("+8613900139000").await, 0);
     assert_eq!(app.outbox_count("+12025550199").await, 0);
 
     // Bob, registered in the US, cannot take a Chinese number.
     let bob = app.sign_in("bob@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&bob)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&bob))
+        .await
+        .ok();
     let code = app.latest_code("+12025550143").await.unwrap();
-    let _: () = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&bob)).await.ok();
-    let reply = app.call("send_new_phone_code", &[("number", "+8613912345678")], Some(&bob)).await;
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&bob),
+        )
+        .await
+        .ok();
+    let reply = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "+8613912345678")],
+            Some(&bob),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::PhoneRegionMismatch);
-    let us: String = app.call("check_new_phone", &[("number", "4155550123")], Some(&bob)).await.ok();
+    let us: String = app
+        .call("check_new_phone", &[("number", "4155550123")], Some(&bob))
+        .await
+        .ok();
     assert_eq!(us, "+1 415***0123");
     app.stop().await;
 }
@@ -159,14 +293,37 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
 async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let right = app.latest_code(ALICE_PHONE).await.unwrap();
-    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     for attempt in 1..=5 {
-        let reply = app.call("verify_identity", &[("method", "sms"), ("code", wrong)], Some(&token)).await;
-        assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired, "attempt {attempt}");
+        let reply = app
+            .call(
+                "verify_identity",
+                &[("method", "sms"), ("code", wrong)],
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            reply.err(),
+            AppError::CodeIncorrectOrExpired,
+            "attempt {attempt}"
+        );
     }
-    let reply = app.call("verify_identity", &[("method", "sms"), ("code", &right)], Some(&token)).await;
+    let reply = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &right)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::TooManyAttempts);
     app.stop().await;
 }
@@ -175,16 +332,35 @@ async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
 async fn a_code_lives_five_minutes_to_the_second() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
     app.clock.advance_ms(300_000 - 1);
-    let _: () = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&token),
+        )
+        .await
+        .ok();
 
     app.clock.advance_secs(61);
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
     app.clock.advance_secs(300);
-    let reply = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&token)).await;
+    let reply = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     app.stop().await;
 }
@@ -193,10 +369,26 @@ async fn a_code_lives_five_minutes_to_the_second() {
 async fn a_code_is_used_once() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&token)).await.ok();
-    let again = app.call("verify_identity", &[("method", "sms"), ("code", &code)], Some(&token)).await;
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&token),
+        )
+        .await
+        .ok();
+    let again = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &code)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(again.err(), AppError::CodeIncorrectOrExpired);
     app.stop().await;
 }
@@ -205,23 +397,44 @@ async fn a_code_is_used_once() {
 async fn resend_waits_sixty_seconds_and_kills_the_previous_code() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let first: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let first: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     assert_eq!(first.resend_after_secs, 60);
     let old = app.latest_code(ALICE_PHONE).await.unwrap();
     app.clock.advance_secs(59);
     assert_eq!(
-        app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.err(),
+        app.call("send_identity_code", &[("method", "sms")], Some(&token))
+            .await
+            .err(),
         AppError::ResendTooSoon(1)
     );
     assert_eq!(app.outbox_count(ALICE_PHONE).await, 1);
     app.clock.advance_secs(1);
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let new = app.latest_code(ALICE_PHONE).await.unwrap();
     if old != new {
-        let reply = app.call("verify_identity", &[("method", "sms"), ("code", &old)], Some(&token)).await;
+        let reply = app
+            .call(
+                "verify_identity",
+                &[("method", "sms"), ("code", &old)],
+                Some(&token),
+            )
+            .await;
         assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     }
-    let _: () = app.call("verify_identity", &[("method", "sms"), ("code", &new)], Some(&token)).await.ok();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &new)],
+            Some(&token),
+        )
+        .await
+        .ok();
     app.stop().await;
 }
 
@@ -231,11 +444,25 @@ async fn a_code_for_one_purpose_or_session_never_passes_another() {
     let token = verified_alice(&app).await;
     // Ask for an identity code again, and try it at the new-number step.
     app.clock.advance_secs(61);
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     let identity_code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: CodeSent = app.call("send_new_phone_code", &[("number", "13512345678")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "13512345678")],
+            Some(&token),
+        )
+        .await
+        .ok();
     let reply = app
-        .call("confirm_phone_change", &[("number", "13512345678"), ("code", &identity_code)], Some(&token))
+        .call(
+            "confirm_phone_change",
+            &[("number", "13512345678"), ("code", &identity_code)],
+            Some(&token),
+        )
         .await;
     // Unless the two random codes happen to be equal, the identity code is wrong here.
     if identity_code != app.latest_code(NEW_CN).await.unwrap() {
@@ -244,10 +471,22 @@ async fn a_code_for_one_purpose_or_session_never_passes_another() {
     // Another session of the same owner cannot complete this session's challenge.
     let other = app.sign_in("alice@example.com").await;
     let code = app.latest_code(NEW_CN).await.unwrap();
-    let reply = app.call("confirm_phone_change", &[("number", "13512345678"), ("code", &code)], Some(&other)).await;
+    let reply = app
+        .call(
+            "confirm_phone_change",
+            &[("number", "13512345678"), ("code", &code)],
+            Some(&other),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
     // And a code sent to one number does not bind another.
-    let reply = app.call("confirm_phone_change", &[("number", "13612345604"), ("code", &code)], Some(&token)).await;
+    let reply = app
+        .call(
+            "confirm_phone_change",
+            &[("number", "13612345604"), ("code", &code)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(ALICE_PHONE));
     app.stop().await;
@@ -258,15 +497,23 @@ async fn ten_codes_per_number_per_hour() {
     let app = spawn_with(|c| c.limits.resend_interval_secs = 1).await;
     let token = app.sign_in("alice@example.com").await;
     for _ in 0..10 {
-        let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+        let _: CodeSent = app
+            .call("send_identity_code", &[("method", "sms")], Some(&token))
+            .await
+            .ok();
         app.clock.advance_secs(1);
     }
-    let reply = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await;
+    let reply = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await;
     assert_eq!(reply.err(), AppError::TargetLimitReached);
     assert_eq!(app.outbox_count(ALICE_PHONE).await, 10);
     app.clock.advance_secs(3600);
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
+        .await
+        .ok();
     app.stop().await;
 }
 
@@ -275,9 +522,17 @@ async fn the_per_ip_hourly_limit_holds_across_accounts() {
     let app = spawn_with(|c| c.limits.codes_per_ip_per_hour = 2).await;
     let alice = app.sign_in("alice@example.com").await;
     let bob = app.sign_in("bob@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&alice)).await.ok();
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&bob)).await.ok();
-    let reply = app.call("send_identity_code", &[("method", "email")], Some(&bob)).await;
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&alice))
+        .await
+        .ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&bob))
+        .await
+        .ok();
+    let reply = app
+        .call("send_identity_code", &[("method", "email")], Some(&bob))
+        .await;
     assert_eq!(reply.err(), AppError::IpLimitReached);
     assert_eq!(app.outbox_count("bob@example.com").await, 0);
     app.stop().await;
@@ -293,19 +548,27 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
     .await;
     // Start the day at 01:00 UTC so the 100 sends stay inside it.
     let day = 86_400_000;
-    app.clock.set_ms((app.clock_ms() / day + 1) * day + 3_600_000);
+    app.clock
+        .set_ms((app.clock_ms() / day + 1) * day + 3_600_000);
     let token = app.sign_in("alice@example.com").await;
     for n in 1..=100 {
-        let reply = app.call("send_identity_code", &[("method", "email")], Some(&token)).await;
+        let reply = app
+            .call("send_identity_code", &[("method", "email")], Some(&token))
+            .await;
         assert!(reply.status < 300, "send {n}: {}", reply.body);
     }
-    let reply = app.call("send_identity_code", &[("method", "email")], Some(&token)).await;
+    let reply = app
+        .call("send_identity_code", &[("method", "email")], Some(&token))
+        .await;
     assert_eq!(reply.err(), AppError::DailyLimitReached);
     assert_eq!(app.outbox_count("alice@example.com").await, 100);
     // The next UTC day starts a new count.
     app.clock.set_ms((app.clock_ms() / day + 1) * day);
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "email")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "email")], Some(&token))
+        .await
+        .ok();
     app.stop().await;
 }
 
@@ -313,17 +576,38 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
 async fn ram_users_roles_and_sso_sessions_are_refused_by_every_step() {
     let app = spawn().await;
     let ram = app.sign_in("dev@alice").await;
-    let role = app.call("switch_role", &[("role", "auditor")], Some(&app.sign_in("dev@alice").await)).await.session_token().unwrap();
+    let role = app
+        .call(
+            "switch_role",
+            &[("role", "auditor")],
+            Some(&app.sign_in("dev@alice").await),
+        )
+        .await
+        .session_token()
+        .unwrap();
     let sso_response = app.get("/dev/sso", None).await;
-    let cookie = sso_response.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    let sso = app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
+    let cookie = sso_response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let sso =
+        app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
     let calls: [(&str, Vec<(&str, &str)>); 8] = [
         ("identity_options", vec![]),
         ("send_identity_code", vec![("method", "sms")]),
-        ("verify_identity", vec![("method", "sms"), ("code", "123456")]),
+        (
+            "verify_identity",
+            vec![("method", "sms"), ("code", "123456")],
+        ),
         ("check_new_phone", vec![("number", "13512345678")]),
         ("send_new_phone_code", vec![("number", "13512345678")]),
-        ("confirm_phone_change", vec![("number", "13512345678"), ("code", "123456")]),
+        (
+            "confirm_phone_change",
+            vec![("number", "13512345678"), ("code", "123456")],
+        ),
         ("totp_begin", vec![]),
         ("totp_unbind", vec![]),
     ];
@@ -340,8 +624,20 @@ async fn ram_users_roles_and_sso_sessions_are_refused_by_every_step() {
 #[tokio::test]
 async fn without_a_session_every_step_is_refused() {
     let app = spawn().await;
-    for endpoint in ["identity_options", "send_identity_code", "send_new_phone_code", "security_log", "appeals"] {
-        let reply = app.call(endpoint, &[("method", "sms"), ("number", "13512345678")], None).await;
+    for endpoint in [
+        "identity_options",
+        "send_identity_code",
+        "send_new_phone_code",
+        "security_log",
+        "appeals",
+    ] {
+        let reply = app
+            .call(
+                endpoint,
+                &[("method", "sms"), ("number", "13512345678")],
+                None,
+            )
+            .await;
         assert_eq!(reply.err(), AppError::NotSignedIn, "{endpoint}");
     }
     app.stop().await;
@@ -352,13 +648,36 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
     let long = "1".repeat(100);
-    let cases: [(&str, Vec<(&str, &str)>, fn(&AppError) -> bool); 6] = [
-        ("verify_identity", vec![("method", "sms"), ("code", "12ab56")], |e| *e == AppError::MalformedCode),
-        ("verify_identity", vec![("method", "carrier-pigeon"), ("code", "123456")], |e| matches!(e, AppError::InvalidInput(_))),
-        ("send_new_phone_code", vec![("number", &long)], |e| matches!(e, AppError::InvalidInput(_))),
-        ("send_new_phone_code", vec![("number", "+86 138'; DROP TABLE accounts;--")], |e| *e == AppError::InvalidPhone),
-        ("confirm_phone_change", vec![("number", "13512345678"), ("code", "1234567")], |e| *e == AppError::MalformedCode),
-        ("confirm_phone_change", vec![("number", "13512345678")], |e| matches!(e, AppError::InvalidInput(_))),
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, fn(&AppError) -> bool);
+    let cases: [Case; 6] = [
+        (
+            "verify_identity",
+            vec![("method", "sms"), ("code", "12ab56")],
+            |e| *e == AppError::MalformedCode,
+        ),
+        (
+            "verify_identity",
+            vec![("method", "carrier-pigeon"), ("code", "123456")],
+            |e| matches!(e, AppError::InvalidInput(_)),
+        ),
+        ("send_new_phone_code", vec![("number", &long)], |e| {
+            matches!(e, AppError::InvalidInput(_))
+        }),
+        (
+            "send_new_phone_code",
+            vec![("number", "+86 138'; DROP TABLE accounts;--")],
+            |e| *e == AppError::InvalidPhone,
+        ),
+        (
+            "confirm_phone_change",
+            vec![("number", "13512345678"), ("code", "1234567")],
+            |e| *e == AppError::MalformedCode,
+        ),
+        (
+            "confirm_phone_change",
+            vec![("number", "13512345678")],
+            |e| matches!(e, AppError::InvalidInput(_)),
+        ),
     ];
     for (endpoint, form, expected) in cases {
         let reply = app.call(endpoint, &form, Some(&token)).await;
@@ -374,7 +693,14 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 async fn concurrent_submissions_of_one_valid_code_bind_once() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
-    let _: CodeSent = app.call("send_new_phone_code", &[("number", "13512345678")], Some(&token)).await.ok();
+    let _: CodeSent = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "13512345678")],
+            Some(&token),
+        )
+        .await
+        .ok();
     let code = app.latest_code(NEW_CN).await.unwrap();
     let form = [("number", "13512345678"), ("code", code.as_str())];
     let attempts = (0..8).map(|_| app.call("confirm_phone_change", &form, Some(&token)));
@@ -382,7 +708,14 @@ async fn concurrent_submissions_of_one_valid_code_bind_once() {
     let successes = replies.iter().filter(|r| r.status < 300).count();
     assert_eq!(successes, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE subject_account_id = $1 AND action = 'ChangeMobilePhone'", ALICE_ID).await, 1);
-    assert_eq!(app.count("SELECT accounts FROM phone_binding_counts WHERE phone = $1", NEW_CN).await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
+            NEW_CN
+        )
+        .await,
+        1
+    );
     app.stop().await;
 }
 
@@ -390,19 +723,36 @@ async fn concurrent_submissions_of_one_valid_code_bind_once() {
 async fn fifty_concurrent_wrong_codes_count_at_most_five() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app.call("send_identity_code", &[("method", "sms")], Some(&token)).await.ok();
-    let right = app.latest_code(ALICE_PHONE).await.unwrap();
-    let wrong = if right == "000000" { "111111" } else { "000000" };
-    let form = [("method", "sms"), ("code", wrong)];
-    let replies = futures::future::join_all((0..50).map(|_| app.call("verify_identity", &form, Some(&token)))).await;
-    assert!(replies.iter().all(|r| r.status >= 400));
-    let (attempts,): (i64,) = sqlx::query_as("SELECT MAX(attempts) FROM challenges WHERE account_id = $1")
-        .bind(ALICE_ID)
-        .fetch_one(&app.services.db.pool)
+    let _: CodeSent = app
+        .call("send_identity_code", &[("method", "sms")], Some(&token))
         .await
-        .unwrap();
+        .ok();
+    let right = app.latest_code(ALICE_PHONE).await.unwrap();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let form = [("method", "sms"), ("code", wrong)];
+    let replies = futures::future::join_all(
+        (0..50).map(|_| app.call("verify_identity", &form, Some(&token))),
+    )
+    .await;
+    assert!(replies.iter().all(|r| r.status >= 400));
+    let (attempts,): (i64,) =
+        sqlx::query_as("SELECT MAX(attempts) FROM challenges WHERE account_id = $1")
+            .bind(ALICE_ID)
+            .fetch_one(&app.services.db.pool)
+            .await
+            .unwrap();
     assert_eq!(attempts, 5);
-    let reply = app.call("verify_identity", &[("method", "sms"), ("code", &right)], Some(&token)).await;
+    let reply = app
+        .call(
+            "verify_identity",
+            &[("method", "sms"), ("code", &right)],
+            Some(&token),
+        )
+        .await;
     assert_eq!(reply.err(), AppError::TooManyAttempts);
     app.stop().await;
 }
@@ -426,8 +776,16 @@ async fn the_identity_step_offers_what_the_account_has() {
 #[tokio::test]
 async fn forgot_password_answers_the_same_and_resets_by_sms() {
     let app = spawn().await;
-    let unknown = app.call("forgot_password", &[("account", "nobody@example.com")], None).await;
-    let known = app.call("forgot_password", &[("account", "bob@example.com")], None).await;
+    let unknown = app
+        .call(
+            "forgot_password",
+            &[("account", "nobody@example.com")],
+            None,
+        )
+        .await;
+    let known = app
+        .call("forgot_password", &[("account", "bob@example.com")], None)
+        .await;
     assert_eq!(unknown.status, known.status);
     assert_eq!(unknown.body, known.body);
     let recovery = app
@@ -449,7 +807,16 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
         .send()
         .await
         .unwrap();
-    let cookie = recovery.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = recovery
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let code = app.latest_code("+12025550143").await.unwrap();
     let session_before = app.sign_in("bob@example.com").await;
     let reset = app
@@ -458,14 +825,32 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
         .header("Origin", &app.base)
         .header("Cookie", &cookie)
         .header("Accept", "application/json")
-        .form(&[("account", "bob@example.com"), ("code", &code), ("new_password", "New-pass-456")])
+        .form(&[
+            ("account", "bob@example.com"),
+            ("code", &code),
+            ("new_password", "New-pass-456"),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(reset.status().as_u16(), 200, "{}", reset.text().await.unwrap());
-    let reply = app.call("sign_in", &[("account", "bob@example.com"), ("password", "New-pass-456")], None).await;
+    assert_eq!(
+        reset.status().as_u16(),
+        200,
+        "{}",
+        reset.text().await.unwrap()
+    );
+    let reply = app
+        .call(
+            "sign_in",
+            &[("account", "bob@example.com"), ("password", "New-pass-456")],
+            None,
+        )
+        .await;
     assert!(reply.status < 300);
-    assert_eq!(app.call("me", &[], Some(&session_before)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&session_before)).await.err(),
+        AppError::NotSignedIn
+    );
     app.stop().await;
 }
 
@@ -473,10 +858,28 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
 async fn an_appeal_is_filed_listed_and_changes_nothing() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let bad = app.call("file_appeal", &[("new_phone", "+12025550199"), ("contact_email", "a@b.example"), ("reason", "lost")], Some(&token)).await;
+    let bad = app
+        .call(
+            "file_appeal",
+            &[
+                ("new_phone", "+12025550199"),
+                ("contact_email", "a@b.example"),
+                ("reason", "lost"),
+            ],
+            Some(&token),
+        )
+        .await;
     assert_eq!(bad.err(), AppError::PhoneRegionMismatch);
     let reference: String = app
-        .call("file_appeal", &[("new_phone", "13512345678"), ("contact_email", "alice.backup@example.org"), ("reason", "Phone lost, email closed")], Some(&token))
+        .call(
+            "file_appeal",
+            &[
+                ("new_phone", "13512345678"),
+                ("contact_email", "alice.backup@example.org"),
+                ("reason", "Phone lost, email closed"),
+            ],
+            Some(&token),
+        )
         .await
         .ok();
     assert!(reference.starts_with("AP"));
@@ -493,7 +896,15 @@ async fn the_security_log_lists_the_accounts_events_newest_first() {
     let token = verified_alice(&app).await;
     change_to(&app, &token, "13512345678").await.unwrap();
     let _: String = app
-        .call("file_appeal", &[("new_phone", "13612345605"), ("contact_email", "x@y.example"), ("reason", "test")], Some(&token))
+        .call(
+            "file_appeal",
+            &[
+                ("new_phone", "13612345605"),
+                ("contact_email", "x@y.example"),
+                ("reason", "test"),
+            ],
+            Some(&token),
+        )
         .await
         .ok();
     let log: Vec<AuditView> = app.call("security_log", &[], Some(&token)).await.ok();

@@ -38,10 +38,15 @@ struct SmsRequest {
 
 impl SmsRequest {
     fn get(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn out_id(&self) -> i64 {
-        self.get("OutId").and_then(|v| v.parse().ok()).expect("an OutId")
+        self.get("OutId")
+            .and_then(|v| v.parse().ok())
+            .expect("an OutId")
     }
 }
 
@@ -59,16 +64,36 @@ impl Provider {
     }
 }
 
-async fn sms_endpoint(State(provider): State<Provider>, Form(params): Form<Vec<(String, String)>>) -> (StatusCode, String) {
+async fn sms_endpoint(
+    State(provider): State<Provider>,
+    Form(params): Form<Vec<(String, String)>>,
+) -> (StatusCode, String) {
     // Verify as the provider does: recompute over everything but Signature with the shared secret.
-    let signature = params.iter().find(|(k, _)| k == "Signature").map(|(_, v)| v.clone()).unwrap_or_default();
-    let unsigned: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "Signature").cloned().collect();
-    let signature_ok = !signature.is_empty() && aliyun::sign("POST", &unsigned, SECRET) == signature;
+    let signature = params
+        .iter()
+        .find(|(k, _)| k == "Signature")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let unsigned: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "Signature")
+        .cloned()
+        .collect();
+    let signature_ok =
+        !signature.is_empty() && aliyun::sign("POST", &unsigned, SECRET) == signature;
     let n = provider.seen.fetch_add(1, Ordering::SeqCst);
     let (status, body, answered_ok) = if !signature_ok {
-        (StatusCode::OK, r#"{"Code":"SignatureDoesNotMatch","Message":"bad signature"}"#.to_string(), false)
+        (
+            StatusCode::OK,
+            r#"{"Code":"SignatureDoesNotMatch","Message":"bad signature"}"#.to_string(),
+            false,
+        )
     } else if n < provider.fail_first && n % 2 == 0 {
-        (StatusCode::INTERNAL_SERVER_ERROR, r#"{"Code":"InternalError"}"#.to_string(), false)
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            r#"{"Code":"InternalError"}"#.to_string(),
+            false,
+        )
     } else if n < provider.fail_first {
         (
             StatusCode::OK,
@@ -76,15 +101,29 @@ async fn sms_endpoint(State(provider): State<Provider>, Form(params): Form<Vec<(
             false,
         )
     } else {
-        (StatusCode::OK, format!(r#"{{"Code":"OK","Message":"OK","BizId":"biz-{n}","RequestId":"req-{n}"}}"#), true)
+        (
+            StatusCode::OK,
+            format!(r#"{{"Code":"OK","Message":"OK","BizId":"biz-{n}","RequestId":"req-{n}"}}"#),
+            true,
+        )
     };
-    provider.requests.lock().unwrap().push(SmsRequest { params, signature_ok, answered_ok });
+    provider.requests.lock().unwrap().push(SmsRequest {
+        params,
+        signature_ok,
+        answered_ok,
+    });
     (status, body)
 }
 
 async fn start_provider(fail_first: usize) -> (String, Provider, JoinHandle<()>) {
-    let provider = Provider { requests: Arc::default(), fail_first, seen: Arc::default() };
-    let router = Router::new().route("/", post(sms_endpoint)).with_state(provider.clone());
+    let provider = Provider {
+        requests: Arc::default(),
+        fail_first,
+        seen: Arc::default(),
+    };
+    let router = Router::new()
+        .route("/", post(sms_endpoint))
+        .with_state(provider.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}/", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -113,7 +152,10 @@ impl Mail {
             .map(|line| line[prefix.len()..].to_string())
     }
     fn body(&self) -> String {
-        self.data.split_once("\r\n\r\n").map(|(_, b)| b.replace("\r\n", "\n")).unwrap_or_default()
+        self.data
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.replace("\r\n", "\n"))
+            .unwrap_or_default()
     }
 }
 
@@ -134,7 +176,9 @@ impl Sink {
 async fn smtp_session(stream: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    write.write_all(b"220 sink.test ESMTP test relay\r\n").await?;
+    write
+        .write_all(b"220 sink.test ESMTP test relay\r\n")
+        .await?;
     let (mut mail_from, mut rcpt_to) = (String::new(), Vec::new());
     let mut line = String::new();
     loop {
@@ -165,13 +209,22 @@ async fn smtp_session(stream: tokio::net::TcpStream, sink: Sink) -> std::io::Res
                     break;
                 }
                 // Undo dot-stuffing.
-                data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+                data.push_str(
+                    line.strip_prefix('.')
+                        .filter(|_| line.starts_with(".."))
+                        .unwrap_or(&line),
+                );
             }
             let data = data.strip_suffix("\r\n").unwrap_or(&data).to_string();
             let accepted = {
                 let mut mails = sink.mails.lock().unwrap();
                 let accepted = mails.len() >= sink.reject_first;
-                mails.push(Mail { mail_from: mail_from.clone(), rcpt_to: rcpt_to.clone(), data, accepted });
+                mails.push(Mail {
+                    mail_from: mail_from.clone(),
+                    rcpt_to: rcpt_to.clone(),
+                    data,
+                    accepted,
+                });
                 accepted
             };
             if accepted {
@@ -185,13 +238,19 @@ async fn smtp_session(stream: tokio::net::TcpStream, sink: Sink) -> std::io::Res
             write.write_all(b"221 2.0.0 bye\r\n").await?;
             return Ok(());
         } else {
-            write.write_all(b"502 5.5.2 command not recognised\r\n").await?;
+            write
+                .write_all(b"502 5.5.2 command not recognised\r\n")
+                .await?;
         }
     }
 }
 
 async fn start_sink(reject_first: usize) -> (u16, Sink, JoinHandle<()>) {
-    let sink = Sink { mails: Arc::default(), reject_first, connections: Arc::default() };
+    let sink = Sink {
+        mails: Arc::default(),
+        reject_first,
+        connections: Arc::default(),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepting = sink.clone();
@@ -200,7 +259,8 @@ async fn start_sink(reject_first: usize) -> (u16, Sink, JoinHandle<()>) {
             accepting.connections.fetch_add(1, Ordering::SeqCst);
             let sink = accepting.clone();
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(30), smtp_session(stream, sink)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(30), smtp_session(stream, sink)).await;
             });
         }
     });
@@ -246,7 +306,11 @@ async fn enqueue(app: &TestApp, messages: &[Msg<'_>]) -> Vec<i64> {
             template: m.template,
             code: m.code,
         };
-        ids.push(outbox::enqueue(&mut tx, message, app.services.now_ms()).await.unwrap());
+        ids.push(
+            outbox::enqueue(&mut tx, message, app.services.now_ms())
+                .await
+                .unwrap(),
+        );
     }
     tx.commit().await.unwrap();
     app.services.outbox_wake.notify_one();
@@ -278,7 +342,14 @@ async fn row(app: &TestApp, id: i64) -> Row {
     .fetch_one(&app.services.db.pool)
     .await
     .unwrap();
-    Row { status, body, code, attempts, next_attempt_at, last_error }
+    Row {
+        status,
+        body,
+        code,
+        attempts,
+        next_attempt_at,
+        last_error,
+    }
 }
 
 /// (ok, error) of every recorded attempt at one message, oldest first.
@@ -293,7 +364,11 @@ async fn attempts(app: &TestApp, id: i64) -> Vec<(i64, Option<String>)> {
 async fn failed_attempts(app: &TestApp, ids: &[i64]) -> usize {
     let mut n = 0;
     for &id in ids {
-        n += attempts(app, id).await.iter().filter(|(ok, _)| *ok == 0).count();
+        n += attempts(app, id)
+            .await
+            .iter()
+            .filter(|(ok, _)| *ok == 0)
+            .count();
     }
     n
 }
@@ -309,7 +384,10 @@ async fn wait_sent(app: &TestApp, ids: &[i64]) {
         if rows.iter().all(|r| r.status == "sent") {
             return;
         }
-        assert!(Instant::now() < deadline, "messages {ids:?} not sent in time: {rows:?}");
+        assert!(
+            Instant::now() < deadline,
+            "messages {ids:?} not sent in time: {rows:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -318,7 +396,10 @@ async fn wait_sent(app: &TestApp, ids: &[i64]) {
 async fn wait_failures(app: &TestApp, ids: &[i64], n: usize) {
     let deadline = Instant::now() + WAIT;
     while failed_attempts(app, ids).await < n {
-        assert!(Instant::now() < deadline, "expected {n} failed attempts for {ids:?}");
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} failed attempts for {ids:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -335,14 +416,24 @@ async fn wait_sent_through_retries(app: &TestApp, ids: &[i64]) {
         if rows.iter().all(|r| r.status == "sent") {
             return;
         }
-        assert!(rows.iter().all(|r| r.status != "failed"), "gave up on a message: {rows:?}");
-        assert!(Instant::now() < deadline, "messages {ids:?} not sent in time: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r.status != "failed"),
+            "gave up on a message: {rows:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "messages {ids:?} not sent in time: {rows:?}"
+        );
         let now = app.services.now_ms();
-        if let Some(next) = rows.iter().filter(|r| r.status == "pending").map(|r| r.next_attempt_at).min() {
-            if next > now {
-                app.clock.advance_ms(next - now);
-                app.services.outbox_wake.notify_one();
-            }
+        if let Some(next) = rows
+            .iter()
+            .filter(|r| r.status == "pending")
+            .map(|r| r.next_attempt_at)
+            .min()
+            && next > now
+        {
+            app.clock.advance_ms(next - now);
+            app.services.outbox_wake.notify_one();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -402,7 +493,10 @@ async fn sms_is_delivered_once_with_a_valid_signature() {
     let requests = provider.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     for request in &requests {
-        assert!(request.signature_ok, "the provider could not verify the signature: {request:?}");
+        assert!(
+            request.signature_ok,
+            "the provider could not verify the signature: {request:?}"
+        );
         assert!(request.answered_ok);
         assert_eq!(request.get("AccessKeyId"), Some(KEY_ID));
         assert_eq!(request.get("Action"), Some("SendSms"));
@@ -412,24 +506,41 @@ async fn sms_is_delivered_once_with_a_valid_signature() {
         assert_eq!(request.get("SignName"), Some(SIGN_NAME));
         assert_eq!(request.get("SignatureMethod"), Some("HMAC-SHA1"));
         assert_eq!(request.get("SignatureVersion"), Some("1.0"));
-        assert!(request.get("SignatureNonce").is_some_and(|n| n.len() >= 16), "{request:?}");
+        assert!(
+            request.get("SignatureNonce").is_some_and(|n| n.len() >= 16),
+            "{request:?}"
+        );
         let timestamp = request.get("Timestamp").unwrap();
         assert!(is_api_timestamp(timestamp), "{timestamp}");
     }
     // A fresh nonce per request.
-    assert_ne!(requests[0].get("SignatureNonce"), requests[1].get("SignatureNonce"));
+    assert_ne!(
+        requests[0].get("SignatureNonce"),
+        requests[1].get("SignatureNonce")
+    );
 
-    let code = requests.iter().find(|r| r.out_id() == ids[0]).expect("the code message");
+    let code = requests
+        .iter()
+        .find(|r| r.out_id() == ids[0])
+        .expect("the code message");
     assert_eq!(code.get("PhoneNumbers"), Some("+8613800138000"));
     assert_eq!(code.get("TemplateCode"), Some(CODE_TEMPLATE));
-    let param: serde_json::Value = serde_json::from_str(code.get("TemplateParam").unwrap()).unwrap();
+    let param: serde_json::Value =
+        serde_json::from_str(code.get("TemplateParam").unwrap()).unwrap();
     assert_eq!(param, serde_json::json!({ "code": "482913" }));
 
-    let notice = requests.iter().find(|r| r.out_id() == ids[1]).expect("the notice");
+    let notice = requests
+        .iter()
+        .find(|r| r.out_id() == ids[1])
+        .expect("the notice");
     assert_eq!(notice.get("PhoneNumbers"), Some("+447700900123"));
     assert_eq!(notice.get("TemplateCode"), Some(NOTICE_TEMPLATE));
-    let param: serde_json::Value = serde_json::from_str(notice.get("TemplateParam").unwrap()).unwrap();
-    assert_eq!(param, serde_json::json!({ "content": "The phone number of your account was changed." }));
+    let param: serde_json::Value =
+        serde_json::from_str(notice.get("TemplateParam").unwrap()).unwrap();
+    assert_eq!(
+        param,
+        serde_json::json!({ "content": "The phone number of your account was changed." })
+    );
 
     for &id in &ids {
         let r = row(&app, id).await;
@@ -480,7 +591,11 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
     // Both first attempts fail; the retries wait for the backoff, which only the clock ends.
     wait_failures(&app, &ids, 2).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(provider.requests().len(), 2, "no retry before the backoff has passed");
+    assert_eq!(
+        provider.requests().len(),
+        2,
+        "no retry before the backoff has passed"
+    );
     for &id in &ids {
         let r = row(&app, id).await;
         assert_eq!(r.status, "pending");
@@ -496,22 +611,39 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
     let mut total_attempts = 0;
     for (&id, code) in ids.iter().zip(["907311", "118604"]) {
         let sent: Vec<&SmsRequest> = requests.iter().filter(|r| r.out_id() == id).collect();
-        assert_eq!(sent.iter().filter(|r| r.answered_ok).count(), 1, "exactly one delivery of {id}");
-        assert!(sent.last().unwrap().answered_ok, "nothing is sent after the delivery of {id}");
+        assert_eq!(
+            sent.iter().filter(|r| r.answered_ok).count(),
+            1,
+            "exactly one delivery of {id}"
+        );
+        assert!(
+            sent.last().unwrap().answered_ok,
+            "nothing is sent after the delivery of {id}"
+        );
         for r in &sent {
             // Every retry sends the same message with a fresh signature.
-            let param: serde_json::Value = serde_json::from_str(r.get("TemplateParam").unwrap()).unwrap();
+            let param: serde_json::Value =
+                serde_json::from_str(r.get("TemplateParam").unwrap()).unwrap();
             assert_eq!(param, serde_json::json!({ "code": code }));
         }
 
         let recorded = attempts(&app, id).await;
-        assert_eq!(recorded.len(), sent.len(), "one recorded attempt per request for {id}: {recorded:?}");
+        assert_eq!(
+            recorded.len(),
+            sent.len(),
+            "one recorded attempt per request for {id}: {recorded:?}"
+        );
         assert_eq!(recorded.last().unwrap(), &(1, None));
-        let failures: Vec<&str> = recorded.iter().filter(|(ok, _)| *ok == 0).map(|(_, e)| e.as_deref().unwrap()).collect();
+        let failures: Vec<&str> = recorded
+            .iter()
+            .filter(|(ok, _)| *ok == 0)
+            .map(|(_, e)| e.as_deref().unwrap())
+            .collect();
         assert_eq!(failures.len(), sent.len() - 1);
         for error in failures {
             assert!(
-                error == "sms provider answered HTTP 500" || error == "sms provider refused: isv.BUSINESS_LIMIT_CONTROL",
+                error == "sms provider answered HTTP 500"
+                    || error == "sms provider refused: isv.BUSINESS_LIMIT_CONTROL",
                 "{error}"
             );
             assert!(!error.contains(code));
@@ -522,7 +654,11 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
         assert_eq!(r.attempts as usize, sent.len());
         total_attempts += sent.len();
     }
-    assert_eq!(total_attempts, requests.len(), "no request the outbox does not know of");
+    assert_eq!(
+        total_attempts,
+        requests.len(),
+        "no request the outbox does not know of"
+    );
 
     app.stop().await;
     provider_task.abort();
@@ -561,12 +697,28 @@ async fn email_is_delivered_through_smtp() {
     assert_eq!(mail.mail_from, "<no-reply@example.test>");
     assert_eq!(mail.rcpt_to, vec!["<ada@example.test>".to_string()]);
     assert_eq!(mail.header("To").as_deref(), Some("ada@example.test"));
-    assert_eq!(mail.header("From").as_deref(), Some("\"Account Center\" <no-reply@example.test>"));
-    assert_eq!(mail.header("Subject").as_deref(), Some("Your verification code"));
-    assert_eq!(mail.header("Message-ID"), Some(format!("<outbox-{}@example.test>", ids[0])));
-    assert!(mail.header("Content-Type").is_some_and(|v| v.starts_with("text/plain")), "{mail:?}");
+    assert_eq!(
+        mail.header("From").as_deref(),
+        Some("\"Account Center\" <no-reply@example.test>")
+    );
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("Your verification code")
+    );
+    assert_eq!(
+        mail.header("Message-ID"),
+        Some(format!("<outbox-{}@example.test>", ids[0]))
+    );
+    assert!(
+        mail.header("Content-Type")
+            .is_some_and(|v| v.starts_with("text/plain")),
+        "{mail:?}"
+    );
     assert!(mail.header("Date").is_some());
-    assert_eq!(mail.body(), "Your verification code is 550271.\nIt expires in 5 minutes.");
+    assert_eq!(
+        mail.body(),
+        "Your verification code is 550271.\nIt expires in 5 minutes."
+    );
 
     let r = row(&app, ids[0]).await;
     assert_eq!((r.status.as_str(), r.attempts), ("sent", 1), "{r:?}");
@@ -611,12 +763,18 @@ async fn a_deferred_email_is_retried_with_the_same_message_id() {
     assert_eq!(mails[0].header("Message-ID"), Some(id.clone()));
     assert_eq!(mails[1].header("Message-ID"), Some(id));
     // No subject given: the default one.
-    assert_eq!(mails[1].header("Subject").as_deref(), Some("Account Center"));
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Account Center")
+    );
     assert_eq!(mails[1].body(), "Your password was changed.");
 
     assert_eq!(
         attempts(&app, ids[0]).await,
-        vec![(0, Some("smtp deferred the message (451)".to_string())), (1, None)]
+        vec![
+            (0, Some("smtp deferred the message (451)".to_string())),
+            (1, None)
+        ]
     );
     let r = row(&app, ids[0]).await;
     assert_eq!((r.status.as_str(), r.attempts), ("sent", 2), "{r:?}");
@@ -659,28 +817,56 @@ async fn the_development_outbox_keeps_messages_without_network_calls() {
     wait_sent(&app, &ids).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    assert!(provider.requests().is_empty(), "no SMS request in development");
-    assert_eq!(sink.connections.load(Ordering::SeqCst), 0, "no SMTP connection in development");
+    assert!(
+        provider.requests().is_empty(),
+        "no SMS request in development"
+    );
+    assert_eq!(
+        sink.connections.load(Ordering::SeqCst),
+        0,
+        "no SMTP connection in development"
+    );
     for &id in &ids {
         let r = row(&app, id).await;
         assert_eq!(r.status, "sent");
-        assert!(r.code.is_some() && r.body.starts_with("Your verification code is "), "{r:?}");
+        assert!(
+            r.code.is_some() && r.body.starts_with("Your verification code is "),
+            "{r:?}"
+        );
         assert_eq!(attempts(&app, id).await, vec![(1, None)]);
     }
 
-    let items: Vec<serde_json::Value> = app.get("/dev/outbox.json", None).await.json().await.unwrap();
-    let sms = items.iter().find(|i| i["to"] == "+8613800138009").expect("the SMS is listed");
+    let items: Vec<serde_json::Value> = app
+        .get("/dev/outbox.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sms = items
+        .iter()
+        .find(|i| i["to"] == "+8613800138009")
+        .expect("the SMS is listed");
     assert_eq!(sms["channel"], "sms");
     assert_eq!(sms["body"], "Your verification code is 730512.");
     assert_eq!(sms["code"], "730512");
-    assert!(sms["created_at"].as_str().is_some_and(|t| t.contains('T')), "{sms}");
-    let email = items.iter().find(|i| i["to"] == "lin@example.test").expect("the email is listed");
+    assert!(
+        sms["created_at"].as_str().is_some_and(|t| t.contains('T')),
+        "{sms}"
+    );
+    let email = items
+        .iter()
+        .find(|i| i["to"] == "lin@example.test")
+        .expect("the email is listed");
     assert_eq!(email["channel"], "email");
     assert_eq!(email["body"], "Your verification code is 264408.");
     assert_eq!(email["code"], "264408");
 
-    let only: Vec<serde_json::Value> =
-        app.get("/dev/outbox.json?to=lin@example.test", None).await.json().await.unwrap();
+    let only: Vec<serde_json::Value> = app
+        .get("/dev/outbox.json?to=lin@example.test", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["code"], "264408");
 
@@ -740,7 +926,10 @@ async fn production_style_delivery_erases_the_body_once_sent() {
         assert!(r.last_error.is_none());
     }
     // Without the development outbox its pages are not served.
-    assert_eq!(app.get("/dev/outbox.json", None).await.status().as_u16(), 404);
+    assert_eq!(
+        app.get("/dev/outbox.json", None).await.status().as_u16(),
+        404
+    );
 
     app.stop().await;
     provider_task.abort();

@@ -29,9 +29,21 @@ async fn each_demo_principal_signs_in_and_sees_the_right_navigation() {
 #[tokio::test]
 async fn the_session_cookie_is_host_only_secure_and_http_only() {
     let app = spawn().await;
-    let reply = app.call("sign_in", &[("account", "alice@example.com"), ("password", PASSWORD)], None).await;
+    let reply = app
+        .call(
+            "sign_in",
+            &[("account", "alice@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
     let cookie = reply.set_cookie.clone().expect("a cookie");
-    for flag in ["__Host-session=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+    for flag in [
+        "__Host-session=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+    ] {
         assert!(cookie.contains(flag), "{flag} missing from {cookie}");
     }
     assert_eq!(reply.session_token().unwrap().len(), 32);
@@ -41,10 +53,34 @@ async fn the_session_cookie_is_host_only_secure_and_http_only() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
     let app = spawn().await;
-    let wrong = app.call("sign_in", &[("account", "alice@example.com"), ("password", "nope")], None).await;
-    let unknown = app.call("sign_in", &[("account", "nobody@example.com"), ("password", "nope")], None).await;
-    let ram = app.call("sign_in", &[("account", "ghost@alice"), ("password", "nope")], None).await;
-    let phone = app.call("sign_in", &[("account", "+8613100131000"), ("password", "nope")], None).await;
+    let wrong = app
+        .call(
+            "sign_in",
+            &[("account", "alice@example.com"), ("password", "nope")],
+            None,
+        )
+        .await;
+    let unknown = app
+        .call(
+            "sign_in",
+            &[("account", "nobody@example.com"), ("password", "nope")],
+            None,
+        )
+        .await;
+    let ram = app
+        .call(
+            "sign_in",
+            &[("account", "ghost@alice"), ("password", "nope")],
+            None,
+        )
+        .await;
+    let phone = app
+        .call(
+            "sign_in",
+            &[("account", "+8613100131000"), ("password", "nope")],
+            None,
+        )
+        .await;
     for reply in [&wrong, &unknown, &ram, &phone] {
         assert_eq!(reply.err(), AppError::BadCredentials);
         assert!(reply.set_cookie.is_none());
@@ -57,12 +93,25 @@ async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
 async fn repeated_failures_are_throttled_even_with_the_right_password() {
     let app = spawn_with(|c| c.limits.sign_in_failures_per_account = 3).await;
     for _ in 0..3 {
-        let reply = app.call("sign_in", &[("account", "bob@example.com"), ("password", "wrong")], None).await;
+        let reply = app
+            .call(
+                "sign_in",
+                &[("account", "bob@example.com"), ("password", "wrong")],
+                None,
+            )
+            .await;
         assert_eq!(reply.err(), AppError::BadCredentials);
     }
-    let reply = app.call("sign_in", &[("account", "bob@example.com"), ("password", PASSWORD)], None).await;
+    let reply = app
+        .call(
+            "sign_in",
+            &[("account", "bob@example.com"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
     assert_eq!(reply.err(), AppError::SignInThrottled);
-    app.clock.advance_secs(app.services.config.limits.sign_in_window_secs);
+    app.clock
+        .advance_secs(app.services.config.limits.sign_in_window_secs);
     app.sign_in("bob@example.com").await;
     app.stop().await;
 }
@@ -79,16 +128,35 @@ async fn the_bound_phone_signs_in_its_owner() {
 #[tokio::test]
 async fn a_number_bound_to_several_accounts_asks_which_one() {
     let app = spawn().await;
-    let reply = app.call("sign_in", &[("account", "+8613900139000"), ("password", PASSWORD)], None).await;
-    let SignInReply::ChooseAccount(choices) = reply.ok() else { panic!("expected a choice") };
+    let reply = app
+        .call(
+            "sign_in",
+            &[("account", "+8613900139000"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    let SignInReply::ChooseAccount(choices) = reply.ok() else {
+        panic!("expected a choice")
+    };
     assert_eq!(choices.len(), 6);
     assert!(reply.set_cookie.is_none());
     let chosen = choices[2].account_id.clone();
     let reply = app
-        .call("sign_in", &[("account", "+8613900139000"), ("password", PASSWORD), ("account_id", &chosen)], None)
+        .call(
+            "sign_in",
+            &[
+                ("account", "+8613900139000"),
+                ("password", PASSWORD),
+                ("account_id", &chosen),
+            ],
+            None,
+        )
         .await;
     assert_eq!(reply.ok::<SignInReply>(), SignInReply::SignedIn);
-    let me: Me = app.call("me", &[], reply.session_token().as_deref()).await.ok();
+    let me: Me = app
+        .call("me", &[], reply.session_token().as_deref())
+        .await
+        .ok();
     assert_eq!(me.account_id, chosen);
     app.stop().await;
 }
@@ -99,17 +167,27 @@ async fn a_ram_user_switches_to_a_role_with_a_new_token() {
     let token = app.sign_in("dev@alice").await;
     let me: Me = app.call("me", &[], Some(&token)).await.ok();
     assert_eq!(me.switchable_roles, vec!["auditor".to_string()]);
-    let reply = app.call("switch_role", &[("role", "auditor")], Some(&token)).await;
+    let reply = app
+        .call("switch_role", &[("role", "auditor")], Some(&token))
+        .await;
     let _: () = reply.ok();
     let role_token = reply.session_token().unwrap();
     assert_ne!(role_token, token);
     let me: Me = app.call("me", &[], Some(&role_token)).await.ok();
     assert_eq!(me.kind, PrincipalKind::RamRole);
     // The RAM user session it came from is over.
-    assert_eq!(app.call("me", &[], Some(&token)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&token)).await.err(),
+        AppError::NotSignedIn
+    );
     // A role the user is not trusted for is refused.
     let other = app.sign_in("viewer@acme").await;
-    assert_eq!(app.call("switch_role", &[("role", "auditor")], Some(&other)).await.err(), AppError::Forbidden);
+    assert_eq!(
+        app.call("switch_role", &[("role", "auditor")], Some(&other))
+            .await
+            .err(),
+        AppError::Forbidden
+    );
     app.stop().await;
 }
 
@@ -118,8 +196,15 @@ async fn dev_sso_signs_in_an_sso_session() {
     let app = spawn().await;
     let response = app.get("/dev/sso", None).await;
     assert_eq!(response.status().as_u16(), 303);
-    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    let token = app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let token =
+        app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
     let me: Me = app.call("me", &[], Some(&token)).await.ok();
     assert_eq!(me.kind, PrincipalKind::Sso);
     assert_eq!(me.name, "sso-user@alice");
@@ -132,7 +217,10 @@ async fn sign_out_ends_the_session() {
     let token = app.sign_in("alice@example.com").await;
     let reply = app.call("sign_out", &[], Some(&token)).await;
     assert!(reply.set_cookie.unwrap().contains("Max-Age=0"));
-    assert_eq!(app.call("me", &[], Some(&token)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&token)).await.err(),
+        AppError::NotSignedIn
+    );
     app.stop().await;
 }
 
@@ -141,11 +229,18 @@ async fn signing_in_again_rotates_the_token() {
     let app = spawn().await;
     let first = app.sign_in("alice@example.com").await;
     let reply = app
-        .call("sign_in", &[("account", "alice@example.com"), ("password", PASSWORD)], Some(&first))
+        .call(
+            "sign_in",
+            &[("account", "alice@example.com"), ("password", PASSWORD)],
+            Some(&first),
+        )
         .await;
     let second = reply.session_token().unwrap();
     assert_ne!(first, second);
-    assert_eq!(app.call("me", &[], Some(&first)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&first)).await.err(),
+        AppError::NotSignedIn
+    );
     app.stop().await;
 }
 
@@ -156,7 +251,10 @@ async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
     app.clock.advance_secs(29 * 60);
     let _: Me = app.call("me", &[], Some(&token)).await.ok();
     app.clock.advance_secs(30 * 60);
-    assert_eq!(app.call("me", &[], Some(&token)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&token)).await.err(),
+        AppError::NotSignedIn
+    );
 
     // Active all along, a session still ends at 12 hours.
     let token = app.sign_in("alice@example.com").await;
@@ -166,7 +264,10 @@ async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
             break;
         }
     }
-    assert_eq!(app.call("me", &[], Some(&token)).await.err(), AppError::NotSignedIn);
+    assert_eq!(
+        app.call("me", &[], Some(&token)).await.err(),
+        AppError::NotSignedIn
+    );
     app.stop().await;
 }
 
@@ -184,7 +285,13 @@ async fn cross_site_and_headerless_writes_are_refused() {
         .unwrap();
     assert_eq!(foreign.status().as_u16(), 403);
     assert!(foreign.headers().get("set-cookie").is_none());
-    let bare = app.http.post(app.url("/api/sign_in")).form(&form).send().await.unwrap();
+    let bare = app
+        .http
+        .post(app.url("/api/sign_in"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bare.status().as_u16(), 403);
     let cross = app
         .http
@@ -203,17 +310,40 @@ async fn cross_site_and_headerless_writes_are_refused() {
 async fn every_page_carries_the_security_headers() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    for path in ["/login", "/overview", "/security", "/dev/outbox.json", "/no-such-page"] {
+    for path in [
+        "/login",
+        "/overview",
+        "/security",
+        "/dev/outbox.json",
+        "/no-such-page",
+    ] {
         let response = app.get(path, Some(&token)).await;
         let h = response.headers();
-        let csp = h.get("content-security-policy").unwrap_or_else(|| panic!("CSP on {path}")).to_str().unwrap();
+        let csp = h
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("CSP on {path}"))
+            .to_str()
+            .unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{path}");
+        assert_eq!(
+            h.get("x-content-type-options").unwrap(),
+            "nosniff",
+            "{path}"
+        );
         assert!(h.get("referrer-policy").is_some(), "{path}");
     }
     let page = app.get("/login", None).await;
-    let csp = page.headers().get("content-security-policy").unwrap().to_str().unwrap().to_string();
-    assert!(csp.contains("'nonce-"), "pages allow only their own scripts: {csp}");
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("'nonce-"),
+        "pages allow only their own scripts: {csp}"
+    );
     app.stop().await;
 }
 
@@ -261,22 +391,32 @@ async fn seeding_twice_adds_nothing() {
     let count = |table: &'static str| {
         let pool = app.services.db.pool.clone();
         async move {
-            let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let (n,): (i64,) =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
             n
         }
     };
-    let before = (count("accounts").await, count("directory_members").await, count("ram_users").await);
+    let before = (
+        count("accounts").await,
+        count("directory_members").await,
+        count("ram_users").await,
+    );
     assert!(!app::ssr::seed::seed_demo(&app.services).await.unwrap());
-    let after = (count("accounts").await, count("directory_members").await, count("ram_users").await);
+    let after = (
+        count("accounts").await,
+        count("directory_members").await,
+        count("ram_users").await,
+    );
     assert_eq!(before, after);
     assert_eq!(before.1, 10);
-    let (bound,): (i64,) = sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = '+8613900139000'")
-        .fetch_one(&app.services.db.pool)
-        .await
-        .unwrap();
+    let (bound,): (i64,) =
+        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = '+8613900139000'")
+            .fetch_one(&app.services.db.pool)
+            .await
+            .unwrap();
     assert_eq!(bound, 6);
     app.stop().await;
 }

@@ -37,12 +37,18 @@ pub async fn request_password_reset(account: String) -> Result<(), AppError> {
         return Err(AppError::invalid("The account is too long."));
     }
     let token = crate::ssr::account_center::request_reset(&services, &meta, &account).await?;
-    ctx::set_cookie(format!("{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"));
+    ctx::set_cookie(format!(
+        "{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"
+    ));
     Ok(())
 }
 
 #[server(endpoint = "reset_password")]
-pub async fn reset_password(account: String, code: String, new_password: String) -> Result<(), AppError> {
+pub async fn reset_password(
+    account: String,
+    code: String,
+    new_password: String,
+) -> Result<(), AppError> {
     use crate::api::ctx;
     let services = ctx::services()?;
     let meta = ctx::request_meta(&services)?;
@@ -60,18 +66,40 @@ pub async fn reset_password(account: String, code: String, new_password: String)
         .filter_map(|p| p.trim().split_once('='))
         .find(|(k, _)| *k == RECOVERY_COOKIE)
         .map(|(_, v)| v.to_string());
-    crate::ssr::account_center::reset_password(&services, &meta, token.as_deref(), &account, &code, &new_password).await?;
-    ctx::set_cookie(format!("{RECOVERY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"));
+    crate::ssr::account_center::reset_password(
+        &services,
+        &meta,
+        token.as_deref(),
+        &account,
+        &code,
+        &new_password,
+    )
+    .await?;
+    ctx::set_cookie(format!(
+        "{RECOVERY_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+    ));
     Ok(())
 }
 
 #[server(endpoint = "file_appeal")]
-pub async fn file_appeal(new_phone: String, contact_email: String, reason: String) -> Result<String, AppError> {
+pub async fn file_appeal(
+    new_phone: String,
+    contact_email: String,
+    reason: String,
+) -> Result<String, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 {
         return Err(AppError::invalid("The input is too long."));
     }
-    crate::ssr::account_center::file_appeal(&services, &principal, &meta, &new_phone, &contact_email, &reason).await
+    crate::ssr::account_center::file_appeal(
+        &services,
+        &principal,
+        &meta,
+        &new_phone,
+        &contact_email,
+        &reason,
+    )
+    .await
 }
 
 #[server(endpoint = "appeals")]
@@ -81,7 +109,9 @@ pub async fn list_appeals() -> Result<Vec<AppealView>, AppError> {
 }
 
 #[server(endpoint = "security_log")]
-pub async fn security_log(#[server(default)] before: Option<i64>) -> Result<Vec<AuditView>, AppError> {
+pub async fn security_log(
+    #[server(default)] before: Option<i64>,
+) -> Result<Vec<AuditView>, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
     crate::ssr::account_center::security_log(&services, &principal, before).await
 }

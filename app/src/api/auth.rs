@@ -14,9 +14,19 @@ pub async fn sign_in(
     use crate::ssr::{auth, session};
     let services = ctx::services()?;
     let meta = ctx::request_meta(&services)?;
-    let chosen = account_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let outcome =
-        auth::sign_in(&services, &account, &password, chosen, &meta.client_ip, meta.token.as_deref()).await?;
+    let chosen = account_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let outcome = auth::sign_in(
+        &services,
+        &account,
+        &password,
+        chosen,
+        &meta.client_ip,
+        meta.token.as_deref(),
+    )
+    .await?;
     if let auth::Outcome::SignedIn(signed_in) = &outcome {
         ctx::set_cookie(session::cookie(&signed_in.token));
     }

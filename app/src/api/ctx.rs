@@ -16,8 +16,15 @@ pub fn services() -> AppResult<Services> {
 
 pub fn request_meta(services: &Services) -> AppResult<RequestMeta> {
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-    let peer = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0);
-    Ok(RequestMeta::from_parts(&parts.headers, peer, services.config.trust_proxy))
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    Ok(RequestMeta::from_parts(
+        &parts.headers,
+        peer,
+        services.config.trust_proxy,
+    ))
 }
 
 /// The services, the request and its signed-in principal; `NotSignedIn` without a live session.
@@ -29,9 +36,10 @@ pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
 }
 
 pub fn set_cookie(value: String) {
-    if let (Some(response), Ok(value)) =
-        (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&value))
-    {
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&value),
+    ) {
         response.append_header(http::header::SET_COOKIE, value);
     }
 }

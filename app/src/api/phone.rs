@@ -6,7 +6,8 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 fn parse_method(method: &str) -> Result<crate::model::IdentityMethod, AppError> {
-    crate::model::IdentityMethod::parse(method).ok_or_else(|| AppError::invalid("Choose how to verify your identity."))
+    crate::model::IdentityMethod::parse(method)
+        .ok_or_else(|| AppError::invalid("Choose how to verify your identity."))
 }
 
 #[cfg(feature = "ssr")]
@@ -21,12 +22,19 @@ fn parse_intent(intent: &str) -> Result<crate::ssr::verification::TicketPurpose,
 
 #[cfg(feature = "ssr")]
 fn code_sent(sent: crate::ssr::verification::SentCode, now_ms: i64) -> CodeSent {
-    CodeSent { expires_in_secs: (sent.expires_at_ms - now_ms) / 1000, resend_after_secs: sent.resend_after_secs }
+    CodeSent {
+        expires_in_secs: (sent.expires_at_ms - now_ms) / 1000,
+        resend_after_secs: sent.resend_after_secs,
+    }
 }
 
 #[cfg(feature = "ssr")]
 fn bounded(value: &str, max: usize, what: &str) -> Result<(), AppError> {
-    if value.len() > max { Err(AppError::invalid(format!("The {what} is too long."))) } else { Ok(()) }
+    if value.len() > max {
+        Err(AppError::invalid(format!("The {what} is too long.")))
+    } else {
+        Ok(())
+    }
 }
 
 #[server(endpoint = "identity_options")]
@@ -36,7 +44,10 @@ pub async fn get_identity_options() -> Result<IdentityOptions, AppError> {
 }
 
 #[server(endpoint = "send_identity_code")]
-pub async fn send_identity_code(method: String, #[server(default)] intent: String) -> Result<CodeSent, AppError> {
+pub async fn send_identity_code(
+    method: String,
+    #[server(default)] intent: String,
+) -> Result<CodeSent, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     let sent = crate::ssr::phone_change::send_identity_code(
@@ -51,12 +62,22 @@ pub async fn send_identity_code(method: String, #[server(default)] intent: Strin
 }
 
 #[server(endpoint = "verify_identity")]
-pub async fn verify_identity(method: String, code: String, #[server(default)] intent: String) -> Result<(), AppError> {
+pub async fn verify_identity(
+    method: String,
+    code: String,
+    #[server(default)] intent: String,
+) -> Result<(), AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::phone_change::verify_identity(&services, &principal, parse_method(&method)?, &code, parse_intent(&intent)?)
-        .await
+    crate::ssr::phone_change::verify_identity(
+        &services,
+        &principal,
+        parse_method(&method)?,
+        &code,
+        parse_intent(&intent)?,
+    )
+    .await
 }
 
 /// While typing: the number as it would be bound, or why it cannot be.
@@ -73,7 +94,9 @@ pub async fn send_new_phone_code(number: String) -> Result<CodeSent, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     bounded(&number, 64, "phone number")?;
-    let sent = crate::ssr::phone_change::send_new_number_code(&services, &principal, &meta, &number).await?;
+    let sent =
+        crate::ssr::phone_change::send_new_number_code(&services, &principal, &meta, &number)
+            .await?;
     Ok(code_sent(sent, services.now_ms()))
 }
 

@@ -52,12 +52,15 @@ impl Countdown {
         let left = RwSignal::new(0i64);
         #[cfg(feature = "hydrate")]
         {
-            let interval = send_wrapper::SendWrapper::new(gloo_timers::callback::Interval::new(1000, move || {
-                let now = left.get_untracked();
-                if now > 0 {
-                    left.set(now - 1);
-                }
-            }));
+            let interval = send_wrapper::SendWrapper::new(gloo_timers::callback::Interval::new(
+                1000,
+                move || {
+                    let now = left.get_untracked();
+                    if now > 0 {
+                        left.set(now - 1);
+                    }
+                },
+            ));
             // The interval lives as long as the page that made it.
             on_cleanup(move || drop(interval));
         }

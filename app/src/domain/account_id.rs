@@ -33,12 +33,21 @@ mod tests {
 
     #[test]
     fn sixteen_digits_parse() {
-        assert_eq!(AccountId::parse(" 1234567890123456 ").unwrap().as_str(), "1234567890123456");
+        assert_eq!(
+            AccountId::parse(" 1234567890123456 ").unwrap().as_str(),
+            "1234567890123456"
+        );
     }
 
     #[test]
     fn anything_else_is_refused() {
-        for bad in ["", "123", "12345678901234567", "123456789012345a", "１２３４５６７８９０１２３４５６"] {
+        for bad in [
+            "",
+            "123",
+            "12345678901234567",
+            "123456789012345a",
+            "１２３４５６７８９０１２３４５６",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad}");
         }
     }

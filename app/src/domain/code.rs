@@ -33,13 +33,20 @@ mod tests {
 
     #[test]
     fn six_digits_parse() {
-        assert_eq!(VerificationCode::parse(" 012345 ").unwrap().as_str(), "012345");
+        assert_eq!(
+            VerificationCode::parse(" 012345 ").unwrap().as_str(),
+            "012345"
+        );
     }
 
     #[test]
     fn wrong_shapes_are_malformed() {
         for bad in ["", "12345", "1234567", "12a456", "١٢٣٤٥٦", "12 456"] {
-            assert_eq!(VerificationCode::parse(bad), Err(AppError::MalformedCode), "{bad}");
+            assert_eq!(
+                VerificationCode::parse(bad),
+                Err(AppError::MalformedCode),
+                "{bad}"
+            );
         }
     }
 

@@ -36,12 +36,23 @@ mod tests {
 
     #[test]
     fn ordinary_addresses_parse_lowercased() {
-        assert_eq!(Email::parse(" Alice@Example.com ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            Email::parse(" Alice@Example.com ").unwrap().as_str(),
+            "alice@example.com"
+        );
     }
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "alice", "@example.com", "alice@", "alice@localhost", "a b@example.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@localhost",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

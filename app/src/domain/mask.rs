@@ -10,7 +10,10 @@ pub fn mask_phone(country_code: u16, national: &str) -> String {
     }
     let head: String = digits[..3].iter().collect();
     let tail: String = digits[digits.len() - 4..].iter().collect();
-    format!("+{country_code} {head}{}{tail}", "*".repeat(digits.len() - 7))
+    format!(
+        "+{country_code} {head}{}{tail}",
+        "*".repeat(digits.len() - 7)
+    )
 }
 
 /// `a***@example.com`: the first character of the local part, then three asterisks.

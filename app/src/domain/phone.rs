@@ -83,7 +83,12 @@ impl PhoneNumber {
             .strip_prefix(&country_code.to_string())
             .unwrap_or_default()
             .to_string();
-        Ok(PhoneNumber { e164, country_code, national, region: parsed.country().id().map(Region) })
+        Ok(PhoneNumber {
+            e164,
+            country_code,
+            national,
+            region: parsed.country().id().map(Region),
+        })
     }
 
     /// Parses a number that must be a mobile number of `region` (SPEC 4 step 2). A number that
@@ -101,7 +106,9 @@ impl PhoneNumber {
             Err(error) if !international => {
                 // Digits that only make sense with a country code in front: another region's number.
                 match PhoneNumber::parse(&format!("+{}", input.trim()), None) {
-                    Ok(number) if number.region != Some(region) => Err(AppError::PhoneRegionMismatch),
+                    Ok(number) if number.region != Some(region) => {
+                        Err(AppError::PhoneRegionMismatch)
+                    }
                     _ => Err(error),
                 }
             }
@@ -124,7 +131,9 @@ impl PhoneNumber {
 
 /// Masks a stored E.164 number for display; a stored value that no longer parses shows as stars.
 pub fn mask_e164(e164: &str) -> String {
-    PhoneNumber::parse(e164, None).map(|p| p.masked()).unwrap_or_else(|_| "****".into())
+    PhoneNumber::parse(e164, None)
+        .map(|p| p.masked())
+        .unwrap_or_else(|_| "****".into())
 }
 
 #[cfg(test)]
@@ -156,19 +165,51 @@ mod tests {
 
     #[test]
     fn a_number_of_another_region_is_a_region_mismatch() {
-        assert_eq!(PhoneNumber::parse_in_region("+8613800138000", us()), Err(AppError::PhoneRegionMismatch));
-        assert_eq!(PhoneNumber::parse_in_region("+12025550143", cn()), Err(AppError::PhoneRegionMismatch));
-        assert_eq!(PhoneNumber::parse_in_region("86-13800138000", us()), Err(AppError::PhoneRegionMismatch));
-        assert_eq!(PhoneNumber::parse_in_region("8613800138000", us()), Err(AppError::PhoneRegionMismatch));
-        assert_eq!(PhoneNumber::parse_in_region("+12025550143", us()).unwrap().e164(), "+12025550143");
+        assert_eq!(
+            PhoneNumber::parse_in_region("+8613800138000", us()),
+            Err(AppError::PhoneRegionMismatch)
+        );
+        assert_eq!(
+            PhoneNumber::parse_in_region("+12025550143", cn()),
+            Err(AppError::PhoneRegionMismatch)
+        );
+        assert_eq!(
+            PhoneNumber::parse_in_region("86-13800138000", us()),
+            Err(AppError::PhoneRegionMismatch)
+        );
+        assert_eq!(
+            PhoneNumber::parse_in_region("8613800138000", us()),
+            Err(AppError::PhoneRegionMismatch)
+        );
+        assert_eq!(
+            PhoneNumber::parse_in_region("+12025550143", us())
+                .unwrap()
+                .e164(),
+            "+12025550143"
+        );
     }
 
     #[test]
     fn fixed_lines_and_junk_are_not_mobile_numbers() {
         // Beijing landline.
-        assert_eq!(PhoneNumber::parse("+861012345678", None), Err(AppError::InvalidPhone));
-        for junk in ["", "abc", "+", "+86", "12", "+86138001380001234567890", "+86 138 0013 8000; drop"] {
-            assert_eq!(PhoneNumber::parse(junk, None), Err(AppError::InvalidPhone), "{junk}");
+        assert_eq!(
+            PhoneNumber::parse("+861012345678", None),
+            Err(AppError::InvalidPhone)
+        );
+        for junk in [
+            "",
+            "abc",
+            "+",
+            "+86",
+            "12",
+            "+86138001380001234567890",
+            "+86 138 0013 8000; drop",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(junk, None),
+                Err(AppError::InvalidPhone),
+                "{junk}"
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 //! The change flow: verify identity, enter the new number, confirm with its code.
 
-use crate::api::phone::{CheckNewPhone, ConfirmPhoneChange, SendNewPhoneCode, get_identity_options};
+use crate::api::phone::{
+    CheckNewPhone, ConfirmPhoneChange, SendNewPhoneCode, get_identity_options,
+};
 use crate::components::{Countdown, ErrorAlert};
 use crate::error::AppError;
 use crate::model::{IdentityOptions, Me};
@@ -49,7 +51,11 @@ pub fn ChangePhoneFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl
 
 #[component]
 fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
-    let step = RwSignal::new(if options.identity_verified { Step::NewNumber } else { Step::Identity });
+    let step = RwSignal::new(if options.identity_verified {
+        Step::NewNumber
+    } else {
+        Step::Identity
+    });
     let error = RwSignal::new(None::<AppError>);
     let calling_code = options.calling_code;
     let on_verified = Callback::new(move |_| {
@@ -81,7 +87,11 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
 }
 
 #[component]
-fn NewNumberStep(calling_code: u16, error: RwSignal<Option<AppError>>, on_done: Callback<String>) -> impl IntoView {
+fn NewNumberStep(
+    calling_code: u16,
+    error: RwSignal<Option<AppError>>,
+    on_done: Callback<String>,
+) -> impl IntoView {
     let number = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
     let countdown = Countdown::new();
@@ -114,7 +124,9 @@ fn NewNumberStep(calling_code: u16, error: RwSignal<Option<AppError>>, on_done: 
         if value.trim().len() >= 4 {
             let handle = set_timeout_with_handle(
                 move || {
-                    check.dispatch(CheckNewPhone { number: value.clone() });
+                    check.dispatch(CheckNewPhone {
+                        number: value.clone(),
+                    });
                 },
                 std::time::Duration::from_millis(300),
             )

@@ -1,7 +1,9 @@
 //! Security Settings: Basic Settings (phone, authenticator), appeals and the security log.
 
 use crate::api::account::get_account;
-use crate::api::account_center::{BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log};
+use crate::api::account_center::{
+    BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log,
+};
 use crate::api::phone::get_identity_options;
 use crate::components::ErrorAlert;
 use crate::error::AppError;
@@ -25,7 +27,11 @@ pub fn SecurityPage() -> impl IntoView {
     let me = expect_context::<Me>();
     let query = use_query_map();
     let opened_by_link = query.with_untracked(|q| q.get("modify").as_deref() == Some("phone"));
-    let panel = RwSignal::new(if opened_by_link { Panel::ChangePhone } else { Panel::None });
+    let panel = RwSignal::new(if opened_by_link {
+        Panel::ChangePhone
+    } else {
+        Panel::None
+    });
     let account = Resource::new(|| (), |_| get_account());
     let refresh = Callback::new(move |_| account.refetch());
     let close = Callback::new(move |_| panel.set(Panel::None));

@@ -32,7 +32,9 @@ pub async fn find(services: &Services, account_id: &str) -> AppResult<AccountRow
 
 pub async fn summary(services: &Services, account_id: &str) -> AppResult<AccountSummary> {
     let row = find(services, account_id).await?;
-    let calling_code = Region::parse(&row.region).map(|r| r.calling_code()).unwrap_or_default();
+    let calling_code = Region::parse(&row.region)
+        .map(|r| r.calling_code())
+        .unwrap_or_default();
     Ok(AccountSummary {
         account_id: row.id,
         display_name: row.display_name,

@@ -3,6 +3,7 @@
 use crate::domain::{Email, PhoneNumber, Region, VerificationCode};
 use crate::error::{AppError, AppResult};
 use crate::model::{AppealView, AuditView, TotpEnrollment};
+use crate::ssr::Services;
 use crate::ssr::account;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::clock::rfc3339;
@@ -11,7 +12,6 @@ use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, TicketPurpose};
-use crate::ssr::Services;
 
 const ENROLLMENT_SECS: i64 = 600;
 
@@ -61,7 +61,11 @@ pub async fn begin_totp(services: &Services, principal: &Principal) -> AppResult
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(TotpEnrollment { qr_svg: qr_svg(&uri)?, uri, secret })
+    Ok(TotpEnrollment {
+        qr_svg: qr_svg(&uri)?,
+        uri,
+        secret,
+    })
 }
 
 /// Confirms the authenticator with its first code; the code's step is the last one accepted.
@@ -83,7 +87,8 @@ pub async fn confirm_totp(
     .fetch_optional(&mut *tx)
     .await?;
     let (secret,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
-    let step = verification::totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let step =
+        verification::totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
     let bound = sqlx::query(
         "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4 AND totp_secret IS NULL",
     )
@@ -101,19 +106,39 @@ pub async fn confirm_totp(
         .bind(&principal.account_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, AuditEvent::by(principal, now, &meta.client_ip, "BindTotp", &principal.account_id)).await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            "BindTotp",
+            &principal.account_id,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Unbinds the authenticator; needs a live identity ticket for that purpose.
-pub async fn unbind_totp(services: &Services, principal: &Principal, meta: &RequestMeta) -> AppResult<()> {
+pub async fn unbind_totp(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+) -> AppResult<()> {
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    let ticket = verification::live_ticket(&mut tx, services, &principal.session_hash, &principal.account_id, TicketPurpose::UnbindTotp)
-        .await?
-        .ok_or(AppError::IdentityNotVerified)?;
+    let ticket = verification::live_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        TicketPurpose::UnbindTotp,
+    )
+    .await?
+    .ok_or(AppError::IdentityNotVerified)?;
     if !verification::use_ticket(&mut tx, services, ticket).await? {
         return Err(AppError::IdentityNotVerified);
     }
@@ -127,14 +152,28 @@ pub async fn unbind_totp(services: &Services, principal: &Principal, meta: &Requ
     if done.rows_affected() != 1 {
         return Err(AppError::TotpNotBound);
     }
-    audit::record(&mut tx, AuditEvent::by(principal, now, &meta.client_ip, "UnbindTotp", &principal.account_id)).await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            "UnbindTotp",
+            &principal.account_id,
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Forgot password, step 1: the same answer whether or not the account exists. Returns the
 /// recovery token the browser keeps in a cookie; the code is bound to it.
-pub async fn request_reset(services: &Services, meta: &RequestMeta, account_input: &str) -> AppResult<String> {
+pub async fn request_reset(
+    services: &Services,
+    meta: &RequestMeta,
+    account_input: &str,
+) -> AppResult<String> {
     let token = random_token();
     let found = find_for_recovery(services, account_input).await?;
     if let Some((account_id, Some(phone))) = found {
@@ -161,22 +200,32 @@ pub async fn request_reset(services: &Services, meta: &RequestMeta, account_inpu
     Ok(token)
 }
 
-async fn find_for_recovery(services: &Services, input: &str) -> AppResult<Option<(String, Option<String>)>> {
+async fn find_for_recovery(
+    services: &Services,
+    input: &str,
+) -> AppResult<Option<(String, Option<String>)>> {
     let input = input.trim();
     if let Ok(email) = Email::parse(input) {
-        return Ok(sqlx::query_as("SELECT id, phone FROM accounts WHERE email = $1 AND status = 'active'")
-            .bind(email.as_str())
-            .fetch_optional(&services.db.pool)
-            .await?);
+        return Ok(sqlx::query_as(
+            "SELECT id, phone FROM accounts WHERE email = $1 AND status = 'active'",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&services.db.pool)
+        .await?);
     }
     if let Ok(phone) = PhoneNumber::parse(input, None) {
         // A number shared by several accounts cannot say whose password to reset: ask for the email.
-        let rows: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT id, phone FROM accounts WHERE phone = $1 AND status = 'active' LIMIT 2")
-                .bind(phone.e164())
-                .fetch_all(&services.db.pool)
-                .await?;
-        return Ok(if rows.len() == 1 { rows.into_iter().next() } else { None });
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, phone FROM accounts WHERE phone = $1 AND status = 'active' LIMIT 2",
+        )
+        .bind(phone.e164())
+        .fetch_all(&services.db.pool)
+        .await?;
+        return Ok(if rows.len() == 1 {
+            rows.into_iter().next()
+        } else {
+            None
+        });
     }
     Ok(None)
 }
@@ -197,13 +246,22 @@ pub async fn reset_password(
     };
     let hash = {
         let password = new_password.to_string();
-        tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(|_| AppError::Internal)?
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|_| AppError::Internal)?
     };
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    let outcome =
-        verification::consume(&mut tx, services, Purpose::ResetPassword, &account_id, &phone, &sha256_hex(token), code)
-            .await?;
+    let outcome = verification::consume(
+        &mut tx,
+        services,
+        Purpose::ResetPassword,
+        &account_id,
+        &phone,
+        &sha256_hex(token),
+        code,
+    )
+    .await?;
     if let Err(error) = outcome {
         tx.commit().await?;
         return Err(error);
@@ -261,7 +319,9 @@ pub fn check_password_policy(password: &str) -> AppResult<()> {
     if long_enough && letters && digits {
         Ok(())
     } else {
-        Err(AppError::invalid("The password must be 8 to 128 characters and contain letters and digits."))
+        Err(AppError::invalid(
+            "The password must be 8 to 128 characters and contain letters and digits.",
+        ))
     }
 }
 
@@ -282,7 +342,9 @@ pub async fn file_appeal(
     let email = Email::parse(contact_email)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > REASON_MAX {
-        return Err(AppError::invalid("Describe the reason in 1 to 1000 characters."));
+        return Err(AppError::invalid(
+            "Describe the reason in 1 to 1000 characters.",
+        ));
     }
     let now = services.now_ms();
     let reference = format!("AP{}", &random_token()[..12].to_ascii_uppercase());
@@ -301,7 +363,8 @@ pub async fn file_appeal(
     .await?;
     audit::record(
         &mut tx,
-        AuditEvent::by(principal, now, &meta.client_ip, "FileAppeal", &account.id).detail(&reference),
+        AuditEvent::by(principal, now, &meta.client_ip, "FileAppeal", &account.id)
+            .detail(&reference),
     )
     .await?;
     outbox::enqueue(
@@ -322,7 +385,10 @@ pub async fn file_appeal(
     Ok(reference)
 }
 
-pub async fn list_appeals(services: &Services, principal: &Principal) -> AppResult<Vec<AppealView>> {
+pub async fn list_appeals(
+    services: &Services,
+    principal: &Principal,
+) -> AppResult<Vec<AppealView>> {
     principal.require_owner()?;
     let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
         "SELECT reference, new_phone, status, created_at FROM appeals WHERE account_id = $1 ORDER BY id DESC LIMIT 50",
@@ -344,7 +410,11 @@ pub async fn list_appeals(services: &Services, principal: &Principal) -> AppResu
 pub const LOG_PAGE: i64 = 20;
 
 /// The account's own audit events, newest first, a page at a time.
-pub async fn security_log(services: &Services, principal: &Principal, before: Option<i64>) -> AppResult<Vec<AuditView>> {
+pub async fn security_log(
+    services: &Services,
+    principal: &Principal,
+    before: Option<i64>,
+) -> AppResult<Vec<AuditView>> {
     let mut conn = services.db.pool.acquire().await?;
     let rows = audit::list_for_subject(&mut conn, &principal.account_id, before, LOG_PAGE).await?;
     Ok(rows

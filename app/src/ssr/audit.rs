@@ -15,7 +15,13 @@ pub struct AuditEvent<'a> {
 }
 
 impl<'a> AuditEvent<'a> {
-    pub fn by(principal: &'a Principal, at: i64, client_ip: &'a str, action: &'a str, subject: &'a str) -> Self {
+    pub fn by(
+        principal: &'a Principal,
+        at: i64,
+        client_ip: &'a str,
+        action: &'a str,
+        subject: &'a str,
+    ) -> Self {
         AuditEvent {
             at,
             principal_kind: principal.kind.as_str(),

@@ -26,10 +26,15 @@ fn classify(input: &str) -> Option<Identifier> {
         return Some(if domain.contains('.') {
             Identifier::Email(input.to_ascii_lowercase())
         } else {
-            Identifier::RamUser { name: name.to_ascii_lowercase(), alias: domain.to_ascii_lowercase() }
+            Identifier::RamUser {
+                name: name.to_ascii_lowercase(),
+                alias: domain.to_ascii_lowercase(),
+            }
         });
     }
-    crate::domain::PhoneNumber::parse(input, None).ok().map(|p| Identifier::Phone(p.e164().to_string()))
+    crate::domain::PhoneNumber::parse(input, None)
+        .ok()
+        .map(|p| Identifier::Phone(p.e164().to_string()))
 }
 
 pub struct SignedIn {
@@ -51,7 +56,9 @@ impl Outcome {
 }
 
 async fn check_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
 }
 
 async fn burn(password: String) {
@@ -102,7 +109,12 @@ pub async fn sign_in(
     };
     match found {
         Found::Choose(choices) => Ok(Outcome::ChooseAccount(choices)),
-        Found::Principal { kind, account_id, actor_id, name } => {
+        Found::Principal {
+            kind,
+            account_id,
+            actor_id,
+            name,
+        } => {
             let token = session::create(
                 services,
                 NewSession {
@@ -123,7 +135,12 @@ pub async fn sign_in(
 }
 
 enum Found {
-    Principal { kind: PrincipalKind, account_id: String, actor_id: Option<i64>, name: String },
+    Principal {
+        kind: PrincipalKind,
+        account_id: String,
+        actor_id: Option<i64>,
+        name: String,
+    },
     Choose(Vec<AccountChoice>),
 }
 
@@ -146,12 +163,14 @@ async fn find_and_check(
                 burn(password.to_string()).await;
                 return Ok(None);
             };
-            Ok(check_password(password.to_string(), hash).await.then_some(Found::Principal {
-                kind: PrincipalKind::Owner,
-                account_id: id,
-                actor_id: None,
-                name: email,
-            }))
+            Ok(check_password(password.to_string(), hash)
+                .await
+                .then_some(Found::Principal {
+                    kind: PrincipalKind::Owner,
+                    account_id: id,
+                    actor_id: None,
+                    name: email,
+                }))
         }
         Identifier::RamUser { name, alias } => {
             let row: Option<(i64, String, String)> = sqlx::query_as(
@@ -166,12 +185,14 @@ async fn find_and_check(
                 burn(password.to_string()).await;
                 return Ok(None);
             };
-            Ok(check_password(password.to_string(), hash).await.then_some(Found::Principal {
-                kind: PrincipalKind::RamUser,
-                account_id,
-                actor_id: Some(user_id),
-                name: format!("{name}@{alias}"),
-            }))
+            Ok(check_password(password.to_string(), hash)
+                .await
+                .then_some(Found::Principal {
+                    kind: PrincipalKind::RamUser,
+                    account_id,
+                    actor_id: Some(user_id),
+                    name: format!("{name}@{alias}"),
+                }))
         }
         Identifier::Phone(e164) => {
             let rows: Vec<(String, String, String, String)> = sqlx::query_as(
@@ -198,12 +219,20 @@ async fn find_and_check(
                 0 => None,
                 1 => {
                     let (id, _, email) = matches.remove(0);
-                    Some(Found::Principal { kind: PrincipalKind::Owner, account_id: id, actor_id: None, name: email })
+                    Some(Found::Principal {
+                        kind: PrincipalKind::Owner,
+                        account_id: id,
+                        actor_id: None,
+                        name: email,
+                    })
                 }
                 _ => Some(Found::Choose(
                     matches
                         .into_iter()
-                        .map(|(account_id, display_name, _)| AccountChoice { account_id, display_name })
+                        .map(|(account_id, display_name, _)| AccountChoice {
+                            account_id,
+                            display_name,
+                        })
                         .collect(),
                 )),
             })
@@ -250,7 +279,12 @@ pub async fn switch_role(
 }
 
 /// The Enterprise SSO sign-in used by development mode's `/dev/sso`.
-pub async fn sign_in_sso(services: &Services, alias: &str, name: &str, client_ip: &str) -> AppResult<String> {
+pub async fn sign_in_sso(
+    services: &Services,
+    alias: &str,
+    name: &str,
+    client_ip: &str,
+) -> AppResult<String> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT s.id, s.account_id FROM sso_users s JOIN accounts a ON a.id = s.account_id WHERE a.alias = $1 AND s.name = $2",
     )
@@ -275,10 +309,11 @@ pub async fn sign_in_sso(services: &Services, alias: &str, name: &str, client_ip
 }
 
 pub async fn me(services: &Services, principal: &Principal) -> AppResult<Me> {
-    let (account_name,): (String,) = sqlx::query_as("SELECT display_name FROM accounts WHERE id = $1")
-        .bind(&principal.account_id)
-        .fetch_one(&services.db.pool)
-        .await?;
+    let (account_name,): (String,) =
+        sqlx::query_as("SELECT display_name FROM accounts WHERE id = $1")
+            .bind(&principal.account_id)
+            .fetch_one(&services.db.pool)
+            .await?;
     let switchable_roles = match (principal.kind, principal.actor_id) {
         (PrincipalKind::RamUser, Some(user_id)) => sqlx::query_as::<_, (String,)>(
             "SELECT r.name FROM ram_roles r JOIN ram_role_trust t ON t.role_id = r.id WHERE t.ram_user_id = $1 ORDER BY r.name",
@@ -307,12 +342,21 @@ mod tests {
 
     #[test]
     fn the_account_field_is_read_three_ways() {
-        assert_eq!(classify("Alice@Example.com"), Some(Identifier::Email("alice@example.com".into())));
+        assert_eq!(
+            classify("Alice@Example.com"),
+            Some(Identifier::Email("alice@example.com".into()))
+        );
         assert_eq!(
             classify("dev@alice"),
-            Some(Identifier::RamUser { name: "dev".into(), alias: "alice".into() })
+            Some(Identifier::RamUser {
+                name: "dev".into(),
+                alias: "alice".into()
+            })
         );
-        assert_eq!(classify("+8613800138000"), Some(Identifier::Phone("+8613800138000".into())));
+        assert_eq!(
+            classify("+8613800138000"),
+            Some(Identifier::Phone("+8613800138000".into()))
+        );
         assert_eq!(classify("not a thing"), None);
         assert_eq!(classify("@alice"), None);
     }

@@ -159,7 +159,8 @@ impl Default for Config {
 }
 
 /// A fixed key for development only; production refuses to start with it.
-pub const DEV_HMAC_KEY: &str = "6465762d6f6e6c792d686d61632d6b65792d6e6f742d666f722d70726f64756374696f6e";
+pub const DEV_HMAC_KEY: &str =
+    "6465762d6f6e6c792d686d61632d6b65792d6e6f742d666f722d70726f64756374696f6e";
 
 impl Config {
     pub fn is_development(&self) -> bool {
@@ -174,7 +175,8 @@ impl Config {
         let mut problems = Vec::new();
         let key = self.hmac_key.0.trim();
         if key.is_empty() || key == DEV_HMAC_KEY {
-            problems.push("APP_HMAC_KEY: set a random key of at least 32 bytes, hex-encoded".into());
+            problems
+                .push("APP_HMAC_KEY: set a random key of at least 32 bytes, hex-encoded".into());
         } else if hex::decode(key).map(|k| k.len() < 32).unwrap_or(true) {
             problems.push("APP_HMAC_KEY: must be hex and at least 32 bytes".into());
         }
@@ -182,10 +184,12 @@ impl Config {
             problems.push("APP_DEMO_DATA: demo data must be off in production".into());
         }
         if self.dev_outbox {
-            problems.push("APP_DEV_OUTBOX: the development outbox must be off in production".into());
+            problems
+                .push("APP_DEV_OUTBOX: the development outbox must be off in production".into());
         }
         if !self.deliver {
-            problems.push("APP_DELIVER: production must deliver messages through the providers".into());
+            problems
+                .push("APP_DELIVER: production must deliver messages through the providers".into());
         }
         if self.deliver && self.sms.access_key_id.is_empty() {
             problems.push("APP_SMS_ACCESS_KEY_ID: the SMS provider needs credentials".into());
@@ -197,7 +201,11 @@ impl Config {
     }
 
     pub fn hmac_key_bytes(&self) -> Vec<u8> {
-        let key = if self.hmac_key.0.trim().is_empty() { DEV_HMAC_KEY } else { self.hmac_key.0.trim() };
+        let key = if self.hmac_key.0.trim().is_empty() {
+            DEV_HMAC_KEY
+        } else {
+            self.hmac_key.0.trim()
+        };
         hex::decode(key).unwrap_or_else(|_| key.as_bytes().to_vec())
     }
 }

@@ -1,7 +1,7 @@
 //! Random tokens, password hashes and keyed MACs: the only place secrets are made or compared.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
@@ -34,7 +34,11 @@ pub fn hash_password(password: &str) -> String {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -91,9 +95,21 @@ mod tests {
     fn mac_binds_every_part() {
         let key = b"key";
         let base = mac_hex(key, &["change_phone", "1", "+8613800138000", "s", "123456"]);
-        assert_ne!(base, mac_hex(key, &["reset_password", "1", "+8613800138000", "s", "123456"]));
-        assert_ne!(base, mac_hex(key, &["change_phone", "1", "+8613800138000", "t", "123456"]));
+        assert_ne!(
+            base,
+            mac_hex(
+                key,
+                &["reset_password", "1", "+8613800138000", "s", "123456"]
+            )
+        );
+        assert_ne!(
+            base,
+            mac_hex(key, &["change_phone", "1", "+8613800138000", "t", "123456"])
+        );
         assert_ne!(mac_hex(key, &["ab", "c"]), mac_hex(key, &["a", "bc"]));
-        assert!(constant_time_eq(&base, &mac_hex(key, &["change_phone", "1", "+8613800138000", "s", "123456"])));
+        assert!(constant_time_eq(
+            &base,
+            &mac_hex(key, &["change_phone", "1", "+8613800138000", "s", "123456"])
+        ));
     }
 }

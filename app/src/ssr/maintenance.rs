@@ -12,8 +12,17 @@ pub async fn clean_up(services: &Services) -> Result<(), sqlx::Error> {
         .execute(pool)
         .await?;
     // Keep a day of history for support; the rules only read live rows.
-    sqlx::query("DELETE FROM challenges WHERE expires_at < $1").bind(now - 86_400_000).execute(pool).await?;
-    sqlx::query("DELETE FROM change_tickets WHERE expires_at < $1").bind(now - 86_400_000).execute(pool).await?;
-    sqlx::query("DELETE FROM rate_counters WHERE window_start < $1").bind(now - 2 * 86_400_000).execute(pool).await?;
+    sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
+        .bind(now - 86_400_000)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM change_tickets WHERE expires_at < $1")
+        .bind(now - 86_400_000)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
+        .bind(now - 2 * 86_400_000)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -45,7 +45,11 @@ pub struct NewMessage<'a> {
     pub code: Option<&'a str>,
 }
 
-pub async fn enqueue(conn: &mut AnyConnection, message: NewMessage<'_>, now_ms: i64) -> Result<i64, sqlx::Error> {
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    message: NewMessage<'_>,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO outbox (channel, recipient, subject, body, template, code, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -89,10 +93,15 @@ impl std::fmt::Debug for OutboxRow {
     }
 }
 
-const COLUMNS: &str = "id, channel, recipient, subject, body, template, code, status, attempts, created_at";
+const COLUMNS: &str =
+    "id, channel, recipient, subject, body, template, code, status, attempts, created_at";
 
 /// Messages for one recipient (or all), newest first: the development outbox.
-pub async fn list(conn: &mut AnyConnection, recipient: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    recipient: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
     match recipient {
         Some(to) => {
             sqlx::query_as(
@@ -163,7 +172,12 @@ pub async fn renew_claim(
 }
 
 /// Records a successful delivery. Outside development the body and code are erased once sent.
-pub async fn mark_sent(db: &crate::ssr::db::Db, id: i64, now_ms: i64, keep_body: bool) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(
+    db: &crate::ssr::db::Db,
+    id: i64,
+    now_ms: i64,
+    keep_body: bool,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let sql = if keep_body {
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $2"
@@ -171,7 +185,11 @@ pub async fn mark_sent(db: &crate::ssr::db::Db, id: i64, now_ms: i64, keep_body:
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL, \
          body = '[delivered]', code = NULL WHERE id = $2"
     };
-    sqlx::query(sql).bind(now_ms).bind(id).execute(&mut *tx).await?;
+    sqlx::query(sql)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO outbox_attempts (outbox_id, at, ok, error) VALUES ($1, $2, 1, NULL)")
         .bind(id)
         .bind(now_ms)
@@ -194,7 +212,11 @@ pub async fn mark_failed(
         .fetch_one(&mut *tx)
         .await?;
     let attempts = attempts + 1;
-    let status = if attempts >= max_attempts { "failed" } else { "pending" };
+    let status = if attempts >= max_attempts {
+        "failed"
+    } else {
+        "pending"
+    };
     let next = now_ms + backoff_ms(attempts);
     sqlx::query(
         "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_until = 0, last_error = $4 WHERE id = $5",

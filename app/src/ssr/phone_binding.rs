@@ -8,11 +8,16 @@ use crate::ssr::Services;
 use sqlx::AnyConnection;
 
 /// Whether one more account may take `phone` now; a check before sending a code, not a promise.
-pub async fn has_room(conn: &mut AnyConnection, services: &Services, phone: &str) -> Result<bool, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
-        .bind(phone)
-        .fetch_optional(conn)
-        .await?;
+pub async fn has_room(
+    conn: &mut AnyConnection,
+    services: &Services,
+    phone: &str,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
+            .bind(phone)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.map(|r| r.0).unwrap_or(0) < services.config.limits.accounts_per_phone)
 }
 

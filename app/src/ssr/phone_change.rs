@@ -23,9 +23,14 @@ fn identity_purpose(ticket: TicketPurpose) -> Purpose {
 /// Where an identity code goes for `method`: the bound phone or the logon email.
 fn identity_target(account: &AccountRow, method: IdentityMethod) -> AppResult<(String, Channel)> {
     match method {
-        IdentityMethod::Sms => Ok((account.phone.clone().ok_or(AppError::NoPhoneBound)?, Channel::Sms)),
+        IdentityMethod::Sms => Ok((
+            account.phone.clone().ok_or(AppError::NoPhoneBound)?,
+            Channel::Sms,
+        )),
         IdentityMethod::Email => Ok((account.email.clone(), Channel::Email)),
-        IdentityMethod::Totp => Err(AppError::invalid("An authenticator code is not sent; read it from your app.")),
+        IdentityMethod::Totp => Err(AppError::invalid(
+            "An authenticator code is not sent; read it from your app.",
+        )),
     }
 }
 
@@ -70,7 +75,14 @@ pub async fn verify_identity(
         }
         verification::check_totp(services, &account.id, code).await?;
         let mut tx = services.db.begin().await?;
-        verification::grant_ticket(&mut tx, services, &principal.session_hash, &account.id, ticket).await?;
+        verification::grant_ticket(
+            &mut tx,
+            services,
+            &principal.session_hash,
+            &account.id,
+            ticket,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -87,14 +99,25 @@ pub async fn verify_identity(
     )
     .await?;
     if outcome.is_ok() {
-        verification::grant_ticket(&mut tx, services, &principal.session_hash, &account.id, ticket).await?;
+        verification::grant_ticket(
+            &mut tx,
+            services,
+            &principal.session_hash,
+            &account.id,
+            ticket,
+        )
+        .await?;
     }
     tx.commit().await?;
     outcome
 }
 
 /// Parses and checks the new number: the registration region, not today's number, room left.
-async fn check_new_number(services: &Services, account: &AccountRow, input: &str) -> AppResult<PhoneNumber> {
+async fn check_new_number(
+    services: &Services,
+    account: &AccountRow,
+    input: &str,
+) -> AppResult<PhoneNumber> {
     let region = Region::parse(&account.region)?;
     let number = PhoneNumber::parse_in_region(input, region)?;
     if account.phone.as_deref() == Some(number.e164()) {
@@ -109,14 +132,24 @@ async fn check_new_number(services: &Services, account: &AccountRow, input: &str
 
 async fn require_ticket(services: &Services, principal: &Principal) -> AppResult<()> {
     let mut conn = services.db.pool.acquire().await?;
-    verification::live_ticket(&mut conn, services, &principal.session_hash, &principal.account_id, TicketPurpose::ChangePhone)
-        .await?
-        .map(|_| ())
-        .ok_or(AppError::IdentityNotVerified)
+    verification::live_ticket(
+        &mut conn,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        TicketPurpose::ChangePhone,
+    )
+    .await?
+    .map(|_| ())
+    .ok_or(AppError::IdentityNotVerified)
 }
 
 /// While typing: is this a number the account could move to? Answers the masked E.164 form.
-pub async fn validate_new_number(services: &Services, principal: &Principal, input: &str) -> AppResult<String> {
+pub async fn validate_new_number(
+    services: &Services,
+    principal: &Principal,
+    input: &str,
+) -> AppResult<String> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     Ok(check_new_number(services, &account, input).await?.masked())
@@ -166,9 +199,15 @@ pub async fn confirm_change(
     }
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    let ticket = verification::live_ticket(&mut tx, services, &principal.session_hash, &account.id, TicketPurpose::ChangePhone)
-        .await?
-        .ok_or(AppError::IdentityNotVerified)?;
+    let ticket = verification::live_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &account.id,
+        TicketPurpose::ChangePhone,
+    )
+    .await?
+    .ok_or(AppError::IdentityNotVerified)?;
     let outcome = verification::consume(
         &mut tx,
         services,
@@ -197,13 +236,30 @@ pub async fn confirm_change(
     if current.as_deref() == Some(number.e164()) {
         return Err(AppError::SamePhone);
     }
-    phone_binding::rebind(&mut tx, services, &account.id, current.as_deref(), number.e164()).await??;
+    phone_binding::rebind(
+        &mut tx,
+        services,
+        &account.id,
+        current.as_deref(),
+        number.e164(),
+    )
+    .await??;
 
-    let old_masked = current.as_deref().map(mask_e164).unwrap_or_else(|| "none".into());
+    let old_masked = current
+        .as_deref()
+        .map(mask_e164)
+        .unwrap_or_else(|| "none".into());
     let detail = format!("{old_masked} -> {}", number.masked());
     audit::record(
         &mut tx,
-        AuditEvent::by(principal, now, &meta.client_ip, "ChangeMobilePhone", &account.id).detail(&detail),
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            "ChangeMobilePhone",
+            &account.id,
+        )
+        .detail(&detail),
     )
     .await?;
     let notice = format!(
@@ -238,15 +294,26 @@ pub async fn confirm_change(
 }
 
 /// The masked targets the identity step offers.
-pub async fn identity_options(services: &Services, principal: &Principal) -> AppResult<crate::model::IdentityOptions> {
+pub async fn identity_options(
+    services: &Services,
+    principal: &Principal,
+) -> AppResult<crate::model::IdentityOptions> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
-    let calling_code = Region::parse(&account.region).map(|r| r.calling_code()).unwrap_or_default();
+    let calling_code = Region::parse(&account.region)
+        .map(|r| r.calling_code())
+        .unwrap_or_default();
     let has_ticket = {
         let mut conn = services.db.pool.acquire().await?;
-        verification::live_ticket(&mut conn, services, &principal.session_hash, &account.id, TicketPurpose::ChangePhone)
-            .await?
-            .is_some()
+        verification::live_ticket(
+            &mut conn,
+            services,
+            &principal.session_hash,
+            &account.id,
+            TicketPurpose::ChangePhone,
+        )
+        .await?
+        .is_some()
     };
     Ok(crate::model::IdentityOptions {
         masked_phone: account.phone.as_deref().map(mask_e164),

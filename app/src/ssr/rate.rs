@@ -27,7 +27,11 @@ pub async fn take(
 }
 
 /// Counts one more, with no cap (failures that a later check reads).
-pub async fn hit(conn: &mut AnyConnection, scope: &str, window_start: i64) -> Result<(), sqlx::Error> {
+pub async fn hit(
+    conn: &mut AnyConnection,
+    scope: &str,
+    window_start: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO rate_counters (scope, window_start, hits) VALUES ($1, $2, 1) \
          ON CONFLICT (scope, window_start) DO UPDATE SET hits = rate_counters.hits + 1",
@@ -39,7 +43,11 @@ pub async fn hit(conn: &mut AnyConnection, scope: &str, window_start: i64) -> Re
     Ok(())
 }
 
-pub async fn count(conn: &mut AnyConnection, scope: &str, window_start: i64) -> Result<i64, sqlx::Error> {
+pub async fn count(
+    conn: &mut AnyConnection,
+    scope: &str,
+    window_start: i64,
+) -> Result<i64, sqlx::Error> {
     let row: Option<(i64,)> =
         sqlx::query_as("SELECT hits FROM rate_counters WHERE scope = $1 AND window_start = $2")
             .bind(scope)

@@ -11,9 +11,21 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    pub fn from_parts(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> RequestMeta {
+    pub fn from_parts(
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+        trust_proxy: bool,
+    ) -> RequestMeta {
         let forwarded = trust_proxy
-            .then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next().map(|s| s.trim().to_string()))
+            .then(|| {
+                headers
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .split(',')
+                    .next()
+                    .map(|s| s.trim().to_string())
+            })
             .flatten()
             .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
         let client_ip = forwarded

@@ -31,21 +31,139 @@ const fn account(
     region: &'static str,
     phone: Option<&'static str>,
 ) -> DemoAccount {
-    DemoAccount { id, name, alias, email, region, phone, totp: None }
+    DemoAccount {
+        id,
+        name,
+        alias,
+        email,
+        region,
+        phone,
+        totp: None,
+    }
 }
 
 /// Members of Acme's directory: (account, folder, type).
 const MEMBERS: [(DemoAccount, &str, &str); 10] = [
-    (account("2000000000000001", "acme-web-prod", "acme-web-prod", "web-prod@acme.example", "CN", Some(FULL_NUMBER)), "fd-web", "resource_account"),
-    (account("2000000000000002", "acme-web-staging", "acme-web-staging", "web-staging@acme.example", "CN", Some(FULL_NUMBER)), "fd-web", "resource_account"),
-    (account("2000000000000003", "acme-data-warehouse", "acme-data-warehouse", "warehouse@acme.example", "CN", Some(FULL_NUMBER)), "fd-data", "resource_account"),
-    (account("2000000000000004", "acme-data-lake", "acme-data-lake", "lake@acme.example", "CN", Some(FULL_NUMBER)), "fd-data", "resource_account"),
-    (account("2000000000000005", "acme-prod-shared", "acme-prod-shared", "prod-shared@acme.example", "CN", Some("+8613600136000")), "fd-production", "resource_account"),
-    (account("2000000000000006", "acme-dev-sandbox", "acme-dev-sandbox", "sandbox@acme.example", "CN", None), "fd-development", "resource_account"),
-    (account("2000000000000007", "acme-dev-ci", "acme-dev-ci", "ci@acme.example", "CN", None), "fd-development", "resource_account"),
-    (account("2000000000000008", "acme-security-audit", "acme-security-audit", "audit@acme.example", "US", None), "fd-root", "resource_account"),
-    (account("2000000000000009", "Acme Partner Analytics", "acme-partner", "partner@analytics.example", "CN", Some("+8613500135000")), "fd-production", "cloud_account"),
-    (account("2000000000000010", "Acme US Subsidiary", "acme-us", "us@acme.example", "US", Some("+12025550188")), "fd-root", "cloud_account"),
+    (
+        account(
+            "2000000000000001",
+            "acme-web-prod",
+            "acme-web-prod",
+            "web-prod@acme.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
+        "fd-web",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000002",
+            "acme-web-staging",
+            "acme-web-staging",
+            "web-staging@acme.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
+        "fd-web",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000003",
+            "acme-data-warehouse",
+            "acme-data-warehouse",
+            "warehouse@acme.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
+        "fd-data",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000004",
+            "acme-data-lake",
+            "acme-data-lake",
+            "lake@acme.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
+        "fd-data",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000005",
+            "acme-prod-shared",
+            "acme-prod-shared",
+            "prod-shared@acme.example",
+            "CN",
+            Some("+8613600136000"),
+        ),
+        "fd-production",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000006",
+            "acme-dev-sandbox",
+            "acme-dev-sandbox",
+            "sandbox@acme.example",
+            "CN",
+            None,
+        ),
+        "fd-development",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000007",
+            "acme-dev-ci",
+            "acme-dev-ci",
+            "ci@acme.example",
+            "CN",
+            None,
+        ),
+        "fd-development",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000008",
+            "acme-security-audit",
+            "acme-security-audit",
+            "audit@acme.example",
+            "US",
+            None,
+        ),
+        "fd-root",
+        "resource_account",
+    ),
+    (
+        account(
+            "2000000000000009",
+            "Acme Partner Analytics",
+            "acme-partner",
+            "partner@analytics.example",
+            "CN",
+            Some("+8613500135000"),
+        ),
+        "fd-production",
+        "cloud_account",
+    ),
+    (
+        account(
+            "2000000000000010",
+            "Acme US Subsidiary",
+            "acme-us",
+            "us@acme.example",
+            "US",
+            Some("+12025550188"),
+        ),
+        "fd-root",
+        "cloud_account",
+    ),
 ];
 
 /// Seeds the demo data into an empty database; does nothing when Alice is already there.
@@ -63,22 +181,61 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
     let conn: &mut AnyConnection = &mut tx;
 
     let roots = [
-        DemoAccount { totp: Some(ALICE_TOTP_SECRET), ..account(ALICE_ID, "Alice", "alice", "alice@example.com", "CN", Some("+8613800138000")) },
-        account(BOB_ID, "Bob", "bob", "bob@example.com", "US", Some("+12025550143")),
-        account(ACME_ID, "Acme", "acme", "admin@acme.example", "CN", Some("+8613700137000")),
-        account("3000000000000001", "Legacy Shop 1", "legacy-shop-1", "legacy1@shop.example", "CN", Some(FULL_NUMBER)),
-        account("3000000000000002", "Legacy Shop 2", "legacy-shop-2", "legacy2@shop.example", "CN", Some(FULL_NUMBER)),
+        DemoAccount {
+            totp: Some(ALICE_TOTP_SECRET),
+            ..account(
+                ALICE_ID,
+                "Alice",
+                "alice",
+                "alice@example.com",
+                "CN",
+                Some("+8613800138000"),
+            )
+        },
+        account(
+            BOB_ID,
+            "Bob",
+            "bob",
+            "bob@example.com",
+            "US",
+            Some("+12025550143"),
+        ),
+        account(
+            ACME_ID,
+            "Acme",
+            "acme",
+            "admin@acme.example",
+            "CN",
+            Some("+8613700137000"),
+        ),
+        account(
+            "3000000000000001",
+            "Legacy Shop 1",
+            "legacy-shop-1",
+            "legacy1@shop.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
+        account(
+            "3000000000000002",
+            "Legacy Shop 2",
+            "legacy-shop-2",
+            "legacy2@shop.example",
+            "CN",
+            Some(FULL_NUMBER),
+        ),
     ];
     for a in roots.iter().chain(MEMBERS.iter().map(|(a, _, _)| a)) {
         insert_account(conn, a, &hash, now).await?;
     }
 
     let dev = insert_ram_user(conn, ALICE_ID, "dev", &hash, now).await?;
-    let (auditor,): (i64,) =
-        sqlx::query_as("INSERT INTO ram_roles (account_id, name) VALUES ($1, 'auditor') RETURNING id")
-            .bind(ALICE_ID)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (auditor,): (i64,) = sqlx::query_as(
+        "INSERT INTO ram_roles (account_id, name) VALUES ($1, 'auditor') RETURNING id",
+    )
+    .bind(ALICE_ID)
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query("INSERT INTO ram_role_trust (role_id, ram_user_id) VALUES ($1, $2)")
         .bind(auditor)
         .bind(dev)
@@ -142,7 +299,12 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
     Ok(true)
 }
 
-async fn insert_account(conn: &mut AnyConnection, a: &DemoAccount, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+async fn insert_account(
+    conn: &mut AnyConnection,
+    a: &DemoAccount,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, phone, totp_secret, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9)",
@@ -182,7 +344,9 @@ async fn insert_ram_user(
 
 /// Rebuilds the per-number counts from the accounts (used after bulk loads, never on a live path).
 pub async fn recount_phone_bindings(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM phone_binding_counts").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM phone_binding_counts")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO phone_binding_counts (phone, accounts) \
          SELECT phone, COUNT(*) FROM accounts WHERE phone IS NOT NULL AND status = 'active' GROUP BY phone",

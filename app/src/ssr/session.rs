@@ -2,8 +2,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::PrincipalKind;
-use crate::ssr::crypto::{random_token, sha256_hex};
 use crate::ssr::Services;
+use crate::ssr::crypto::{random_token, sha256_hex};
 
 pub const COOKIE_NAME: &str = "__Host-session";
 
@@ -32,7 +32,11 @@ impl Principal {
 
     /// SPEC 1: only the account owner changes the account's own phone.
     pub fn require_owner(&self) -> AppResult<()> {
-        if self.is_owner() { Ok(()) } else { Err(AppError::OwnerOnly) }
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(AppError::OwnerOnly)
+        }
     }
 
     /// The directory this principal may administer: the owner of a management account, or a
@@ -57,7 +61,11 @@ pub struct NewSession<'a> {
 }
 
 /// Creates a session and returns its token (the cookie value). A new token every sign-in: rotation.
-pub async fn create(services: &Services, new: NewSession<'_>, replacing: Option<&str>) -> AppResult<String> {
+pub async fn create(
+    services: &Services,
+    new: NewSession<'_>,
+    replacing: Option<&str>,
+) -> AppResult<String> {
     let token = random_token();
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -100,7 +108,9 @@ struct SessionRow {
 
 /// Resolves a token to its principal; an unknown, idle or too old session is `NotSignedIn`.
 pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Principal> {
-    let token = token.filter(|t| t.len() == 32).ok_or(AppError::NotSignedIn)?;
+    let token = token
+        .filter(|t| t.len() == 32)
+        .ok_or(AppError::NotSignedIn)?;
     let hash = sha256_hex(token);
     let mut conn = services.db.pool.acquire().await?;
     let row: Option<SessionRow> = sqlx::query_as(
@@ -119,7 +129,10 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
     let idle = now - row.last_seen_at >= limits.session_idle_secs * 1000;
     let too_old = now - row.created_at >= limits.session_absolute_secs * 1000;
     if idle || too_old || row.account_status != "active" {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&hash).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(&hash)
+            .execute(&mut *conn)
+            .await?;
         return Err(AppError::NotSignedIn);
     }
     // Touch at most once a minute: the idle clock needs no finer grain, and reads stay reads.
@@ -197,14 +210,23 @@ mod tests {
     #[test]
     fn the_token_is_found_among_other_cookies() {
         let header = "a=1; __Host-session=0123456789abcdef0123456789abcdef; b=2";
-        assert_eq!(token_from_cookie_header(header).as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!(
+            token_from_cookie_header(header).as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
         assert_eq!(token_from_cookie_header("session=x"), None);
     }
 
     #[test]
     fn the_cookie_has_the_host_prefix_flags() {
         let c = cookie("t");
-        for flag in ["__Host-session=t", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        for flag in [
+            "__Host-session=t",
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Lax",
+        ] {
             assert!(c.contains(flag), "{flag}");
         }
         assert!(!c.contains("Domain"));

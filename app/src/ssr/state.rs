@@ -20,7 +20,13 @@ pub struct Services {
 impl Services {
     pub fn new(db: Db, config: Config, clock: Arc<dyn Clock>) -> Services {
         let hmac_key = Arc::new(config.hmac_key_bytes());
-        Services { db, config: Arc::new(config), clock, outbox_wake: Arc::new(Notify::new()), hmac_key }
+        Services {
+            db,
+            config: Arc::new(config),
+            clock,
+            outbox_wake: Arc::new(Notify::new()),
+            hmac_key,
+        }
     }
 
     pub async fn connect(config: Config) -> Result<Services, sqlx::Error> {

@@ -62,8 +62,18 @@ fn code_message(code: &str, lifetime_secs: i64) -> String {
     )
 }
 
-fn mac(services: &Services, purpose: Purpose, account_id: &str, target: &str, session_hash: &str, code: &str) -> String {
-    mac_hex(services.hmac_key(), &[purpose.as_str(), account_id, target, session_hash, code])
+fn mac(
+    services: &Services,
+    purpose: Purpose,
+    account_id: &str,
+    target: &str,
+    session_hash: &str,
+    code: &str,
+) -> String {
+    mac_hex(
+        services.hmac_key(),
+        &[purpose.as_str(), account_id, target, session_hash, code],
+    )
 }
 
 /// Sends a new code, replacing any pending one for the same (purpose, subject, session).
@@ -89,12 +99,13 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     .fetch_optional(&mut *conn)
     .await?;
     if guard.is_none() {
-        let (last,): (i64,) =
-            sqlx::query_as("SELECT last_sent_at FROM resend_guards WHERE purpose = $1 AND target = $2")
-                .bind(request.purpose.as_str())
-                .bind(request.target)
-                .fetch_one(&mut *conn)
-                .await?;
+        let (last,): (i64,) = sqlx::query_as(
+            "SELECT last_sent_at FROM resend_guards WHERE purpose = $1 AND target = $2",
+        )
+        .bind(request.purpose.as_str())
+        .bind(request.target)
+        .fetch_one(&mut *conn)
+        .await?;
         let wait_ms = (last + interval_ms - now).max(1000);
         return Err(AppError::ResendTooSoon(((wait_ms + 999) / 1000) as u32));
     }
@@ -102,9 +113,24 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
     let hour = rate::window_start(now, HOUR_MS, 0);
     let checks = [
-        (format!("codes:account:{}", request.account_id), day, limits.codes_per_account_per_day, AppError::DailyLimitReached),
-        (format!("codes:target:{}", request.target), hour, limits.codes_per_target_per_hour, AppError::TargetLimitReached),
-        (format!("codes:ip:{}", request.client_ip), hour, limits.codes_per_ip_per_hour, AppError::IpLimitReached),
+        (
+            format!("codes:account:{}", request.account_id),
+            day,
+            limits.codes_per_account_per_day,
+            AppError::DailyLimitReached,
+        ),
+        (
+            format!("codes:target:{}", request.target),
+            hour,
+            limits.codes_per_target_per_hour,
+            AppError::TargetLimitReached,
+        ),
+        (
+            format!("codes:ip:{}", request.client_ip),
+            hour,
+            limits.codes_per_ip_per_hour,
+            AppError::IpLimitReached,
+        ),
     ];
     for (scope, window, cap, error) in checks {
         if !rate::take(conn, &scope, window, cap).await? {
@@ -156,7 +182,10 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     tx.commit().await?;
     services.outbox_wake.notify_one();
     tracing::info!("verification code queued");
-    Ok(SentCode { expires_at_ms: expires_at, resend_after_secs: limits.resend_interval_secs })
+    Ok(SentCode {
+        expires_at_ms: expires_at,
+        resend_after_secs: limits.resend_interval_secs,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -204,14 +233,23 @@ pub async fn consume(
     if now >= challenge.expires_at {
         return Ok(Err(AppError::CodeIncorrectOrExpired));
     }
-    let expected = mac(services, purpose, account_id, target, session_hash, code.as_str());
+    let expected = mac(
+        services,
+        purpose,
+        account_id,
+        target,
+        session_hash,
+        code.as_str(),
+    );
     let right = challenge.target == target && constant_time_eq(&expected, &challenge.code_mac);
     if !right {
-        sqlx::query("UPDATE challenges SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2")
-            .bind(challenge.id)
-            .bind(max)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE challenges SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2",
+        )
+        .bind(challenge.id)
+        .bind(max)
+        .execute(&mut *conn)
+        .await?;
         tracing::info!(purpose = purpose.as_str(), "wrong verification code");
         return Ok(Err(AppError::CodeIncorrectOrExpired));
     }
@@ -223,7 +261,11 @@ pub async fn consume(
     .bind(max)
     .execute(&mut *conn)
     .await?;
-    Ok(if used.rows_affected() == 1 { Ok(()) } else { Err(AppError::CodeIncorrectOrExpired) })
+    Ok(if used.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppError::CodeIncorrectOrExpired)
+    })
 }
 
 /// Checks and consumes a code in a transaction of its own; for flows with nothing else to write.
@@ -236,7 +278,16 @@ pub async fn consume_alone(
     code: &VerificationCode,
 ) -> AppResult<()> {
     let mut tx = services.db.begin().await?;
-    let outcome = consume(&mut tx, services, purpose, account_id, target, session_hash, code).await?;
+    let outcome = consume(
+        &mut tx,
+        services,
+        purpose,
+        account_id,
+        target,
+        session_hash,
+        code,
+    )
+    .await?;
     tx.commit().await?;
     outcome
 }
@@ -256,19 +307,31 @@ fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {
 
 /// The otpauth URI an authenticator app reads.
 pub fn totp_uri(secret_base32: &str, account: &str) -> AppResult<String> {
-    totp_for(secret_base32, account)?.to_url().map_err(|_| AppError::Internal)
+    totp_for(secret_base32, account)?
+        .to_url()
+        .map_err(|_| AppError::Internal)
 }
 
 /// The RFC 6238 step a code matches within ±1 step of now, if any.
-pub fn totp_step(secret_base32: &str, code: &VerificationCode, now_ms: i64) -> AppResult<Option<i64>> {
+pub fn totp_step(
+    secret_base32: &str,
+    code: &VerificationCode,
+    now_ms: i64,
+) -> AppResult<Option<i64>> {
     let totp = totp_for(secret_base32, "")?;
-    Ok(totp.check(code.as_str(), (now_ms / 1000) as u64).map(|step| step as i64))
+    Ok(totp
+        .check(code.as_str(), (now_ms / 1000) as u64)
+        .map(|step| step as i64))
 }
 
 /// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
 /// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
 #[tracing::instrument(skip(services, code))]
-pub async fn check_totp(services: &Services, account_id: &str, code: &VerificationCode) -> AppResult<()> {
+pub async fn check_totp(
+    services: &Services,
+    account_id: &str,
+    code: &VerificationCode,
+) -> AppResult<()> {
     let limits = &services.config.limits;
     let now = services.now_ms();
     let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
@@ -277,10 +340,11 @@ pub async fn check_totp(services: &Services, account_id: &str, code: &Verificati
     if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
         return Err(AppError::TooManyAttempts);
     }
-    let row: Option<(Option<String>,)> = sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
-        .bind(account_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
     let accepted = match totp_step(&secret, code, now)? {
         // Accept the step only if it is later than the last accepted one: no replays.
@@ -363,12 +427,17 @@ pub async fn live_ticket(
 }
 
 /// Spends the ticket; false when it was already spent (a racing request won).
-pub async fn use_ticket(conn: &mut AnyConnection, services: &Services, ticket_id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(services.now_ms())
-        .bind(ticket_id)
-        .execute(conn)
-        .await?;
+pub async fn use_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    ticket_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(services.now_ms())
+            .bind(ticket_id)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -388,10 +457,22 @@ mod tests {
         let now = 1_700_000_000_000;
         let step = now / 30_000;
         assert_eq!(totp_step(SECRET, &code_at(now), now).unwrap(), Some(step));
-        assert_eq!(totp_step(SECRET, &code_at(now - 30_000), now).unwrap(), Some(step - 1));
-        assert_eq!(totp_step(SECRET, &code_at(now + 30_000), now).unwrap(), Some(step + 1));
-        assert_eq!(totp_step(SECRET, &code_at(now - 90_000), now).unwrap(), None);
-        assert_eq!(totp_step(SECRET, &code_at(now + 90_000), now).unwrap(), None);
+        assert_eq!(
+            totp_step(SECRET, &code_at(now - 30_000), now).unwrap(),
+            Some(step - 1)
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now + 30_000), now).unwrap(),
+            Some(step + 1)
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now - 90_000), now).unwrap(),
+            None
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now + 90_000), now).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -404,6 +485,9 @@ mod tests {
     fn the_uri_is_an_otpauth_uri() {
         let uri = totp_uri(SECRET, "alice@example.com").unwrap();
         assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-        assert!(uri.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"), "{uri}");
+        assert!(
+            uri.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+            "{uri}"
+        );
     }
 }

@@ -9,14 +9,17 @@
 //!
 //! cargo run --release -p server --bin bench_changes
 
+use app::model::PrincipalKind;
 use app::ssr::crypto::hash_password;
 use app::ssr::session::{self, NewSession};
-use app::model::PrincipalKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -26,11 +29,20 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("bench-changes-{}", std::process::id()));
     let url = std::env::var("APP_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}/bench.sqlite", dir.display()));
-    let mut config = app::ssr::config::Config { database_url: url.clone(), demo_data: false, ..Default::default() };
+    let mut config = app::ssr::config::Config {
+        database_url: url.clone(),
+        demo_data: false,
+        ..Default::default()
+    };
     config.limits.codes_per_ip_per_hour = 1_000_000;
-    let options = leptos::config::LeptosOptions::builder().output_name("console").site_root("target/site").build();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("console")
+        .site_root("target/site")
+        .build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = server::start(config, options, listener, None).await.expect("the app starts");
+    let running = server::start(config, options, listener, None)
+        .await
+        .expect("the app starts");
     let base = format!("http://{}", running.addr);
     let services = running.services.clone();
 
@@ -84,17 +96,27 @@ async fn main() {
         tokens.push((i, token));
     }
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
     let queue = Arc::new(tokio::sync::Mutex::new(tokens));
     let latencies = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(accounts)));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (queue, latencies, http, base, services) =
-            (queue.clone(), latencies.clone(), http.clone(), base.clone(), services.clone());
+        let (queue, latencies, http, base, services) = (
+            queue.clone(),
+            latencies.clone(),
+            http.clone(),
+            base.clone(),
+            services.clone(),
+        );
         workers.push(tokio::spawn(async move {
             loop {
-                let Some((i, token)) = queue.lock().await.pop() else { break };
+                let Some((i, token)) = queue.lock().await.pop() else {
+                    break;
+                };
                 let t = Instant::now();
                 change(&http, &base, &services, i, &token).await;
                 latencies.lock().await.push(t.elapsed());
@@ -108,7 +130,11 @@ async fn main() {
     let mut lat = latencies.lock().await.clone();
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let backend = if url.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let backend = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     println!(
         "bench_changes: backend={backend} accounts={accounts} concurrency={concurrency} elapsed={:.2}s \
          changes_per_sec={:.0} p50={:.1}ms p99={:.1}ms (4 HTTP calls per change, identity step included)",
@@ -125,7 +151,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn call(http: &reqwest::Client, base: &str, endpoint: &str, token: &str, form: &[(&str, &str)]) {
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    endpoint: &str,
+    token: &str,
+    form: &[(&str, &str)],
+) {
     let response = http
         .post(format!("{base}/api/{endpoint}"))
         .header("Origin", base)
@@ -136,7 +168,10 @@ async fn call(http: &reqwest::Client, base: &str, endpoint: &str, token: &str, f
         .expect("the server answers");
     let status = response.status();
     if !status.is_success() {
-        panic!("{endpoint}: {status} {}", response.text().await.unwrap_or_default());
+        panic!(
+            "{endpoint}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 }
 
@@ -150,14 +185,48 @@ async fn latest_code(services: &app::ssr::Services, to: &str) -> String {
     code
 }
 
-async fn change(http: &reqwest::Client, base: &str, services: &app::ssr::Services, i: usize, token: &str) {
+async fn change(
+    http: &reqwest::Client,
+    base: &str,
+    services: &app::ssr::Services,
+    i: usize,
+    token: &str,
+) {
     let old = format!("+86135{:08}", i);
     let new_national = format!("136{:08}", i);
     let new = format!("+86{new_national}");
-    call(http, base, "send_identity_code", token, &[("method", "sms")]).await;
+    call(
+        http,
+        base,
+        "send_identity_code",
+        token,
+        &[("method", "sms")],
+    )
+    .await;
     let code = latest_code(services, &old).await;
-    call(http, base, "verify_identity", token, &[("method", "sms"), ("code", &code)]).await;
-    call(http, base, "send_new_phone_code", token, &[("number", &new_national)]).await;
+    call(
+        http,
+        base,
+        "verify_identity",
+        token,
+        &[("method", "sms"), ("code", &code)],
+    )
+    .await;
+    call(
+        http,
+        base,
+        "send_new_phone_code",
+        token,
+        &[("number", &new_national)],
+    )
+    .await;
     let code = latest_code(services, &new).await;
-    call(http, base, "confirm_phone_change", token, &[("number", &new_national), ("code", &code)]).await;
+    call(
+        http,
+        base,
+        "confirm_phone_change",
+        token,
+        &[("number", &new_national), ("code", &code)],
+    )
+    .await;
 }

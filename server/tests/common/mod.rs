@@ -18,7 +18,8 @@ pub fn backend() -> String {
 }
 
 pub fn pg_admin_url() -> String {
-    std::env::var("APP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("APP_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database that exists for one test and is removed when it ends, pass or fail.
@@ -32,12 +33,21 @@ impl TestDb {
         let id = uuid::Uuid::new_v4().simple().to_string();
         if backend() == "postgres" {
             let name = format!("console_test_{id}");
-            let mut admin = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await.expect("PostgreSQL at APP_TEST_PG_URL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+            let mut admin = sqlx::postgres::PgConnection::connect(&pg_admin_url())
+                .await
+                .expect("PostgreSQL at APP_TEST_PG_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
             let _ = admin.close().await;
             let base = pg_admin_url();
             let url = match base.rfind('/') {
-                Some(i) if base[..i].contains('@') || base[..i].ends_with(':') || base[..i].contains("//") => {
+                Some(i)
+                    if base[..i].contains('@')
+                        || base[..i].ends_with(':')
+                        || base[..i].contains("//") =>
+                {
                     format!("{}/{name}", &base[..i])
                 }
                 _ => format!("{base}/{name}"),
@@ -62,12 +72,19 @@ impl Drop for TestDb {
                 let name = name.clone();
                 // Drop runs inside the test's runtime: do the async work on a thread of its own.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(async move {
-                        if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                                .execute(&mut admin)
-                                .await;
+                        if let Ok(mut admin) =
+                            sqlx::postgres::PgConnection::connect(&pg_admin_url()).await
+                        {
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .execute(&mut admin)
+                            .await;
                             let _ = admin.close().await;
                         }
                     });
@@ -88,7 +105,11 @@ pub struct TestApp {
 }
 
 pub fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder().output_name("console").site_root("target/site").site_pkg_dir("pkg").build()
+    LeptosOptions::builder()
+        .output_name("console")
+        .site_root("target/site")
+        .site_pkg_dir("pkg")
+        .build()
 }
 
 pub async fn spawn() -> TestApp {
@@ -98,14 +119,26 @@ pub async fn spawn() -> TestApp {
 /// Development mode with the demo data, the settings changed by `adjust`.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (db, url) = TestDb::create().await;
-    let mut config = Config { database_url: url, worker_poll_ms: 50, ..Config::default() };
+    let mut config = Config {
+        database_url: url,
+        worker_poll_ms: 50,
+        ..Config::default()
+    };
     adjust(&mut config);
     let clock = ManualClock::new(app::ssr::clock::SystemClock.now_ms());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = server::start(config, leptos_options(), listener, Some(Arc::new(clock.clone())))
-        .await
-        .expect("the app starts");
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let running = server::start(
+        config,
+        leptos_options(),
+        listener,
+        Some(Arc::new(clock.clone())),
+    )
+    .await
+    .expect("the app starts");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     TestApp {
         base: format!("http://{}", running.addr),
         services: running.services.clone(),
@@ -125,18 +158,29 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok<T: DeserializeOwned>(&self) -> T {
-        assert!(self.status < 300, "expected success, got {}: {}", self.status, self.body);
+        assert!(
+            self.status < 300,
+            "expected success, got {}: {}",
+            self.status,
+            self.body
+        );
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
     pub fn err(&self) -> AppError {
-        assert!(self.status >= 400, "expected an error, got {}: {}", self.status, self.body);
+        assert!(
+            self.status >= 400,
+            "expected an error, got {}: {}",
+            self.status,
+            self.body
+        );
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
     pub fn session_token(&self) -> Option<String> {
         let cookie = self.set_cookie.as_deref()?;
-        app::ssr::session::token_from_cookie_header(cookie.split(';').next()?).filter(|t| !t.is_empty())
+        app::ssr::session::token_from_cookie_header(cookie.split(';').next()?)
+            .filter(|t| !t.is_empty())
     }
 }
 
@@ -166,7 +210,11 @@ impl TestApp {
             .find(|v| v.starts_with("__Host-session"))
             .map(str::to_string);
         let body = response.text().await.unwrap();
-        Reply { status, set_cookie, body }
+        Reply {
+            status,
+            set_cookie,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -179,8 +227,18 @@ impl TestApp {
 
     /// Signs in and returns the session token.
     pub async fn sign_in(&self, account: &str) -> String {
-        let reply = self.call("sign_in", &[("account", account), ("password", PASSWORD)], None).await;
-        assert!(reply.status < 300, "sign-in of {account} failed: {}", reply.body);
+        let reply = self
+            .call(
+                "sign_in",
+                &[("account", account), ("password", PASSWORD)],
+                None,
+            )
+            .await;
+        assert!(
+            reply.status < 300,
+            "sign-in of {account} failed: {}",
+            reply.body
+        );
         reply.session_token().expect("a session cookie")
     }
 
@@ -223,16 +281,21 @@ impl TestApp {
     }
 
     pub async fn phone_of(&self, account_id: &str) -> Option<String> {
-        let (phone,): (Option<String>,) = sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_one(&self.services.db.pool)
-            .await
-            .unwrap();
+        let (phone,): (Option<String>,) =
+            sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_one(&self.services.db.pool)
+                .await
+                .unwrap();
         phone
     }
 
     pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql).bind(bind).fetch_one(&self.services.db.pool).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .bind(bind)
+            .fetch_one(&self.services.db.pool)
+            .await
+            .unwrap();
         n
     }
 }

@@ -22,7 +22,9 @@ pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for &byte in value.as_bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             _ => {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
                 out.push('%');
@@ -52,13 +54,19 @@ pub fn canonicalize(params: &[(String, String)]) -> String {
 
 /// `METHOD&%2F&percentEncode(canonicalized)`.
 pub fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
-    format!("{}&{}&{}", method, percent_encode("/"), percent_encode(&canonicalize(params)))
+    format!(
+        "{}&{}&{}",
+        method,
+        percent_encode("/"),
+        percent_encode(&canonicalize(params))
+    )
 }
 
 /// `base64(HMAC-SHA1(key = AccessKeySecret + "&", StringToSign))`.
 pub fn sign(method: &str, params: &[(String, String)], access_key_secret: &str) -> String {
     let key = format!("{access_key_secret}&");
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
+    let mut mac =
+        Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(string_to_sign(method, params).as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -120,7 +128,10 @@ pub fn request_params(
         ("Timestamp", timestamp),
         ("Version", API_VERSION),
     ];
-    Ok(params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Ok(params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
 }
 
 /// The provider's answer code, kept only when it looks like one (`isv.BUSINESS_LIMIT_CONTROL`),
@@ -128,9 +139,17 @@ pub fn request_params(
 fn provider_code(code: &str, message: &Outbound<'_>) -> String {
     let clean = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
-    let echoes = message.code.is_some_and(|c| !c.is_empty() && code.contains(c));
-    if clean && !echoes { code.to_string() } else { "unrecognised".into() }
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+    let echoes = message
+        .code
+        .is_some_and(|c| !c.is_empty() && code.contains(c));
+    if clean && !echoes {
+        code.to_string()
+    } else {
+        "unrecognised".into()
+    }
 }
 
 pub struct AliyunSms {
@@ -155,21 +174,30 @@ impl AliyunSms {
         let signature = sign("POST", &params, &self.config.access_key_secret.0);
         params.push(("Signature".into(), signature));
 
-        let response = self.client.post(&self.config.endpoint).form(&params).send().await.map_err(|e| {
-            DeliveryError(
-                if e.is_timeout() {
-                    "sms provider timed out"
-                } else if e.is_connect() {
-                    "sms provider unreachable"
-                } else {
-                    "sms request failed"
-                }
-                .into(),
-            )
-        })?;
+        let response = self
+            .client
+            .post(&self.config.endpoint)
+            .form(&params)
+            .send()
+            .await
+            .map_err(|e| {
+                DeliveryError(
+                    if e.is_timeout() {
+                        "sms provider timed out"
+                    } else if e.is_connect() {
+                        "sms provider unreachable"
+                    } else {
+                        "sms request failed"
+                    }
+                    .into(),
+                )
+            })?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
-            return Err(DeliveryError(format!("sms provider answered HTTP {}", status.as_u16())));
+            return Err(DeliveryError(format!(
+                "sms provider answered HTTP {}",
+                status.as_u16()
+            )));
         }
         let answer: serde_json::Value = response
             .json()
@@ -177,7 +205,10 @@ impl AliyunSms {
             .map_err(|_| DeliveryError("sms provider answered something other than JSON".into()))?;
         match answer.get("Code").and_then(|c| c.as_str()) {
             Some("OK") => Ok(()),
-            Some(code) => Err(DeliveryError(format!("sms provider refused: {}", provider_code(code, message)))),
+            Some(code) => Err(DeliveryError(format!(
+                "sms provider refused: {}",
+                provider_code(code, message)
+            ))),
             None => Err(DeliveryError("sms provider answered without a Code".into())),
         }
     }
@@ -194,7 +225,10 @@ mod tests {
     use super::*;
 
     fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
-        params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -208,7 +242,10 @@ mod tests {
         assert_eq!(percent_encode("&"), "%26");
         assert_eq!(percent_encode("%"), "%25");
         assert_eq!(percent_encode(":"), "%3A");
-        assert_eq!(percent_encode("{\"code\":\"123456\"}"), "%7B%22code%22%3A%22123456%22%7D");
+        assert_eq!(
+            percent_encode("{\"code\":\"123456\"}"),
+            "%7B%22code%22%3A%22123456%22%7D"
+        );
         assert_eq!(percent_encode("+8613800138000"), "%2B8613800138000");
         // UTF-8 bytes, upper-case hex.
         assert_eq!(percent_encode("阿里"), "%E9%98%BF%E9%87%8C");
@@ -220,7 +257,10 @@ mod tests {
     fn canonicalization_sorts_and_drops_the_signature() {
         let params = owned(&[("b", "2 3"), ("Signature", "x"), ("a", "1*"), ("B", "~")]);
         assert_eq!(canonicalize(&params), "B=~&a=1%2A&b=2%203");
-        assert_eq!(string_to_sign("POST", &params), "POST&%2F&B%3D~%26a%3D1%252A%26b%3D2%25203");
+        assert_eq!(
+            string_to_sign("POST", &params),
+            "POST&%2F&B%3D~%26a%3D1%252A%26b%3D2%25203"
+        );
     }
 
     /// Alibaba Cloud SMS's published example ("HTTP协议及签名", help.aliyun.com document 56189):
@@ -257,14 +297,20 @@ mod tests {
              %26TemplateParam%3D%257B%2522customer%2522%253A%2522test%2522%257D%26Timestamp%3D2017-07-12T02%253A42%253A19Z\
              %26Version%3D2017-05-25"
         );
-        assert_eq!(sign("GET", &params, "testSecret"), "zJDF+Lrzhj/ThnlvIToysFRq6t4=");
+        assert_eq!(
+            sign("GET", &params, "testSecret"),
+            "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+        );
     }
 
     #[test]
     fn post_signature_of_the_example() {
         // Not published: computed independently with Python's hmac/hashlib/base64 over
         // "POST&%2F&" + the same canonicalized string, key "testSecret&".
-        assert_eq!(sign("POST", &published_example(), "testSecret"), "Xvhv7fPXrPkLVSnlt0jIr08o8NQ=");
+        assert_eq!(
+            sign("POST", &published_example(), "testSecret"),
+            "Xvhv7fPXrPkLVSnlt0jIr08o8NQ="
+        );
     }
 
     #[test]
@@ -286,14 +332,27 @@ mod tests {
     }
 
     fn message<'a>(template: &'a str, body: &'a str, code: Option<&'a str>) -> Outbound<'a> {
-        Outbound { id: 42, recipient: "+8613800138000", subject: "", body, template, code }
+        Outbound {
+            id: 42,
+            recipient: "+8613800138000",
+            subject: "",
+            body,
+            template,
+            code,
+        }
     }
 
     #[test]
     fn parameters_pick_the_template_and_carry_the_code() {
         let m = message("verification_code", "Your code is 123456", Some("123456"));
         let params = request_params(&config(), &m, "nonce", "2024-01-02T03:04:05Z").unwrap();
-        let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap();
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        };
         assert_eq!(get("TemplateCode"), "SMS_CODE");
         assert_eq!(get("TemplateParam"), "{\"code\":\"123456\"}");
         assert_eq!(get("PhoneNumbers"), "+8613800138000");
@@ -305,9 +364,18 @@ mod tests {
 
         let m = message("phone_changed", "Your phone number was changed.", None);
         let params = request_params(&config(), &m, "nonce", "2024-01-02T03:04:05Z").unwrap();
-        let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap();
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        };
         assert_eq!(get("TemplateCode"), "SMS_NOTICE");
-        assert_eq!(get("TemplateParam"), "{\"content\":\"Your phone number was changed.\"}");
+        assert_eq!(
+            get("TemplateParam"),
+            "{\"content\":\"Your phone number was changed.\"}"
+        );
 
         let m = message("verification_code", "no code", None);
         assert!(request_params(&config(), &m, "nonce", "2024-01-02T03:04:05Z").is_err());
@@ -316,7 +384,10 @@ mod tests {
     #[test]
     fn provider_codes_are_kept_only_when_harmless() {
         let m = message("verification_code", "Your code is 123456", Some("123456"));
-        assert_eq!(provider_code("isv.BUSINESS_LIMIT_CONTROL", &m), "isv.BUSINESS_LIMIT_CONTROL");
+        assert_eq!(
+            provider_code("isv.BUSINESS_LIMIT_CONTROL", &m),
+            "isv.BUSINESS_LIMIT_CONTROL"
+        );
         assert_eq!(provider_code("bad code 123456", &m), "unrecognised");
         assert_eq!(provider_code("X123456", &m), "unrecognised");
     }
@@ -324,8 +395,16 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_provider_is_a_short_error() {
         // A loopback port that was free a moment ago: the connection is refused.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let sms = AliyunSms::new(SmsConfig { endpoint: format!("http://127.0.0.1:{port}/"), ..config() }).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let sms = AliyunSms::new(SmsConfig {
+            endpoint: format!("http://127.0.0.1:{port}/"),
+            ..config()
+        })
+        .unwrap();
         let m = message("verification_code", "Your code is 123456", Some("123456"));
         let error = sms.send(&m).await.unwrap_err();
         assert!(!error.0.contains("123456"), "{error}");

@@ -3,8 +3,8 @@
 pub mod aliyun;
 pub mod smtp;
 
-use crate::ssr::outbox::{self, OutboxRow};
 use crate::ssr::Services;
+use crate::ssr::outbox::{self, OutboxRow};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,7 +61,10 @@ impl Senders {
     /// The real providers when delivery is on, the outbox alone otherwise.
     pub fn from_config(services: &Services) -> Result<Senders, String> {
         if !services.config.deliver {
-            return Ok(Senders { sms: Arc::new(OutboxOnly), email: Arc::new(OutboxOnly) });
+            return Ok(Senders {
+                sms: Arc::new(OutboxOnly),
+                email: Arc::new(OutboxOnly),
+            });
         }
         Ok(Senders {
             sms: Arc::new(aliyun::AliyunSms::new(services.config.sms.clone())?),
@@ -84,7 +87,10 @@ pub async fn deliver_due(services: &Services, senders: &Senders) -> Result<usize
         // message whose lease lapsed, since another instance may be sending it now.
         let renewed_until = services.now_ms() + LEASE_MS;
         if !outbox::renew_claim(&services.db, row.id, batch_until, renewed_until).await? {
-            tracing::info!(outbox_id = row.id, "claim lapsed; left to the instance that holds it");
+            tracing::info!(
+                outbox_id = row.id,
+                "claim lapsed; left to the instance that holds it"
+            );
             continue;
         }
         deliver_one(services, senders, &row).await?;
@@ -92,7 +98,11 @@ pub async fn deliver_due(services: &Services, senders: &Senders) -> Result<usize
     Ok(count)
 }
 
-async fn deliver_one(services: &Services, senders: &Senders, row: &OutboxRow) -> Result<(), sqlx::Error> {
+async fn deliver_one(
+    services: &Services,
+    senders: &Senders,
+    row: &OutboxRow,
+) -> Result<(), sqlx::Error> {
     let message = Outbound {
         id: row.id,
         recipient: &row.recipient,
@@ -114,13 +124,24 @@ async fn deliver_one(services: &Services, senders: &Senders, row: &OutboxRow) ->
         }
         Err(error) => {
             tracing::warn!(outbox_id = row.id, channel = %row.channel, %error, "delivery failed; will retry");
-            outbox::mark_failed(&services.db, row.id, now, &error.0, services.config.delivery_max_attempts).await
+            outbox::mark_failed(
+                &services.db,
+                row.id,
+                now,
+                &error.0,
+                services.config.delivery_max_attempts,
+            )
+            .await
         }
     }
 }
 
 /// Runs until `shutdown` resolves: delivers what is due, then sleeps until woken or the poll interval.
-pub async fn run_worker(services: Services, senders: Senders, shutdown: impl Future<Output = ()> + Send) {
+pub async fn run_worker(
+    services: Services,
+    senders: Senders,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     let poll = Duration::from_millis(services.config.worker_poll_ms.max(10));
     tokio::pin!(shutdown);
     loop {

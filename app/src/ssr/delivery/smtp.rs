@@ -3,8 +3,8 @@
 
 use super::{BoxFuture, DeliveryError, EmailSender, Outbound};
 use crate::ssr::config::SmtpConfig;
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
@@ -35,19 +35,29 @@ impl SmtpEmail {
             let builder = match config.security.trim().to_ascii_lowercase().as_str() {
                 "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
                     .map_err(|e| format!("APP_SMTP_HOST: {e}"))?,
-                "tls" => {
-                    AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| format!("APP_SMTP_HOST: {e}"))?
-                }
+                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                    .map_err(|e| format!("APP_SMTP_HOST: {e}"))?,
                 "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-                other => return Err(format!("APP_SMTP_SECURITY: expected starttls, tls or none, not {other:?}")),
+                other => {
+                    return Err(format!(
+                        "APP_SMTP_SECURITY: expected starttls, tls or none, not {other:?}"
+                    ));
+                }
             };
             let mut builder = builder.port(config.port).timeout(Some(TIMEOUT));
             if !config.username.is_empty() {
-                builder = builder.credentials(Credentials::new(config.username.clone(), config.password.0.clone()));
+                builder = builder.credentials(Credentials::new(
+                    config.username.clone(),
+                    config.password.0.clone(),
+                ));
             }
             Some(builder.build())
         };
-        Ok(SmtpEmail { transport, from, id_domain })
+        Ok(SmtpEmail {
+            transport,
+            from,
+            id_domain,
+        })
     }
 }
 
@@ -60,12 +70,20 @@ pub fn message_id(outbox_id: i64, domain: &str) -> String {
 }
 
 /// The email for one outbox message: plain text, From the configured sender.
-pub fn build_message(from: &Mailbox, id_domain: &str, message: &Outbound<'_>) -> Result<Message, DeliveryError> {
+pub fn build_message(
+    from: &Mailbox,
+    id_domain: &str,
+    message: &Outbound<'_>,
+) -> Result<Message, DeliveryError> {
     let to: Mailbox = message
         .recipient
         .parse()
         .map_err(|_| DeliveryError("invalid recipient address".into()))?;
-    let subject = if message.subject.trim().is_empty() { DEFAULT_SUBJECT } else { message.subject };
+    let subject = if message.subject.trim().is_empty() {
+        DEFAULT_SUBJECT
+    } else {
+        message.subject
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
@@ -103,7 +121,11 @@ impl EmailSender for SmtpEmail {
                 return Err(DeliveryError("smtp host is not configured".into()));
             };
             let email = build_message(&self.from, &self.id_domain, message)?;
-            transport.send(email).await.map(|_| ()).map_err(|e| DeliveryError(describe(&e)))
+            transport
+                .send(email)
+                .await
+                .map(|_| ())
+                .map_err(|e| DeliveryError(describe(&e)))
         })
     }
 }
@@ -113,22 +135,48 @@ mod tests {
     use super::*;
 
     fn outbound<'a>(recipient: &'a str, subject: &'a str, body: &'a str) -> Outbound<'a> {
-        Outbound { id: 7, recipient, subject, body, template: "verification_code", code: Some("123456") }
+        Outbound {
+            id: 7,
+            recipient,
+            subject,
+            body,
+            template: "verification_code",
+            code: Some("123456"),
+        }
     }
 
     #[test]
     fn the_message_has_sender_recipient_subject_and_a_stable_id() {
         let from: Mailbox = "Account Center <no-reply@example.test>".parse().unwrap();
         let m = outbound("ada@example.test", "Your code", "Your code is 123456.");
-        let text = String::from_utf8(build_message(&from, "example.test", &m).unwrap().formatted()).unwrap();
-        assert!(text.contains("From: \"Account Center\" <no-reply@example.test>\r\n"), "{text}");
+        let text = String::from_utf8(
+            build_message(&from, "example.test", &m)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(
+            text.contains("From: \"Account Center\" <no-reply@example.test>\r\n"),
+            "{text}"
+        );
         assert!(text.contains("To: ada@example.test\r\n"), "{text}");
         assert!(text.contains("Subject: Your code\r\n"), "{text}");
-        assert!(text.contains("Message-ID: <outbox-7@example.test>\r\n"), "{text}");
-        assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"), "{text}");
+        assert!(
+            text.contains("Message-ID: <outbox-7@example.test>\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\r\n\r\nYour code is 123456."), "{text}");
         // A retry builds the same id.
-        let again = String::from_utf8(build_message(&from, "example.test", &m).unwrap().formatted()).unwrap();
+        let again = String::from_utf8(
+            build_message(&from, "example.test", &m)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
         assert!(again.contains("Message-ID: <outbox-7@example.test>\r\n"));
     }
 
@@ -136,7 +184,12 @@ mod tests {
     fn an_empty_subject_gets_the_default() {
         let from: Mailbox = "no-reply@example.test".parse().unwrap();
         let m = outbound("ada@example.test", "", "Hello");
-        let text = String::from_utf8(build_message(&from, "example.test", &m).unwrap().formatted()).unwrap();
+        let text = String::from_utf8(
+            build_message(&from, "example.test", &m)
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
         assert!(text.contains("Subject: Account Center\r\n"), "{text}");
     }
 
@@ -150,24 +203,66 @@ mod tests {
 
     #[tokio::test]
     async fn configuration_is_checked() {
-        let base = SmtpConfig { host: "127.0.0.1".into(), ..SmtpConfig::default() };
+        let base = SmtpConfig {
+            host: "127.0.0.1".into(),
+            ..SmtpConfig::default()
+        };
         assert!(SmtpEmail::new(&base).is_ok());
-        assert!(SmtpEmail::new(&SmtpConfig { security: "tls".into(), ..base.clone() }).is_ok());
-        assert!(SmtpEmail::new(&SmtpConfig { security: "none".into(), ..base.clone() }).is_ok());
-        assert!(SmtpEmail::new(&SmtpConfig { security: "ssl3".into(), ..base.clone() }).is_err());
-        assert!(SmtpEmail::new(&SmtpConfig { from: "nobody".into(), ..base.clone() }).is_err());
+        assert!(
+            SmtpEmail::new(&SmtpConfig {
+                security: "tls".into(),
+                ..base.clone()
+            })
+            .is_ok()
+        );
+        assert!(
+            SmtpEmail::new(&SmtpConfig {
+                security: "none".into(),
+                ..base.clone()
+            })
+            .is_ok()
+        );
+        assert!(
+            SmtpEmail::new(&SmtpConfig {
+                security: "ssl3".into(),
+                ..base.clone()
+            })
+            .is_err()
+        );
+        assert!(
+            SmtpEmail::new(&SmtpConfig {
+                from: "nobody".into(),
+                ..base.clone()
+            })
+            .is_err()
+        );
         // No host: the server still starts; each attempt fails clearly.
         let unset = SmtpEmail::new(&SmtpConfig::default()).unwrap();
-        let error = unset.send(&outbound("ada@example.test", "", "Your code is 123456.")).await.unwrap_err();
+        let error = unset
+            .send(&outbound("ada@example.test", "", "Your code is 123456."))
+            .await
+            .unwrap_err();
         assert_eq!(error.0, "smtp host is not configured");
     }
 
     #[tokio::test]
     async fn an_unreachable_relay_is_a_short_error() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config = SmtpConfig { host: "127.0.0.1".into(), port, security: "none".into(), ..SmtpConfig::default() };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: "none".into(),
+            ..SmtpConfig::default()
+        };
         let email = SmtpEmail::new(&config).unwrap();
-        let error = email.send(&outbound("ada@example.test", "", "Your code is 123456.")).await.unwrap_err();
+        let error = email
+            .send(&outbound("ada@example.test", "", "Your code is 123456."))
+            .await
+            .unwrap_err();
         assert!(error.0.starts_with("smtp "), "{error}");
         assert!(!error.0.contains("123456"), "{error}");
     }

@@ -243,11 +243,13 @@ pub struct MemberView {
     pub joined_at: String,
 }
 
-/// A page of the member list; `total` counts every member that matches the search.
+/// A page of the member list. `total` counts the members that match, exactly when
+/// `total_exact`; otherwise it is a lower bound (counting stops a fixed number past the page).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberPage {
     pub members: Vec<MemberView>,
     pub total: i64,
+    pub total_exact: bool,
     pub offset: i64,
     pub limit: i64,
 }

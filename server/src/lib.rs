@@ -1,5 +1,6 @@
 //! The axum server: router, security middleware, development routes and background workers.
 
+pub mod automation;
 pub mod config;
 pub mod dev;
 pub mod guard;
@@ -21,14 +22,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+async fn server_fn_handler(
+    State(state): State<AppState>,
+    request: Request<Body>,
+) -> impl IntoResponse {
     let services = state.services.clone();
     handle_server_fns_with_context(move || provide_context(services.clone()), request).await
 }
 
 async fn favicon() -> Response {
     (
-        [(http::header::CONTENT_TYPE, "image/svg+xml"), (http::header::CACHE_CONTROL, "public, max-age=86400")],
+        [
+            (http::header::CONTENT_TYPE, "image/svg+xml"),
+            (http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
         include_str!("../../public/favicon.svg"),
     )
         .into_response()
@@ -41,7 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*fn_name}", post(server_fn_handler))
         .route("/healthz", get(|| async { "ok" }))
         .route("/favicon.svg", get(favicon))
-        .route("/favicon.ico", get(favicon));
+        .route("/favicon.ico", get(favicon))
+        .merge(automation::routes());
     if services.config.is_development() && services.config.dev_outbox {
         router = router.merge(dev::routes());
     }
@@ -58,7 +66,10 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
             {
                 let services = services.clone();
                 move || provide_context(services.clone())
@@ -93,14 +104,21 @@ pub async fn start(
 ) -> Result<Running, String> {
     let problems = config.production_problems();
     if !problems.is_empty() {
-        return Err(format!("refusing to start in production:\n  {}", problems.join("\n  ")));
+        return Err(format!(
+            "refusing to start in production:\n  {}",
+            problems.join("\n  ")
+        ));
     }
-    let mut services = Services::connect(config).await.map_err(|e| format!("database: {e}"))?;
+    let mut services = Services::connect(config)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     if let Some(clock) = clock {
         services.clock = clock;
     }
     if services.config.is_development() && services.config.demo_data {
-        let seeded = app::ssr::seed::seed_demo(&services).await.map_err(|e| format!("demo data: {e}"))?;
+        let seeded = app::ssr::seed::seed_demo(&services)
+            .await
+            .map_err(|e| format!("demo data: {e}"))?;
         if seeded {
             tracing::info!("demo data seeded");
         }
@@ -130,17 +148,28 @@ pub async fn start(
         });
     }
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = AppState { leptos_options, services: services.clone() };
+    let state = AppState {
+        leptos_options,
+        services: services.clone(),
+    };
     let app = router(state);
     let server = tokio::spawn(async move {
-        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
         if let Err(error) = result {
             tracing::error!(%error, "server stopped");
         }
     });
-    Ok(Running { addr, services, shutdown, server })
+    Ok(Running {
+        addr,
+        services,
+        shutdown,
+        server,
+    })
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod account_center;
 pub mod auth;
-pub mod phone;
 #[cfg(feature = "ssr")]
 pub mod ctx;
+pub mod directory;
+pub mod phone;

@@ -6,6 +6,8 @@ pub mod email;
 pub mod mask;
 #[cfg(feature = "ssr")]
 pub mod phone;
+#[cfg(test)]
+mod proptests;
 
 pub use account_id::AccountId;
 pub use code::VerificationCode;

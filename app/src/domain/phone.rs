@@ -72,9 +72,20 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&parsed) {
             return Err(AppError::InvalidPhone);
         }
-        match parsed.number_type(&phonenumber::metadata::DATABASE) {
-            Type::Mobile | Type::FixedLineOrMobile => {}
-            _ => return Err(AppError::InvalidPhone),
+        let is_mobile = match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile | Type::FixedLineOrMobile => true,
+            // The parser's type drops a leading zero that belongs to the national number (Benin's
+            // and Côte d'Ivoire's 01…, Congo's 06…): ask the region's own mobile pattern instead.
+            Type::Unknown => parsed
+                .country()
+                .id()
+                .and_then(|id| phonenumber::metadata::DATABASE.by_id(id.as_ref()))
+                .and_then(|meta| meta.descriptors().mobile())
+                .is_some_and(|mobile| mobile.is_match(&parsed.national().to_string())),
+            _ => false,
+        };
+        if !is_mobile {
+            return Err(AppError::InvalidPhone);
         }
         let e164 = parsed.format().mode(Mode::E164).to_string();
         let country_code = parsed.code().value();
@@ -98,10 +109,24 @@ impl PhoneNumber {
         let attempt = if international {
             PhoneNumber::parse(input, None)
         } else {
-            PhoneNumber::parse(input, Some(region))
+            // National digits are the region's national number; read them with its calling code
+            // when the parser takes a leading digit for a country code (Kazakhstan's 7…).
+            PhoneNumber::parse(input, Some(region)).or_else(|error| {
+                PhoneNumber::parse(&format!("+{}{}", region.calling_code(), input.trim()), None)
+                    .ok()
+                    .filter(|number| number.is_mobile_of(region))
+                    .ok_or(error)
+            })
         };
         match attempt {
             Ok(number) if number.region == Some(region) => Ok(number),
+            // A calling code shared by several regions (+358 FI and AX, +44 GB and IM …): the parser
+            // names one region per number, but the number is as much a mobile number of the others
+            // whose own metadata says so.
+            Ok(number) if number.is_mobile_of(region) => Ok(PhoneNumber {
+                region: Some(region),
+                ..number
+            }),
             Ok(_) => Err(AppError::PhoneRegionMismatch),
             Err(error) if !international => {
                 // Digits that only make sense with a country code in front: another region's number.
@@ -114,6 +139,20 @@ impl PhoneNumber {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Whether `region`'s own metadata lists this number as one of its mobile numbers.
+    fn is_mobile_of(&self, region: Region) -> bool {
+        phonenumber::metadata::DATABASE
+            .by_id(region.code())
+            .is_some_and(|meta| {
+                meta.country_code() == self.country_code
+                    && meta.descriptors().general().is_match(&self.national)
+                    && meta
+                        .descriptors()
+                        .mobile()
+                        .is_some_and(|mobile| mobile.is_match(&self.national))
+            })
     }
 
     pub fn e164(&self) -> &str {

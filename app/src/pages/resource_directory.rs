@@ -1,7 +1,16 @@
-//! Resource Directory > Management: the directory's members and their phone numbers.
+//! Resource Directory > Management: the Resource Organization View, the Member List View, the
+//! member details page, and the dialogs that bind or modify a member's mobile phone number.
 
-use crate::model::Me;
+use crate::api::directory::{
+    DEFAULT_PAGE_SIZE, RdBindPhone, RdSendCode, rd_member, rd_member_events, rd_members, rd_tree,
+};
+use crate::components::{Countdown, ErrorAlert};
+use crate::error::AppError;
+use crate::model::{FolderView, Me, MemberPage, MemberSort, MemberView};
 use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 #[component]
 pub fn AccessDenied() -> impl IntoView {
@@ -13,13 +22,666 @@ pub fn AccessDenied() -> impl IntoView {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DirectoryTab {
+    Organization,
+    MemberList,
+}
+
 #[component]
 pub fn ManagementPage() -> impl IntoView {
     let me = expect_context::<Me>();
     if !me.can_manage_directory {
         return view! { <AccessDenied/> }.into_any();
     }
-    view! { <h1>"Management"</h1> }.into_any()
+    let query = use_query_map();
+    let initial = match query.read_untracked().get("view").as_deref() {
+        Some("list") => DirectoryTab::MemberList,
+        _ => DirectoryTab::Organization,
+    };
+    let tab = RwSignal::new(initial);
+    let tab_button = move |which: DirectoryTab, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="rd-tab"
+                class:rd-tab-active=move || tab.get() == which
+                aria-pressed=move || (tab.get() == which).to_string()
+                on:click=move |_| tab.set(which)
+            >
+                {label}
+            </button>
+        }
+    };
+    view! {
+        <nav class="rd-crumbs" aria-label="Breadcrumb">
+            <span>"Resource Directory"</span>
+            <span aria-hidden="true">" > "</span>
+            <span aria-current="page">"Management"</span>
+        </nav>
+        <h1>"Management"</h1>
+        <div class="rd-tabs">
+            {tab_button(DirectoryTab::Organization, "Resource Organization View")}
+            {tab_button(DirectoryTab::MemberList, "Member List View")}
+        </div>
+        {move || match tab.get() {
+            DirectoryTab::Organization => view! { <OrganizationView/> }.into_any(),
+            DirectoryTab::MemberList => {
+                view! {
+                    <section class="card" aria-label="Member List View">
+                        <MemberTable folder=Signal::stored(None) searchable=true/>
+                    </section>
+                }
+                    .into_any()
+            }
+        }}
+    }
+    .into_any()
+}
+
+/// The folder tree on the left, the selected folder's members on the right.
+#[component]
+fn OrganizationView() -> impl IntoView {
+    let tree = Resource::new(|| (), |_| rd_tree());
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match tree.await {
+                    Ok(tree) => {
+                        let folders = Arc::new(tree.folders);
+                        let selected = RwSignal::new(folders.first().map(|f| (f.id.clone(), f.name.clone())));
+                        let collapsed = RwSignal::new(HashSet::<String>::new());
+                        view! {
+                            <div class="rd-org">
+                                <section class="card rd-tree-card" aria-labelledby="rd-tree-title">
+                                    <h2 id="rd-tree-title">"Folders"</h2>
+                                    <ul class="rd-tree" role="tree" aria-labelledby="rd-tree-title">
+                                        {folder_nodes(folders.clone(), None, selected, collapsed)}
+                                    </ul>
+                                </section>
+                                <section class="card rd-folder-members" aria-labelledby="rd-folder-title">
+                                    <h2 id="rd-folder-title">
+                                        {move || match selected.get() {
+                                            Some((_, name)) => format!("Members of {name}"),
+                                            None => "Members".to_string(),
+                                        }}
+                                    </h2>
+                                    {move || {
+                                        selected
+                                            .get()
+                                            .map(|(id, _)| {
+                                                view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false/> }
+                                            })
+                                    }}
+                                </section>
+                            </div>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The children of `parent` as tree items, each with its own subtree when expanded.
+fn folder_nodes(
+    folders: Arc<Vec<FolderView>>,
+    parent: Option<String>,
+    selected: RwSignal<Option<(String, String)>>,
+    collapsed: RwSignal<HashSet<String>>,
+) -> AnyView {
+    folders
+        .iter()
+        .filter(|f| f.parent_id == parent)
+        .cloned()
+        .map(|folder| {
+            let has_children = folders.iter().any(|c| c.parent_id.as_deref() == Some(folder.id.as_str()));
+            let id = folder.id.clone();
+            let name = folder.name.clone();
+            let expanded = {
+                let id = id.clone();
+                move || !collapsed.with(|c| c.contains(&id))
+            };
+            let is_selected = {
+                let id = id.clone();
+                move || selected.with(|s| s.as_ref().is_some_and(|(s, _)| *s == id))
+            };
+            let toggle = has_children.then(|| {
+                let id = id.clone();
+                let expanded = expanded.clone();
+                let label_name = name.clone();
+                let expanded_label = expanded.clone();
+                view! {
+                    <button
+                        type="button"
+                        class="rd-toggle"
+                        aria-label=move || {
+                            if expanded_label() { format!("Collapse {label_name}") } else { format!("Expand {label_name}") }
+                        }
+                        on:click=move |_| {
+                            collapsed
+                                .update(|c| {
+                                    if !c.remove(&id) {
+                                        c.insert(id.clone());
+                                    }
+                                })
+                        }
+                    >
+                        {move || if expanded() { "▾" } else { "▸" }}
+                    </button>
+                }
+            });
+            let subtree = has_children.then(|| {
+                let folders = folders.clone();
+                let id = id.clone();
+                let expanded = expanded.clone();
+                move || {
+                    expanded().then(|| {
+                        view! {
+                            <ul role="group" class="rd-subtree">
+                                {folder_nodes(folders.clone(), Some(id.clone()), selected, collapsed)}
+                            </ul>
+                        }
+                    })
+                }
+            });
+            let aria_expanded = {
+                let expanded = expanded.clone();
+                move || has_children.then(|| expanded().to_string())
+            };
+            let select = {
+                let id = id.clone();
+                let name = name.clone();
+                move |_| selected.set(Some((id.clone(), name.clone())))
+            };
+            view! {
+                <li role="treeitem" aria-expanded=aria_expanded aria-selected=move || is_selected().to_string()>
+                    <div class="rd-node" class:rd-node-selected=is_selected.clone()>
+                        {toggle}
+                        {(!has_children).then(|| view! { <span class="rd-toggle-space" aria-hidden="true"></span> })}
+                        <button type="button" class="rd-folder" on:click=select>
+                            <span>{name.clone()}</span>
+                            <span class="rd-count" title="Members in this folder and below">
+                                {format!("({})", folder.total_members)}
+                            </span>
+                        </button>
+                    </div>
+                    {subtree}
+                </li>
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "active" => "Active",
+        "closed" => "Closed",
+        _ => "Unknown",
+    }
+}
+
+/// A table of members with sortable headers and server-side paging; with `searchable`, a search box.
+#[component]
+fn MemberTable(folder: Signal<Option<String>>, searchable: bool) -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    let search = RwSignal::new(String::new());
+    let sort = RwSignal::new(MemberSort::DisplayName);
+    let descending = RwSignal::new(false);
+    let offset = RwSignal::new(0i64);
+    let limit = RwSignal::new(DEFAULT_PAGE_SIZE);
+    let version = RwSignal::new(0u32);
+    let page = Resource::new(
+        move || {
+            (
+                search.get(),
+                folder.get(),
+                sort.get(),
+                descending.get(),
+                offset.get(),
+                limit.get(),
+                version.get(),
+            )
+        },
+        |(search, folder, sort, descending, offset, limit, _)| {
+            let order = if descending { "desc" } else { "asc" };
+            rd_members(
+                search,
+                folder.unwrap_or_default(),
+                sort.as_str().into(),
+                order.into(),
+                offset,
+                Some(limit),
+            )
+        },
+    );
+    let dialog = RwSignal::new(None::<MemberView>);
+    let notice = RwSignal::new(None::<String>);
+    let open_dialog = Callback::new(move |member: MemberView| {
+        notice.set(None);
+        dialog.set(Some(member));
+    });
+    let done = Callback::new(move |(member, modified): (MemberView, bool)| {
+        dialog.set(None);
+        let what = if modified {
+            "Modified successfully"
+        } else {
+            "Bound successfully"
+        };
+        notice.set(Some(format!(
+            "{what}: {} now uses {}.",
+            member.display_name,
+            member.masked_phone.unwrap_or_default()
+        )));
+        version.update(|v| *v += 1);
+    });
+
+    let header = move |label: &'static str, key: MemberSort| {
+        let aria_sort = move || match (sort.get() == key, descending.get()) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        };
+        let arrow = move || match (sort.get() == key, descending.get()) {
+            (false, _) => "",
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+        };
+        view! {
+            <th scope="col" aria-sort=aria_sort>
+                <button
+                    type="button"
+                    class="rd-sort"
+                    on:click=move |_| {
+                        if sort.get_untracked() == key {
+                            descending.update(|d| *d = !*d);
+                        } else {
+                            sort.set(key);
+                            descending.set(false);
+                        }
+                        offset.set(0);
+                    }
+                >
+                    {label}
+                    <span aria-hidden="true">{arrow}</span>
+                </button>
+            </th>
+        }
+    };
+
+    view! {
+        {searchable
+            .then(|| {
+                view! {
+                    <form
+                        class="rd-search"
+                        role="search"
+                        on:submit=move |ev| {
+                            ev.prevent_default();
+                            search.set(typed.get_untracked());
+                            offset.set(0);
+                        }
+                    >
+                        <label for="rd-search" class="sr-only">"Search members"</label>
+                        <input
+                            id="rd-search"
+                            type="search"
+                            maxlength="64"
+                            placeholder="Display name, account ID or mobile phone number"
+                            bind:value=typed
+                        />
+                        <button type="submit" class="secondary">"Search"</button>
+                    </form>
+                }
+            })}
+        {move || notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => {
+                        view! {
+                            <div class="rd-table-wrap">
+                                <table class="table rd-members">
+                                    <thead>
+                                        <tr>
+                                            {header("Display Name", MemberSort::DisplayName)}
+                                            {header("Account ID", MemberSort::AccountId)}
+                                            <th scope="col">"Type"</th>
+                                            <th scope="col">"Folder"</th>
+                                            <th scope="col">"Mobile Phone Number"</th>
+                                            <th scope="col">"Status"</th>
+                                            {header("Joined", MemberSort::JoinedAt)}
+                                            <th scope="col">"Actions"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {page
+                                            .members
+                                            .iter()
+                                            .cloned()
+                                            .map(|member| view! { <MemberRow member open_dialog/> })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                                {page.members.is_empty().then(|| view! { <p class="muted rd-empty">"No members found."</p> })}
+                            </div>
+                            <Pager page offset limit/>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || {
+            dialog
+                .get()
+                .map(|member| {
+                    let modified = member.masked_phone.is_some();
+                    view! {
+                        <PhoneDialog
+                            member
+                            on_close=Callback::new(move |_| dialog.set(None))
+                            on_done=Callback::new(move |m| done.run((m, modified)))
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+#[component]
+fn MemberRow(member: MemberView, open_dialog: Callback<MemberView>) -> impl IntoView {
+    let href = format!("/resource-directory/members/{}", member.account_id);
+    let joined = member
+        .joined_at
+        .get(..10)
+        .unwrap_or(&member.joined_at)
+        .to_string();
+    view! {
+        <tr>
+            <td>{member.display_name.clone()}</td>
+            <td>
+                <a href=href>{member.account_id.clone()}</a>
+            </td>
+            <td>{member.member_type.label()}</td>
+            <td>{member.folder_name.clone()}</td>
+            <td>{member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</td>
+            <td>{status_label(&member.status)}</td>
+            <td>{joined}</td>
+            <td>
+                <ActionsMenu member open_dialog/>
+            </td>
+        </tr>
+    }
+}
+
+/// The row's **Actions** menu, holding **Bind Mobile Phone Number** (which opens the Modify
+/// dialog for a member that already has a number).
+#[component]
+fn ActionsMenu(member: MemberView, open_dialog: Callback<MemberView>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let menu_id = format!("rd-actions-{}", member.account_id);
+    let menu = {
+        let menu_id = menu_id.clone();
+        move || {
+            open.get().then(|| {
+                let member = member.clone();
+                view! {
+                    <div class="rd-menu" role="menu" id=menu_id.clone() aria-label="Actions">
+                        <button
+                            type="button"
+                            role="menuitem"
+                            on:click=move |_| {
+                                open.set(false);
+                                open_dialog.run(member.clone());
+                            }
+                        >
+                            "Bind Mobile Phone Number"
+                        </button>
+                    </div>
+                }
+            })
+        }
+    };
+    view! {
+        <div
+            class="rd-menu-wrap"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    open.set(false);
+                }
+            }
+        >
+            <button
+                type="button"
+                class="rd-actions"
+                aria-haspopup="menu"
+                aria-controls=menu_id
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                "Actions"
+            </button>
+            {menu}
+        </div>
+    }
+}
+
+#[component]
+fn Pager(page: MemberPage, offset: RwSignal<i64>, limit: RwSignal<i64>) -> impl IntoView {
+    let size = page.limit.max(1);
+    let first = if page.members.is_empty() {
+        0
+    } else {
+        page.offset + 1
+    };
+    let last = page.offset + page.members.len() as i64;
+    let pages = ((page.total + size - 1) / size).max(1);
+    let current = page.offset / size + 1;
+    let has_previous = page.offset > 0;
+    let has_next = page.offset + size < page.total;
+    // Past a cap the server stops counting: the total is then "at least".
+    let more = if page.total_exact { "" } else { "+" };
+    view! {
+        <div class="rd-pager">
+            <span class="muted">{format!("{first}–{last} of {}{more} members", page.total)}</span>
+            <button
+                type="button"
+                class="secondary"
+                aria-label="Previous page"
+                disabled=!has_previous
+                on:click=move |_| offset.update(|o| *o = (*o - size).max(0))
+            >
+                "‹"
+            </button>
+            <span>{format!("Page {current} of {pages}{more}")}</span>
+            <button
+                type="button"
+                class="secondary"
+                aria-label="Next page"
+                disabled=!has_next
+                on:click=move |_| offset.update(|o| *o += size)
+            >
+                "›"
+            </button>
+            <label for="rd-page-size">"Page size"</label>
+            <select
+                id="rd-page-size"
+                on:change=move |ev| {
+                    if let Ok(n) = event_target_value(&ev).parse::<i64>() {
+                        limit.set(n);
+                        offset.set(0);
+                    }
+                }
+            >
+                {[10i64, 20, 50, 100]
+                    .into_iter()
+                    .map(|n| view! { <option value=n.to_string() selected=n == size>{n.to_string()}</option> })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}
+
+/// **Bind Mobile Phone Number** (no number yet) or **Modify the security phone number**: the
+/// number of the member's region, **Get verification code** with its countdown, the code, and
+/// **OK** / **Confirm the modification**.
+#[component]
+fn PhoneDialog(
+    member: MemberView,
+    on_close: Callback<()>,
+    on_done: Callback<MemberView>,
+) -> impl IntoView {
+    let modify = member.masked_phone.is_some();
+    let title = if modify {
+        "Modify the security phone number"
+    } else {
+        "Bind Mobile Phone Number"
+    };
+    let field_label = if modify {
+        "New mobile phone number"
+    } else {
+        "Mobile phone number"
+    };
+    let submit_label = if modify {
+        "Confirm the modification"
+    } else {
+        "OK"
+    };
+    let phone = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let countdown = Countdown::new();
+    let sent_once = RwSignal::new(false);
+    let error = RwSignal::new(None::<AppError>);
+    let send = ServerAction::<RdSendCode>::new();
+    let bind = ServerAction::<RdBindPhone>::new();
+    let phone_input = NodeRef::<leptos::html::Input>::new();
+
+    Effect::new(move |_| {
+        if let Some(input) = phone_input.get() {
+            let _ = input.focus();
+        }
+    });
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(sent)) => {
+            countdown.start(sent.resend_after_secs);
+            sent_once.set(true);
+            error.set(None);
+        }
+        Some(Err(e)) => {
+            if let AppError::ResendTooSoon(wait) = e {
+                countdown.start(i64::from(wait));
+            }
+            error.set(Some(e));
+        }
+        None => {}
+    });
+    Effect::new(move |_| match bind.value().get() {
+        Some(Ok(member)) => on_done.run(member),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+
+    let account_id = member.account_id.clone();
+    let send_code = {
+        let account_id = account_id.clone();
+        move |_| {
+            error.set(None);
+            send.dispatch(RdSendCode {
+                account_id: account_id.clone(),
+                phone: phone.get_untracked(),
+            });
+        }
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        bind.dispatch(RdBindPhone {
+            account_id: account_id.clone(),
+            phone: phone.get_untracked(),
+            code: code.get_untracked(),
+        });
+    };
+    let prefix = format!("+{}", member.calling_code);
+    view! {
+        <div class="rd-backdrop">
+            <div
+                class="rd-dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="rd-dialog-title"
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        on_close.run(());
+                    }
+                }
+            >
+                <h2 id="rd-dialog-title">{title}</h2>
+                <p class="muted">
+                    {format!("Member: {} ({})", member.display_name, member.account_id)}
+                    {member.masked_phone.clone().map(|p| format!(" · current number {p}"))}
+                </p>
+                <form on:submit=submit>
+                    <div class="field">
+                        <label for="rd-phone">{field_label}</label>
+                        <div class="rd-phone-input">
+                            <span class="rd-prefix" title="The member's registration country or region">
+                                {prefix}
+                            </span>
+                            <input
+                                id="rd-phone"
+                                type="tel"
+                                inputmode="tel"
+                                autocomplete="off"
+                                maxlength="32"
+                                required
+                                node_ref=phone_input
+                                bind:value=phone
+                            />
+                        </div>
+                        <span class="muted rd-hint">
+                            {format!("A mobile number of the member's registration region ({}).", member.region)}
+                        </span>
+                    </div>
+                    <div class="field">
+                        <label for="rd-code">"Verification code"</label>
+                        <div class="rd-code-row">
+                            <input
+                                id="rd-code"
+                                type="text"
+                                inputmode="numeric"
+                                autocomplete="one-time-code"
+                                maxlength="6"
+                                required
+                                bind:value=code
+                            />
+                            <button
+                                type="button"
+                                class="secondary"
+                                disabled=move || countdown.running() || send.pending().get()
+                                on:click=send_code
+                            >
+                                {move || countdown.label("Get verification code", sent_once.get())}
+                            </button>
+                        </div>
+                    </div>
+                    <ErrorAlert error=error/>
+                    <div class="rd-dialog-actions">
+                        <button type="submit" class="primary" disabled=move || bind.pending().get()>
+                            {submit_label}
+                        </button>
+                        <button type="button" class="secondary" on:click=move |_| on_close.run(())>
+                            "Cancel"
+                        </button>
+                    </div>
+                </form>
+            </div>
+        </div>
+    }
 }
 
 #[component]
@@ -28,5 +690,146 @@ pub fn MemberDetailsPage() -> impl IntoView {
     if !me.can_manage_directory {
         return view! { <AccessDenied/> }.into_any();
     }
-    view! { <h1>"Member details"</h1> }.into_any()
+    let params = use_params_map();
+    let account_id = Memo::new(move |_| params.read().get("account_id").unwrap_or_default());
+    let version = RwSignal::new(0u32);
+    let details = Resource::new(
+        move || (account_id.get(), version.get()),
+        |(id, _)| rd_member(id),
+    );
+    let events = Resource::new(
+        move || (account_id.get(), version.get()),
+        |(id, _)| rd_member_events(id),
+    );
+    let dialog = RwSignal::new(None::<MemberView>);
+    let notice = RwSignal::new(None::<String>);
+    view! {
+        <nav class="rd-crumbs" aria-label="Breadcrumb">
+            <span>"Resource Directory"</span>
+            <span aria-hidden="true">" > "</span>
+            <a href="/resource-directory/management?view=list">"Management"</a>
+            <span aria-hidden="true">" > "</span>
+            <span aria-current="page">"Member details"</span>
+        </nav>
+        {move || notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match details.await {
+                    Ok(details) => {
+                        let member = details.member.clone();
+                        let has_phone = member.masked_phone.is_some();
+                        let open = {
+                            let member = member.clone();
+                            move |_| {
+                                notice.set(None);
+                                dialog.set(Some(member.clone()));
+                            }
+                        };
+                        view! {
+                            <h1>{member.display_name.clone()}</h1>
+                            <section class="card" aria-labelledby="rd-basic-information">
+                                <h2 id="rd-basic-information">"Basic Information"</h2>
+                                <dl class="facts">
+                                    <dt>"Account ID"</dt>
+                                    <dd>{member.account_id.clone()}</dd>
+                                    <dt>"Display Name"</dt>
+                                    <dd>{member.display_name.clone()}</dd>
+                                    <dt>"Type"</dt>
+                                    <dd>{member.member_type.label()}</dd>
+                                    <dt>"Folder"</dt>
+                                    <dd>{details.folder_path.join(" / ")}</dd>
+                                    <dt>"Status"</dt>
+                                    <dd>{status_label(&member.status)}</dd>
+                                    <dt>"Country/Region"</dt>
+                                    <dd>{format!("{} (+{})", member.region, member.calling_code)}</dd>
+                                    <dt>"Logon Email"</dt>
+                                    <dd>{details.masked_email.clone()}</dd>
+                                    <dt>"Joined"</dt>
+                                    <dd>{member.joined_at.clone()}</dd>
+                                    <dt>"Mobile Phone Number"</dt>
+                                    <dd>
+                                        <span class="phone">
+                                            {member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}
+                                        </span>
+                                        <button type="button" class="link" on:click=open>
+                                            {if has_phone { "Modify" } else { "Bind Mobile Phone Number" }}
+                                        </button>
+                                    </dd>
+                                </dl>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="card" aria-labelledby="rd-events-title">
+            <h2 id="rd-events-title">"Audit Events"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Ok(events) if events.is_empty() => {
+                            view! { <p class="muted">"No events yet."</p> }.into_any()
+                        }
+                        Ok(events) => {
+                            view! {
+                                <table class="table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Time (UTC)"</th>
+                                            <th scope="col">"Principal"</th>
+                                            <th scope="col">"Action"</th>
+                                            <th scope="col">"Outcome"</th>
+                                            <th scope="col">"Detail"</th>
+                                            <th scope="col">"Client IP"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {events
+                                            .into_iter()
+                                            .map(|e| {
+                                                view! {
+                                                    <tr>
+                                                        <td>{e.at}</td>
+                                                        <td>{e.principal}</td>
+                                                        <td>{e.action}</td>
+                                                        <td>{e.outcome}</td>
+                                                        <td>{e.detail}</td>
+                                                        <td>{e.client_ip}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+        {move || {
+            dialog
+                .get()
+                .map(|member| {
+                    let modified = member.masked_phone.is_some();
+                    view! {
+                        <PhoneDialog
+                            member
+                            on_close=Callback::new(move |_| dialog.set(None))
+                            on_done=Callback::new(move |m: MemberView| {
+                                dialog.set(None);
+                                let what = if modified { "Modified successfully" } else { "Bound successfully" };
+                                notice.set(Some(format!("{what}: the number is now {}.", m.masked_phone.unwrap_or_default())));
+                                version.update(|v| *v += 1);
+                            })
+                        />
+                    }
+                })
+        }}
+    }
+    .into_any()
 }

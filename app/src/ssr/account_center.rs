@@ -346,6 +346,15 @@ pub async fn file_appeal(
             "Describe the reason in 1 to 1000 characters.",
         ));
     }
+    // Line breaks and tabs are text; other control characters (a NUL byte: PostgreSQL refuses it) are not.
+    if reason
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::invalid(
+            "The reason contains characters that are not allowed.",
+        ));
+    }
     let now = services.now_ms();
     let reference = format!("AP{}", &random_token()[..12].to_ascii_uppercase());
     let mut tx = services.db.begin().await?;

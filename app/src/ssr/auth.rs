@@ -2,7 +2,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{AccountChoice, Me, PrincipalKind, SignInReply};
-use crate::ssr::crypto::{burn_password_check, verify_password};
+use crate::ssr::crypto::{burn_password_check, sha256_hex, verify_password};
 use crate::ssr::session::{self, NewSession, Principal};
 use crate::ssr::{Services, rate};
 
@@ -16,7 +16,7 @@ enum Identifier {
 
 fn classify(input: &str) -> Option<Identifier> {
     let input = input.trim();
-    if input.is_empty() || input.len() > 254 {
+    if input.is_empty() || input.len() > 254 || input.chars().any(char::is_control) {
         return None;
     }
     if let Some((name, domain)) = input.rsplit_once('@') {
@@ -83,7 +83,11 @@ pub async fn sign_in(
     let limits = &services.config.limits;
     let now = services.now_ms();
     let window = rate::window_start(now, limits.sign_in_window_secs * 1000, 0);
-    let id_scope = format!("signin:id:{}", account.trim().to_ascii_lowercase());
+    // Hashed: whatever was typed (1 MB, a NUL byte) makes a short key every database can store.
+    let id_scope = format!(
+        "signin:id:{}",
+        sha256_hex(&account.trim().to_ascii_lowercase())
+    );
     let ip_scope = format!("signin:ip:{client_ip}");
     {
         let mut conn = services.db.pool.acquire().await?;
@@ -252,6 +256,10 @@ pub async fn switch_role(
         return Err(AppError::Forbidden);
     }
     let user_id = principal.actor_id.ok_or(AppError::Forbidden)?;
+    // Role names are short and printable; anything else is no role (and never reaches the query).
+    if role.len() > 64 || role.chars().any(char::is_control) {
+        return Err(AppError::Forbidden);
+    }
     let row: Option<(i64, String)> = sqlx::query_as(
         "SELECT r.id, a.alias FROM ram_roles r JOIN ram_role_trust t ON t.role_id = r.id \
          JOIN accounts a ON a.id = r.account_id \

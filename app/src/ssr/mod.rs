@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod delivery;
+pub mod directory;
 pub mod maintenance;
 pub mod outbox;
 pub mod phone_binding;

@@ -87,6 +87,13 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     let conn: &mut AnyConnection = &mut tx;
 
     let interval_ms = limits.resend_interval_secs * 1000;
+    // An interval of 0 turns the rule off. Otherwise a request that waited for the row lock
+    // could be refused by a send that started after it (its `now` is earlier than that one's).
+    let sent_by = if interval_ms > 0 {
+        now - interval_ms
+    } else {
+        i64::MAX
+    };
     let guard: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO resend_guards (purpose, target, last_sent_at) VALUES ($1, $2, $3) \
          ON CONFLICT (purpose, target) DO UPDATE SET last_sent_at = $3 \
@@ -95,7 +102,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     .bind(request.purpose.as_str())
     .bind(request.target)
     .bind(now)
-    .bind(now - interval_ms)
+    .bind(sent_by)
     .fetch_optional(&mut *conn)
     .await?;
     if guard.is_none() {

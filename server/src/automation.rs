@@ -1,0 +1,261 @@
+//! The automation API (SPEC 5): the cloud's two operations for binding a member's number, as
+//! JSON over HTTP under `/api/v1/`, authorised exactly like the console (the `__Host-session`
+//! cookie, behind the same CSRF guard), answering errors as `{"Code", "Message", "RequestId"}`.
+
+use app::domain::{AccountId, VerificationCode};
+use app::error::AppError;
+use app::ssr::Services;
+use app::ssr::clock::rfc3339;
+use app::ssr::directory::{self, NOT_A_RESOURCE_ACCOUNT, Via};
+use app::ssr::request::RequestMeta;
+use app::ssr::session::{self, Principal};
+use app::ssr::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+
+/// Bodies are a few short fields; anything larger is refused unread.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/SendVerificationCodeForBindSecureMobilePhone",
+            post(send_verification_code),
+        )
+        .route(
+            "/api/v1/BindSecureMobilePhone",
+            post(bind_secure_mobile_phone),
+        )
+}
+
+/// An error as the API answers it: an HTTP status and a stable code with a readable message.
+#[derive(Debug)]
+struct ApiError {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            code: "InvalidParameter",
+            message: message.into(),
+        }
+    }
+
+    fn into_response(self, request_id: &str) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        tracing::info!(
+            request_id,
+            code = self.code,
+            status = self.status,
+            "automation API call refused"
+        );
+        (
+            status,
+            Json(json!({ "Code": self.code, "Message": self.message, "RequestId": request_id })),
+        )
+            .into_response()
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> ApiError {
+        let code = match &error {
+            AppError::InvalidInput(message) if message == NOT_A_RESOURCE_ACCOUNT => {
+                "InvalidParameter.AccountType"
+            }
+            other => other.code(),
+        };
+        ApiError {
+            status: error.status(),
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A random (version 4) UUID naming one call, for the caller's logs and ours.
+fn request_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// A signed-in principal and the JSON object of the body.
+struct Call {
+    meta: RequestMeta,
+    principal: Principal,
+    body: Map<String, Value>,
+}
+
+async fn read_call(services: &Services, request: Request) -> Result<Call, ApiError> {
+    let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let meta = RequestMeta::from_parts(&parts.headers, peer, services.config.trust_proxy);
+    // Who asks comes before what is asked: a caller without a session learns nothing more.
+    let principal = session::load(services, meta.token.as_deref()).await?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError {
+            status: 413,
+            code: "InvalidParameter.BodyTooLarge",
+            message: format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        })?;
+    let body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(ApiError::invalid("The request body must be a JSON object.")),
+        Err(error) => {
+            return Err(ApiError::invalid(format!(
+                "The request body is not valid JSON: {error}."
+            )));
+        }
+    };
+    Ok(Call {
+        meta,
+        principal,
+        body,
+    })
+}
+
+/// A required string field; a missing, null or non-string value is named in the message.
+fn text<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Err(ApiError::invalid(format!("{name} is required."))),
+        Some(Value::String(value)) => Ok(value),
+        Some(_) => Err(ApiError::invalid(format!("{name} must be a string."))),
+    }
+}
+
+fn account_id(body: &Map<String, Value>) -> Result<AccountId, ApiError> {
+    let value = text(body, "AccountId")?;
+    AccountId::parse(value).map_err(|_| ApiError {
+        status: 400,
+        code: "InvalidParameter.AccountId",
+        message: "AccountId must be the member's 16-digit account ID.".into(),
+    })
+}
+
+async fn send(services: &Services, request: Request) -> Result<Value, ApiError> {
+    let call = read_call(services, request).await?;
+    let member = account_id(&call.body)?;
+    let phone = text(&call.body, "SecureMobilePhone")?;
+    let sent = directory::send_code(
+        services,
+        &call.principal,
+        &call.meta,
+        Via::Api,
+        &member,
+        phone,
+    )
+    .await?;
+    Ok(json!({ "ExpirationDate": rfc3339(sent.expires_at_ms) }))
+}
+
+async fn bind(services: &Services, request: Request) -> Result<Value, ApiError> {
+    let call = read_call(services, request).await?;
+    let member = account_id(&call.body)?;
+    let phone = text(&call.body, "SecureMobilePhone")?;
+    let code = VerificationCode::parse(text(&call.body, "VerificationCode")?)?;
+    directory::bind_phone(
+        services,
+        &call.principal,
+        &call.meta,
+        Via::Api,
+        &member,
+        phone,
+        &code,
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+fn answer(request_id: &str, result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(mut body) => {
+            body["RequestId"] = Value::String(request_id.to_string());
+            Json(body).into_response()
+        }
+        Err(error) => error.into_response(request_id),
+    }
+}
+
+/// `SendVerificationCodeForBindSecureMobilePhone` (`AccountId`, `SecureMobilePhone`) →
+/// `{"RequestId", "ExpirationDate"}`: a code to the number a resource account is to get.
+async fn send_verification_code(State(state): State<AppState>, request: Request) -> Response {
+    let request_id = request_id();
+    answer(&request_id, send(&state.services, request).await)
+}
+
+/// `BindSecureMobilePhone` (`AccountId`, `SecureMobilePhone`, `VerificationCode`) →
+/// `{"RequestId"}`: binds the number to a resource account that has none.
+async fn bind_secure_mobile_phone(State(state): State<AppState>, request: Request) -> Response {
+    let request_id = request_id();
+    answer(&request_id, bind(&state.services, request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_version_4_uuids() {
+        let id = request_id();
+        let groups: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(groups[2].starts_with('4'));
+        assert!(matches!(&groups[3][..1], "8" | "9" | "a" | "b"));
+        assert_ne!(request_id(), id);
+    }
+
+    #[test]
+    fn errors_keep_the_stable_codes() {
+        let e = ApiError::from(AppError::DailyLimitReached);
+        assert_eq!((e.status, e.code), (429, "Throttling.DailyLimit"));
+        let e = ApiError::from(AppError::invalid(NOT_A_RESOURCE_ACCOUNT));
+        assert_eq!((e.status, e.code), (400, "InvalidParameter.AccountType"));
+        let e = ApiError::from(AppError::PhoneAlreadyBound);
+        assert_eq!((e.status, e.code), (400, "SecureMobilePhone.AlreadyBound"));
+    }
+
+    #[test]
+    fn fields_must_be_present_strings() {
+        let body: Map<String, Value> =
+            serde_json::from_str(r#"{"AccountId": 2000000000000006, "SecureMobilePhone": null}"#)
+                .unwrap();
+        assert_eq!(
+            text(&body, "AccountId").unwrap_err().message,
+            "AccountId must be a string."
+        );
+        assert_eq!(
+            text(&body, "SecureMobilePhone").unwrap_err().message,
+            "SecureMobilePhone is required."
+        );
+        assert_eq!(
+            text(&body, "VerificationCode").unwrap_err().message,
+            "VerificationCode is required."
+        );
+    }
+}

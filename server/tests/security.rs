@@ -999,12 +999,8 @@ async fn forgot_password_and_sign_in_tell_nothing_about_who_exists() {
 }
 
 /// The same request twice within a minute, for an account that exists and for one that does
-/// not: the answers must not differ either. They do today (issue 5 finding, docs/reliability.md):
-/// the second request for an existing account is refused with "Wait N seconds…" (the resend
-/// rule of its phone number) while one for a made-up account succeeds again, so two requests
-/// tell whether an account exists. Run it with `-- --ignored`.
+/// not: the answers must not differ either (a refused resend used to tell that the account exists).
 #[tokio::test]
-#[ignore = "finding of issue 5: a repeated forgot-password request tells whether the account exists (see docs/reliability.md)"]
 async fn a_repeated_forgot_password_request_tells_nothing_either() {
     capture();
     let app = spawn().await;

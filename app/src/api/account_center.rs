@@ -27,6 +27,21 @@ pub async fn unbind_totp() -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 const RECOVERY_COOKIE: &str = "__Host-recovery";
 
+/// The password-recovery token this browser holds, if any.
+#[cfg(feature = "ssr")]
+fn recovery_token() -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == RECOVERY_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
 /// Forgot password, step 1. The same answer whether or not the account exists.
 #[server(endpoint = "forgot_password")]
 pub async fn request_password_reset(account: String) -> Result<(), AppError> {
@@ -36,7 +51,10 @@ pub async fn request_password_reset(account: String) -> Result<(), AppError> {
     if account.len() > 254 {
         return Err(AppError::invalid("The account is too long."));
     }
-    let token = crate::ssr::account_center::request_reset(&services, &meta, &account).await?;
+    let existing = recovery_token();
+    let token =
+        crate::ssr::account_center::request_reset(&services, &meta, &account, existing.as_deref())
+            .await?;
     ctx::set_cookie(format!(
         "{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"
     ));
@@ -56,16 +74,7 @@ pub async fn reset_password(
         return Err(AppError::invalid("The input is too long."));
     }
     let code = crate::domain::VerificationCode::parse(&code)?;
-    let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-    let token = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == RECOVERY_COOKIE)
-        .map(|(_, v)| v.to_string());
+    let token = recovery_token();
     crate::ssr::account_center::reset_password(
         &services,
         &meta,

@@ -173,8 +173,13 @@ pub async fn request_reset(
     services: &Services,
     meta: &RequestMeta,
     account_input: &str,
+    existing_token: Option<&str>,
 ) -> AppResult<String> {
-    let token = random_token();
+    // A repeated request from the same browser keeps its token, so the code already sent stays good.
+    let token = existing_token
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .unwrap_or_else(random_token);
     let found = find_for_recovery(services, account_input).await?;
     if let Some((account_id, Some(phone))) = found {
         let sent = verification::send_code(
@@ -189,12 +194,12 @@ pub async fn request_reset(
             },
         )
         .await;
-        // Limits are told (they say nothing about existence); other outcomes look alike.
+        // Every outcome but a fault looks alike: a refused resend would tell that the account
+        // exists, so within the minute the earlier code simply stays the one to use.
         match sent {
-            Ok(_) => {}
-            Err(e @ (AppError::ResendTooSoon(_) | AppError::IpLimitReached)) => return Err(e),
             Err(AppError::Internal) => return Err(AppError::Internal),
-            Err(_) => {}
+            Err(AppError::IpLimitReached) => return Err(AppError::IpLimitReached),
+            _ => {}
         }
     }
     Ok(token)

@@ -337,9 +337,9 @@ fn scenario(i: usize, members: i64, rng: &mut Lcg) -> (&'static str, MemberQuery
     let some_member = |rng: &mut Lcg| rng.below(members.max(1) as u64) as usize;
     match i % 10 {
         0 => ("first page, by name", page(0)),
-        1 => ("random page, by name", page(random_page(rng))),
+        1 => ("deep page (any offset), by name", page(random_page(rng))),
         2 => (
-            "last page, by joining date, newest first",
+            "last page (offset 99,980), by joining date",
             MemberQuery {
                 sort: MemberSort::JoinedAt,
                 descending: true,
@@ -347,7 +347,7 @@ fn scenario(i: usize, members: i64, rng: &mut Lcg) -> (&'static str, MemberQuery
             },
         ),
         3 => (
-            "random page, by account id, descending",
+            "deep page (any offset), by account id desc",
             MemberQuery {
                 sort: MemberSort::AccountId,
                 descending: true,

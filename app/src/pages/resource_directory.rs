@@ -135,7 +135,6 @@ fn folder_nodes(
     folders
         .iter()
         .filter(|f| f.parent_id == parent)
-        .cloned()
         .map(|folder| {
             let has_children = folders.iter().any(|c| c.parent_id.as_deref() == Some(folder.id.as_str()));
             let id = folder.id.clone();

@@ -67,7 +67,7 @@ async fn burn(password: String) {
 
 /// Signs in by logon email, bound phone number or `name@alias`. `previous_token` is ended: a new
 /// token is issued at every sign-in.
-#[tracing::instrument(skip(services, password, previous_token), fields(ip = %client_ip))]
+#[tracing::instrument(skip(services, account, password, chosen_account, previous_token), fields(ip = %client_ip))]
 pub async fn sign_in(
     services: &Services,
     account: &str,

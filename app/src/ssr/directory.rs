@@ -105,10 +105,10 @@ impl MemberSearch {
         if phone_like {
             let mut candidates: Vec<String> = Vec::new();
             let mut add = |parsed: AppResult<PhoneNumber>| {
-                if let Ok(number) = parsed {
-                    if !candidates.iter().any(|c| c == number.e164()) {
-                        candidates.push(number.e164().to_string());
-                    }
+                if let Ok(number) = parsed
+                    && !candidates.iter().any(|c| c == number.e164())
+                {
+                    candidates.push(number.e164().to_string());
                 }
             };
             if text.starts_with('+') || text.contains('-') {
@@ -550,16 +550,15 @@ pub async fn list_members(
          JOIN folders f ON f.id = m.folder_id \
          ORDER BY {outer_order}"
     );
-    let rows: Vec<MemberRow> = query_with(sql, page.args).fetch_all(&mut *conn).await?;
-
-    let returned = rows.len() as i64;
-    let counted = match trigram_count {
-        Some(n) => n,
-        // A page that ends early, and is not past the end, is the last one: it tells the total.
-        None if returned < query.limit && (returned > 0 || query.offset == 0) => {
-            query.offset + returned
-        }
+    let page_rows = async {
+        let rows: Vec<MemberRow> = query_with(sql, page.args).fetch_all(&mut *conn).await?;
+        Ok::<_, sqlx::Error>(rows)
+    };
+    let (rows, counted) = match trigram_count {
+        Some(n) => (page_rows.await?, n),
         None => {
+            // The page and the count read different index ranges: on a second connection they
+            // run side by side, and the answer waits for the slower one, not for both.
             let mut count = Sql::default();
             let filter =
                 count.member_filter(backend, directory, folder, &search, NameMatch::Indexed);
@@ -567,10 +566,17 @@ pub async fn list_members(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM directory_members WHERE {filter} LIMIT {}) t",
                 count.int(cap + 1)
             );
-            query_with::<(i64,)>(sql, count.args)
-                .fetch_one(&mut *conn)
-                .await?
-                .0
+            let pool = &services.db.pool;
+            let counted = async {
+                let mut conn = pool.acquire().await?;
+                Ok::<_, sqlx::Error>(
+                    query_with::<(i64,)>(sql, count.args)
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .0,
+                )
+            };
+            tokio::try_join!(page_rows, counted)?
         }
     };
     let total_exact = counted <= cap;
@@ -588,7 +594,7 @@ pub async fn list_members(
 }
 
 /// The member details page: the member, its masked email and its folder path.
-#[tracing::instrument(skip(services, principal), fields(principal = %principal.name))]
+#[tracing::instrument(skip(services, principal, account_id), fields(principal = %principal.name, member = %account_id))]
 pub async fn member(
     services: &Services,
     principal: &Principal,
@@ -615,7 +621,7 @@ pub async fn member(
 }
 
 /// The member's audit events, newest first, for its details page.
-#[tracing::instrument(skip(services, principal), fields(principal = %principal.name))]
+#[tracing::instrument(skip(services, principal, account_id), fields(principal = %principal.name, member = %account_id))]
 pub async fn member_events(
     services: &Services,
     principal: &Principal,
@@ -663,7 +669,7 @@ fn check_member_and_number(via: Via, row: &MemberRow, input: &str) -> AppResult<
 /// Sends a code to the member's new number (`SendVerificationCodeForBindSecureMobilePhone`):
 /// the number must be a mobile number of the member's registration region, not its current
 /// one, and have room under the per-number cap. The code counts against the member's daily 100.
-#[tracing::instrument(skip(services, principal, meta, input), fields(principal = %principal.name, member = %account_id, via = via.label()))]
+#[tracing::instrument(skip(services, principal, meta, account_id, input), fields(principal = %principal.name, member = %account_id, via = via.label()))]
 pub async fn send_code(
     services: &Services,
     principal: &Principal,
@@ -697,7 +703,7 @@ pub async fn send_code(
 /// Binds or modifies the member's number (`BindSecureMobilePhone`). In one transaction: the
 /// code is checked, the member reread under lock, the cap rechecked, the number bound, an audit
 /// event written on the member and on the management account, and the notices queued.
-#[tracing::instrument(skip(services, principal, meta, input, code), fields(principal = %principal.name, member = %account_id, via = via.label()))]
+#[tracing::instrument(skip(services, principal, meta, account_id, input, code), fields(principal = %principal.name, member = %account_id, via = via.label()))]
 pub async fn bind_phone(
     services: &Services,
     principal: &Principal,

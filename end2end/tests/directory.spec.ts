@@ -27,10 +27,7 @@ async function openBindFromRow(page: Page, displayName: string): Promise<void> {
 }
 
 test.describe('Resource Management', () => {
-  // Known failure (issue 4 left open): in the browser, switching views and selecting folders on
-  // /resource-directory/management does not update the page (only the server-rendered Root
-  // folder shows), so these stay marked until the page's client side is fixed.
-  test.fixme('rd-admin binds a number from the Member List View and modifies it from the details page', async ({
+  test('rd-admin binds a number from the Member List View and modifies it from the details page', async ({
     page,
     request,
   }) => {
@@ -89,10 +86,7 @@ test.describe('Resource Management', () => {
     await expect(events).toContainText('rd-admin@acme');
   });
 
-  // Known failure (issue 4 left open): in the browser, switching views and selecting folders on
-  // /resource-directory/management does not update the page (only the server-rendered Root
-  // folder shows), so these stay marked until the page's client side is fixed.
-  test.fixme('the dialog shows the 6-account limit and the region rule', async ({ page }) => {
+  test('the dialog shows the 6-account limit and the region rule', async ({ page }) => {
     await signIn(page, 'rd-admin@acme');
     await expect(page).toHaveURL(OVERVIEW);
     await openMemberList(page);
@@ -122,10 +116,7 @@ test.describe('Resource Management', () => {
     await expect(us.getByRole('alert')).toContainText('must match the country or region');
   });
 
-  // Known failure (issue 4 left open): in the browser, switching views and selecting folders on
-  // /resource-directory/management does not update the page (only the server-rendered Root
-  // folder shows), so these stay marked until the page's client side is fixed.
-  test.fixme('the Member List View searches, sorts and pages on the server', async ({ page }) => {
+  test('the Member List View searches, sorts and pages on the server', async ({ page }) => {
     await signIn(page, 'rd-admin@acme');
     await expect(page).toHaveURL(OVERVIEW);
     await openMemberList(page);
@@ -153,10 +144,7 @@ test.describe('Resource Management', () => {
     await expect(page.getByRole('button', { name: 'Next page', exact: true })).toBeDisabled();
   });
 
-  // Known failure (issue 4 left open): in the browser, switching views and selecting folders on
-  // /resource-directory/management does not update the page (only the server-rendered Root
-  // folder shows), so these stay marked until the page's client side is fixed.
-  test.fixme('the Resource Organization View shows the folder tree and the selected folder', async ({ page }) => {
+  test('the Resource Organization View shows the folder tree and the selected folder', async ({ page }) => {
     await signIn(page, 'rd-admin@acme');
     await expect(page).toHaveURL(OVERVIEW);
     await page.goto(MANAGEMENT);

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::model::{FolderView, Me, MemberPage, MemberSort, MemberView};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 #[component]
@@ -80,65 +80,85 @@ pub fn ManagementPage() -> impl IntoView {
 }
 
 /// The folder tree on the left, the selected folder's members on the right.
+///
+/// Only the tree is rendered on the server. The members pane follows the selection in the
+/// browser (the root folder once the tree is known), so no list waits inside the tree's
+/// suspense boundary and hydration never has to match a nested one.
 #[component]
 fn OrganizationView() -> impl IntoView {
     let tree = Resource::new(|| (), |_| rd_tree());
+    let selected = RwSignal::new(None::<(String, String)>);
+    let collapsed = RwSignal::new(HashSet::<String>::new());
+    Effect::new(move |_| {
+        if selected.with_untracked(Option::is_none)
+            && let Some(Ok(tree)) = tree.get()
+            && let Some(root) = tree.folders.first()
+        {
+            selected.set(Some((root.id.clone(), root.name.clone())));
+        }
+    });
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match tree.await {
-                    Ok(tree) => {
-                        let folders = Arc::new(tree.folders);
-                        let selected = RwSignal::new(folders.first().map(|f| (f.id.clone(), f.name.clone())));
-                        let collapsed = RwSignal::new(HashSet::<String>::new());
-                        view! {
-                            <div class="rd-org">
-                                <section class="card rd-tree-card" aria-labelledby="rd-tree-title">
-                                    <h2 id="rd-tree-title">"Folders"</h2>
+        <div class="rd-org">
+            <section class="card rd-tree-card" aria-labelledby="rd-tree-title">
+                <h2 id="rd-tree-title">"Folders"</h2>
+                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match tree.await {
+                            Ok(tree) => {
+                                view! {
                                     <ul class="rd-tree" role="tree" aria-labelledby="rd-tree-title">
-                                        {folder_nodes(folders.clone(), None, selected, collapsed)}
+                                        {folder_items(Arc::new(tree.folders), selected, collapsed)}
                                     </ul>
-                                </section>
-                                <section class="card rd-folder-members" aria-labelledby="rd-folder-title">
-                                    <h2 id="rd-folder-title">
-                                        {move || match selected.get() {
-                                            Some((_, name)) => format!("Members of {name}"),
-                                            None => "Members".to_string(),
-                                        }}
-                                    </h2>
-                                    {move || {
-                                        selected
-                                            .get()
-                                            .map(|(id, _)| {
-                                                view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false/> }
-                                            })
-                                    }}
-                                </section>
-                            </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
                         }
-                            .into_any()
-                    }
-                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+                    })}
+                </Suspense>
+            </section>
+            <section class="card rd-folder-members" aria-labelledby="rd-folder-title">
+                <h2 id="rd-folder-title">
+                    {move || match selected.get() {
+                        Some((_, name)) => format!("Members of {name}"),
+                        None => "Members".to_string(),
+                    }}
+                </h2>
+                {move || match selected.get() {
+                    Some((id, _)) => view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false/> }.into_any(),
+                    None => view! { <p class="muted">"Select a folder to see its members."</p> }.into_any(),
+                }}
+            </section>
+        </div>
     }
 }
 
-/// The children of `parent` as tree items, each with its own subtree when expanded.
-fn folder_nodes(
+/// The folders as tree items, in the server's order (parents first, siblings by name). The list
+/// is flat, with `aria-level`: a collapsed folder hides its descendants instead of removing them,
+/// so the page the server rendered and the one the browser hydrates have the same nodes.
+fn folder_items(
     folders: Arc<Vec<FolderView>>,
-    parent: Option<String>,
     selected: RwSignal<Option<(String, String)>>,
     collapsed: RwSignal<HashSet<String>>,
-) -> AnyView {
+) -> impl IntoView {
+    let parents: HashMap<String, Option<String>> = folders
+        .iter()
+        .map(|f| (f.id.clone(), f.parent_id.clone()))
+        .collect();
     folders
         .iter()
-        .filter(|f| f.parent_id == parent)
         .map(|folder| {
             let has_children = folders.iter().any(|c| c.parent_id.as_deref() == Some(folder.id.as_str()));
             let id = folder.id.clone();
             let name = folder.name.clone();
+            // Every ancestor, nearest first (bounded: folders nest at most 5 levels).
+            let mut ancestors = Vec::new();
+            let mut next = folder.parent_id.clone();
+            while let Some(parent) = next.filter(|_| ancestors.len() < 16) {
+                next = parents.get(&parent).cloned().flatten();
+                ancestors.push(parent);
+            }
+            let visible = move || collapsed.with(|c| !ancestors.iter().any(|a| c.contains(a)));
             let expanded = {
                 let id = id.clone();
                 move || !collapsed.with(|c| c.contains(&id))
@@ -147,9 +167,8 @@ fn folder_nodes(
                 let id = id.clone();
                 move || selected.with(|s| s.as_ref().is_some_and(|(s, _)| *s == id))
             };
-            let toggle = has_children.then(|| {
+            let toggle = if has_children {
                 let id = id.clone();
-                let expanded = expanded.clone();
                 let label_name = name.clone();
                 let expanded_label = expanded.clone();
                 view! {
@@ -171,35 +190,30 @@ fn folder_nodes(
                         {move || if expanded() { "▾" } else { "▸" }}
                     </button>
                 }
-            });
-            let subtree = has_children.then(|| {
-                let folders = folders.clone();
-                let id = id.clone();
-                let expanded = expanded.clone();
-                move || {
-                    expanded().then(|| {
-                        view! {
-                            <ul role="group" class="rd-subtree">
-                                {folder_nodes(folders.clone(), Some(id.clone()), selected, collapsed)}
-                            </ul>
-                        }
-                    })
-                }
-            });
+                    .into_any()
+            } else {
+                view! { <span class="rd-toggle-space" aria-hidden="true"></span> }.into_any()
+            };
             let aria_expanded = {
-                let expanded = expanded.clone();
-                move || has_children.then(|| expanded().to_string())
+                let id = id.clone();
+                move || has_children.then(|| (!collapsed.with(|c| c.contains(&id))).to_string())
             };
             let select = {
                 let id = id.clone();
                 let name = name.clone();
                 move |_| selected.set(Some((id.clone(), name.clone())))
             };
+            let indent = format!("{}px", (folder.depth - 1).clamp(0, 8) * 18);
             view! {
-                <li role="treeitem" aria-expanded=aria_expanded aria-selected=move || is_selected().to_string()>
+                <li
+                    role="treeitem"
+                    aria-expanded=aria_expanded
+                    aria-selected=move || is_selected().to_string()
+                    hidden=move || !visible()
+                    style:padding-left=indent
+                >
                     <div class="rd-node" class:rd-node-selected=is_selected.clone()>
                         {toggle}
-                        {(!has_children).then(|| view! { <span class="rd-toggle-space" aria-hidden="true"></span> })}
                         <button type="button" class="rd-folder" on:click=select>
                             <span>{name.clone()}</span>
                             <span class="rd-count" title="Members in this folder and below">
@@ -207,12 +221,10 @@ fn folder_nodes(
                             </span>
                         </button>
                     </div>
-                    {subtree}
                 </li>
             }
         })
         .collect_view()
-        .into_any()
 }
 
 fn status_label(status: &str) -> &'static str {

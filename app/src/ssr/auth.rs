@@ -105,7 +105,7 @@ pub async fn sign_in(
         }
     };
     let Some(found) = found else {
-        let mut conn = services.db.pool.acquire().await?;
+        let mut conn = services.db.write().await?;
         rate::hit(&mut conn, &id_scope, window).await?;
         rate::hit(&mut conn, &ip_scope, window).await?;
         tracing::info!("sign-in refused");

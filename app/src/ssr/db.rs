@@ -1,8 +1,12 @@
 //! One pool for either backend: SQLite (embedded default) or PostgreSQL, with the SQL they share.
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -14,9 +18,59 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order and without
+    /// sleeping, instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    /// (Other processes on the same file still meet the busy timeout.)
+    writer: Arc<Mutex<()>>,
 }
 
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction; on SQLite it also holds this process's writer turn until it ends.
+/// Dropped without `commit`, it rolls back. Never begin one while holding a transaction or a
+/// connection of the pool: the turn is taken first, then a connection.
+pub struct Tx {
+    // Declared first, so it ends (commit, or the rollback of a drop) before the turn is released.
+    inner: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
+
+/// A connection for writes outside a transaction (each statement commits alone); on SQLite it
+/// holds this process's writer turn. Reads need none: use the pool.
+pub struct WriteConn {
+    conn: PoolConnection<Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -47,10 +101,14 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
-                            // WAL lets readers run beside the one writer; the busy timeout queues writers.
+                            // WAL lets readers run beside the one writer; the busy timeout queues
+                            // writers of other processes. Pages are read through a memory map:
+                            // every write makes the other connections drop their page caches, and
+                            // re-reading them with read() calls cost more than the queries.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                                 PRAGMA mmap_size = 268435456;",
                             )
                             .await?;
                             Ok(())
@@ -61,7 +119,11 @@ impl Db {
             }
             Backend::Postgres => options.max_connections(16).connect(&url).await?,
         };
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&db.pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&db.pool).await?,
@@ -73,9 +135,31 @@ impl Db {
     /// so a read-then-write never fails half-way with a busy snapshot.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.writer.clone().lock_owned().await;
+                Ok(Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
+    }
+
+    /// A connection for single-statement writes. The turn is taken before the connection, and a
+    /// caller must not hold another connection of the pool while it waits for either.
+    pub async fn write(&self) -> Result<WriteConn, sqlx::Error> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        Ok(WriteConn {
+            conn: self.pool.acquire().await?,
+            _turn: turn,
+        })
     }
 
     /// ` FOR UPDATE` where the backend has row locks; SQLite's write transaction already excludes others.

@@ -5,24 +5,24 @@ use crate::ssr::Services;
 pub async fn clean_up(services: &Services) -> Result<(), sqlx::Error> {
     let now = services.now_ms();
     let limits = &services.config.limits;
-    let pool = &services.db.pool;
+    let mut conn = services.db.write().await?;
     sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
         .bind(now - limits.session_idle_secs * 1000)
         .bind(now - limits.session_absolute_secs * 1000)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     // Keep a day of history for support; the rules only read live rows.
     sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
         .bind(now - 86_400_000)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM change_tickets WHERE expires_at < $1")
         .bind(now - 86_400_000)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
         .bind(now - 2 * 86_400_000)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

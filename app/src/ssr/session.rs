@@ -129,19 +129,12 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
     let idle = now - row.last_seen_at >= limits.session_idle_secs * 1000;
     let too_old = now - row.created_at >= limits.session_absolute_secs * 1000;
     if idle || too_old || row.account_status != "active" {
+        drop(conn);
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(&hash)
-            .execute(&mut *conn)
+            .execute(&mut *services.db.write().await?)
             .await?;
         return Err(AppError::NotSignedIn);
-    }
-    // Touch at most once a minute: the idle clock needs no finer grain, and reads stay reads.
-    if now - row.last_seen_at >= 60_000 {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
-            .bind(now)
-            .bind(&hash)
-            .execute(&mut *conn)
-            .await?;
     }
     let kind = PrincipalKind::parse(&row.principal_kind).ok_or(AppError::Internal)?;
     let policies = match (kind, row.actor_id) {
@@ -164,6 +157,15 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
             .collect()
         }
     };
+    drop(conn);
+    // Touch at most once a minute: the idle clock needs no finer grain, and reads stay reads.
+    if now - row.last_seen_at >= 60_000 {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(&hash)
+            .execute(&mut *services.db.write().await?)
+            .await?;
+    }
     Ok(Principal {
         kind,
         account_id: row.account_id,
@@ -179,7 +181,7 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
 pub async fn destroy(services: &Services, token: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(sha256_hex(token))
-        .execute(&services.db.pool)
+        .execute(&mut *services.db.write().await?)
         .await?;
     Ok(())
 }

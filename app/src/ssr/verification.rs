@@ -139,13 +139,6 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
             AppError::IpLimitReached,
         ),
     ];
-    for (scope, window, cap, error) in checks {
-        if !rate::take(conn, &scope, window, cap).await? {
-            tracing::info!(limit = %error.code(), "code refused by a send limit");
-            return Err(error);
-        }
-    }
-
     sqlx::query(
         "UPDATE challenges SET status = 'replaced' \
          WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending'",
@@ -186,6 +179,14 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
         now,
     )
     .await?;
+    // The limits come last: a counter row shared by many senders (one client address) stays
+    // locked only from its update to the commit. A refused send rolls all of the above back.
+    for (scope, window, cap, error) in checks {
+        if !rate::take(conn, &scope, window, cap).await? {
+            tracing::info!(limit = %error.code(), "code refused by a send limit");
+            return Err(error);
+        }
+    }
     tx.commit().await?;
     services.outbox_wake.notify_one();
     tracing::info!("verification code queued");
@@ -343,7 +344,7 @@ pub async fn check_totp(
     let now = services.now_ms();
     let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
     let scope = format!("totp_fail:{account_id}");
-    let mut conn = services.db.pool.acquire().await?;
+    let mut conn = services.db.write().await?;
     if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
         return Err(AppError::TooManyAttempts);
     }

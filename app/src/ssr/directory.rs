@@ -15,7 +15,7 @@ use crate::model::{
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::clock::rfc3339;
 use crate::ssr::db::Backend;
-use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode};
@@ -813,26 +813,7 @@ pub async fn bind_phone(
         },
         number.masked(),
     );
-    if let Some(old) = old.as_deref() {
-        let message = NewMessage {
-            channel: Channel::Sms,
-            recipient: old,
-            subject: "",
-            body: &notice,
-            template: Template::PhoneChangedNotice,
-            code: None,
-        };
-        outbox::enqueue(&mut tx, message, now).await?;
-    }
-    let message = NewMessage {
-        channel: Channel::Email,
-        recipient: &current.email,
-        subject: "Your mobile phone number was changed",
-        body: &notice,
-        template: Template::PhoneChangedNotice,
-        code: None,
-    };
-    outbox::enqueue(&mut tx, message, now).await?;
+    outbox::enqueue_phone_changed(&mut tx, old.as_deref(), &current.email, &notice, now).await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();
     tracing::info!(action, "member mobile phone number bound");

@@ -66,6 +66,38 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Queues the notice that a number was bound or changed: by SMS to the number it replaced (when
+/// there was one) and by email to the account's address, in the caller's transaction.
+pub async fn enqueue_phone_changed(
+    conn: &mut AnyConnection,
+    old_phone: Option<&str>,
+    email: &str,
+    notice: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    if let Some(old) = old_phone {
+        let sms = NewMessage {
+            channel: Channel::Sms,
+            recipient: old,
+            subject: "",
+            body: notice,
+            template: Template::PhoneChangedNotice,
+            code: None,
+        };
+        enqueue(conn, sms, now_ms).await?;
+    }
+    let email = NewMessage {
+        channel: Channel::Email,
+        recipient: email,
+        subject: "Your mobile phone number was changed",
+        body: notice,
+        template: Template::PhoneChangedNotice,
+        code: None,
+    };
+    enqueue(conn, email, now_ms).await?;
+    Ok(())
+}
+
 #[derive(Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
@@ -166,7 +198,7 @@ pub async fn renew_claim(
     .bind(new_until)
     .bind(id)
     .bind(held_until)
-    .execute(&db.pool)
+    .execute(&mut *db.write().await?)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::model::IdentityMethod;
 use crate::ssr::account::{self, AccountRow};
 use crate::ssr::audit::{self, AuditEvent};
-use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
@@ -267,26 +267,8 @@ pub async fn confirm_change(
         number.masked(),
         account.display_name
     );
-    if let Some(old) = current.as_deref() {
-        let message = NewMessage {
-            channel: Channel::Sms,
-            recipient: old,
-            subject: "",
-            body: &notice,
-            template: Template::PhoneChangedNotice,
-            code: None,
-        };
-        outbox::enqueue(&mut tx, message, now).await?;
-    }
-    let message = NewMessage {
-        channel: Channel::Email,
-        recipient: &account.email,
-        subject: "Your mobile phone number was changed",
-        body: &notice,
-        template: Template::PhoneChangedNotice,
-        code: None,
-    };
-    outbox::enqueue(&mut tx, message, now).await?;
+    outbox::enqueue_phone_changed(&mut tx, current.as_deref(), &account.email, &notice, now)
+        .await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();
     tracing::info!("mobile phone number changed");

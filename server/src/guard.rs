@@ -40,20 +40,24 @@ fn is_protected_page(path: &str) -> bool {
         || path.starts_with("/account/")
 }
 
-pub async fn guard(State(services): State<Services>, request: Request, next: Next) -> Response {
+pub async fn guard(State(services): State<Services>, mut request: Request, next: Next) -> Response {
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if request.method() == Method::GET && is_protected_page(request.uri().path()) {
         let meta = RequestMeta::from_parts(request.headers(), None, false);
-        if session::load(&services, meta.token.as_deref())
-            .await
-            .is_err()
-        {
-            let mut response = Redirect::to("/login").into_response();
-            set_security_headers(response.headers_mut());
-            return response;
+        match session::load(&services, meta.token.as_deref()).await {
+            // The page's server functions read it back (`api::ctx::signed_in`): one session
+            // lookup per page, not one per function the page calls.
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+            }
+            Err(_) => {
+                let mut response = Redirect::to("/login").into_response();
+                set_security_headers(response.headers_mut());
+                return response;
+            }
         }
     }
     if writes && !is_same_site(request.headers()) {

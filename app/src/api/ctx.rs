@@ -28,10 +28,16 @@ pub fn request_meta(services: &Services) -> AppResult<RequestMeta> {
 }
 
 /// The services, the request and its signed-in principal; `NotSignedIn` without a live session.
+/// A page request brings the principal its guard resolved from the same cookie moments before.
 pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
     let services = services()?;
     let meta = request_meta(&services)?;
-    let principal = session::load(&services, meta.token.as_deref()).await?;
+    let resolved = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>().cloned());
+    let principal = match resolved {
+        Some(principal) => principal,
+        None => session::load(&services, meta.token.as_deref()).await?,
+    };
     Ok((services, meta, principal))
 }
 

@@ -123,9 +123,9 @@ if [ "${BENCH_BASELINE_ONLY:-0}" != 1 ]; then
 if [ "${BENCH_SKIP_BUILD:-0}" = 1 ]; then
   say "skipping the build (BENCH_SKIP_BUILD=1)"
 else
-  say "cargo leptos build --release (wasm-opt: $(command -v wasm-opt))"
+  say "cargo leptos build --release --split (wasm-opt: $(command -v wasm-opt))"
   build_start=$SECONDS
-  cargo leptos build --release
+  cargo leptos build --release --split
   say "release build took $((SECONDS - build_start)) s"
 fi
 SERVER_BIN="$CARGO_TARGET_DIR/release/server"
@@ -149,6 +149,26 @@ if [ -d "$PKG/snippets" ]; then
   raw=$(find "$PKG/snippets" -type f -name '*.js' -exec cat {} + | wc -c)
   gz=$(find "$PKG/snippets" -type f -name '*.js' -exec cat {} + | gzip -9 -c | wc -c)
   printf '  JS      %-28s raw %10s   gzip %10s\n' "snippets/ (all)" "$(human "$raw")" "$(human "$gz")"
+fi
+# What a visitor downloads: the main module on every page, plus the chunks of a lazy route on its
+# first visit (from the split manifest that `--split` writes).
+if [ -f "$PKG/__wasm_split_manifest.json" ]; then
+  python3 - "$PKG" <<'PY'
+import gzip, json, os, sys
+pkg = sys.argv[1]
+def gz(name):
+    with open(os.path.join(pkg, name + ".wasm"), "rb") as f:
+        return len(gzip.compress(f.read(), 9))
+main = gz("console")
+manifest = json.load(open(os.path.join(pkg, "__wasm_split_manifest.json")))
+print(f"  WASM    main module (every page)          gzip {main / 1024:8.1f} KB")
+for route, chunks in sorted(manifest.items()):
+    name = route.strip("_").rsplit("_", 1)[0].replace("_route_view", "")
+    extra = sum(gz(c) for c in chunks)
+    print(f"  WASM    + first visit of {name:<18} gzip {extra / 1024:8.1f} KB   (page total {(main + extra) / 1024:.1f} KB)")
+every = main + sum(gz(c) for c in set().union(*manifest.values()))
+print(f"  WASM    main module and every chunk       gzip {every / 1024:8.1f} KB")
+PY
 fi
 for f in "$PKG"/*.css; do
   raw=$(wc -c <"$f"); gz=$(gz_size "$f")

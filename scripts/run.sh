@@ -41,4 +41,4 @@ if [ -z "${APP_DATABASE_URL:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 echo "run: ${APP_MODE} mode at http://${LEPTOS_SITE_ADDR} (build cache ${CARGO_TARGET_DIR})"
-exec cargo leptos serve
+exec cargo leptos serve --split

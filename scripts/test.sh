@@ -118,7 +118,7 @@ step_e2e() {
     export APP_MODE=development APP_DEMO_DATA=true APP_DEV_OUTBOX=true
     export APP_DATABASE_URL="sqlite://${tmp}/e2e.sqlite"
     export PORT="$port" LEPTOS_SITE_ADDR="127.0.0.1:${port}" LEPTOS_RELOAD_PORT="$reload"
-    cargo leptos end-to-end
+    cargo leptos end-to-end --split
   )
   rm -rf "$tmp"
 }

@@ -75,3 +75,25 @@ test.describe('Resource Directory navigation', () => {
     });
   }
 });
+
+test.describe('code splitting', () => {
+  test('the Overview loads without the Security Settings code, which comes on the first visit', async ({ page }) => {
+    const wasm: string[] = [];
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.endsWith('.wasm')) wasm.push(path);
+    });
+    await page.goto('/login');
+    await signIn(page, 'alice@example.com');
+    await expect(page).toHaveURL(OVERVIEW);
+    await settle(page);
+    const main = new Set(wasm);
+    expect(main.size, `WASM fetched for /login and /overview: ${[...main].join(', ')}`).toBe(1);
+
+    await page.getByRole('link', { name: 'Security Settings', exact: true }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Security Settings' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Basic Settings' })).toBeVisible();
+    const chunks = wasm.filter((path) => !main.has(path));
+    expect(chunks.length, 'Security Settings fetched a WASM chunk of its own').toBeGreaterThan(0);
+  });
+});

@@ -168,11 +168,25 @@ impl PhoneNumber {
     }
 }
 
-/// Masks a stored E.164 number for display; a stored value that no longer parses shows as stars.
+/// Masks a stored E.164 number for display; a value that is not `+` and digits shows as stars.
+/// Stored numbers were validated when bound, so no libphonenumber parse (regular expressions) is
+/// needed here: calling codes are prefix-free, and the first 1–3 digits that name one are it.
 pub fn mask_e164(e164: &str) -> String {
-    PhoneNumber::parse(e164, None)
-        .map(|p| p.masked())
-        .unwrap_or_else(|_| "****".into())
+    let digits = e164
+        .strip_prefix('+')
+        .filter(|d| (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|d| !d.starts_with('0'));
+    digits
+        .and_then(|digits| {
+            (1..=3.min(digits.len() - 1)).find_map(|len| {
+                let code: u16 = digits[..len].parse().ok()?;
+                phonenumber::metadata::DATABASE
+                    .by_code(&code)
+                    .filter(|regions| !regions.is_empty())
+                    .map(|_| mask_phone(code, &digits[len..]))
+            })
+        })
+        .unwrap_or_else(|| "****".into())
 }
 
 #[cfg(test)]
@@ -249,6 +263,35 @@ mod tests {
                 Err(AppError::InvalidPhone),
                 "{junk}"
             );
+        }
+    }
+
+    #[test]
+    fn masking_a_stored_number_matches_masking_the_parsed_one() {
+        for e164 in [
+            "+8613800138000",
+            "+12025550143",
+            "+447911123456",
+            "+393123456789",
+            "+77012345678",
+            "+358457123456",
+            "+4915112345678",
+            "+2250701234567",
+            "+85291234567",
+            "+6281234567890",
+        ] {
+            let parsed = PhoneNumber::parse(e164, None).unwrap();
+            assert_eq!(mask_e164(e164), parsed.masked(), "{e164}");
+        }
+        for bad in [
+            "",
+            "+",
+            "8613800138000",
+            "+86 138",
+            "+0123456",
+            "+9991234567",
+        ] {
+            assert_eq!(mask_e164(bad), "****", "{bad:?}");
         }
     }
 

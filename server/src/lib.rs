@@ -153,6 +153,13 @@ pub async fn start(
         services: services.clone(),
     };
     let app = router(state);
+    // Pages stream out in several writes; with Nagle's algorithm on, the last one waited for the
+    // client's delayed ACK (about 40 ms on Linux) before leaving.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(async move {
         let result = axum::serve(
             listener,

@@ -24,14 +24,20 @@ pub struct Db {
     writer: Arc<Mutex<()>>,
 }
 
-/// A write transaction; on SQLite it also holds this process's writer turn until it ends.
-/// Dropped without `commit`, it rolls back. Never begin one while holding a transaction or a
-/// connection of the pool: the turn is taken first, then a connection.
-pub struct Tx {
+/// A connection, or a transaction on one, that holds this process's writer turn on SQLite.
+pub struct Turn<C> {
     // Declared first, so it ends (commit, or the rollback of a drop) before the turn is released.
-    inner: Transaction<'static, Any>,
+    inner: C,
     _turn: Option<OwnedMutexGuard<()>>,
 }
+
+/// A write transaction. Dropped without `commit`, it rolls back. Never begin one while holding a
+/// transaction or a connection of the pool: the turn is taken first, then a connection.
+pub type Tx = Turn<Transaction<'static, Any>>;
+
+/// A connection for writes outside a transaction (each statement commits alone). Reads need no
+/// turn: use the pool.
+pub type WriteConn = Turn<PoolConnection<Any>>;
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
@@ -39,34 +45,14 @@ impl Tx {
     }
 }
 
-/// A connection for writes outside a transaction (each statement commits alone); on SQLite it
-/// holds this process's writer turn. Reads need none: use the pool.
-pub struct WriteConn {
-    conn: PoolConnection<Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl Deref for WriteConn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.conn
-    }
-}
-
-impl DerefMut for WriteConn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
-    }
-}
-
-impl Deref for Tx {
+impl<C: DerefMut<Target = AnyConnection>> Deref for Turn<C> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         &self.inner
     }
 }
 
-impl DerefMut for Tx {
+impl<C: DerefMut<Target = AnyConnection>> DerefMut for Turn<C> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.inner
     }
@@ -137,12 +123,12 @@ impl Db {
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.writer.clone().lock_owned().await;
-                Ok(Tx {
+                Ok(Turn {
                     inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
                 })
             }
-            Backend::Postgres => Ok(Tx {
+            Backend::Postgres => Ok(Turn {
                 inner: self.pool.begin().await?,
                 _turn: None,
             }),
@@ -156,8 +142,8 @@ impl Db {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        Ok(WriteConn {
-            conn: self.pool.acquire().await?,
+        Ok(Turn {
+            inner: self.pool.acquire().await?,
             _turn: turn,
         })
     }

@@ -252,6 +252,19 @@ test("the overview's edit icon opens the change flow", async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Get verification code', exact: true })).toBeEnabled();
 });
 
+test('a page load of the change link renders the change flow, and it hydrates', async ({ page }) => {
+  await signInAs(page, BOB.email);
+  await page.goto('/security?modify=phone');
+  const dialog = changeDialog(page);
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByText(BOB.masked, { exact: true })).toBeVisible();
+  await settle(page);
+  // Rendered by the server; only once the page has hydrated does Close answer.
+  await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: 'Basic Settings' })).toBeVisible();
+});
+
 test('a number of another country or region is refused and no code is sent', async ({ page, request }) => {
   const foreign = '+8613912345678';
   const before = await outbox(request, foreign);

@@ -13,13 +13,15 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{Lazy, path};
+use leptos_router::path;
 
+use crate::pages::forgot_password::ForgotPasswordPage;
 use crate::pages::layout::Layout;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
-use crate::pages::{ForgotPasswordRoute, ManagementRoute, MemberDetailsRoute, SecurityRoute};
+use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
+use crate::pages::security::SecurityPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -33,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -52,16 +54,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage/>
-                <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()}/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("/") view=OverviewPage/>
                     <Route path=path!("/overview") view=OverviewPage/>
-                    <Route path=path!("/security") view={Lazy::<SecurityRoute>::new()}/>
-                    <Route path=path!("/resource-directory/management") view={Lazy::<ManagementRoute>::new()}/>
-                    <Route
-                        path=path!("/resource-directory/members/:account_id")
-                        view={Lazy::<MemberDetailsRoute>::new()}
-                    />
+                    <Route path=path!("/security") view=SecurityPage/>
+                    <Route path=path!("/resource-directory/management") view=ManagementPage/>
+                    <Route path=path!("/resource-directory/members/:account_id") view=MemberDetailsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

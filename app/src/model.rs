@@ -138,6 +138,9 @@ pub struct AppealView {
     pub created_at: String,
 }
 
+/// Events on one page of the Security Settings log.
+pub const SECURITY_LOG_PAGE: usize = 20;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditView {
     pub id: i64,

@@ -1,7 +1,8 @@
 //! Small widgets shared by several pages.
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use leptos::prelude::*;
+use std::future::Future;
 
 /// A full page load, so every resource is read again for the new session.
 pub fn hard_navigate(path: &str) {
@@ -30,6 +31,41 @@ where
     S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
     Signal::derive(move || value.get().and_then(|r| r.err()))
+}
+
+/// A value an island reads from the server: `initial` is what the page was rendered with (so
+/// hydration finds the same nodes and nothing is fetched twice); each later change of `source`
+/// fetches again in the browser. The previous value stays until the new one arrives, and an
+/// answer that a newer request overtook is dropped.
+pub fn load<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    initial: Option<T>,
+    fetch: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> RwSignal<Option<AppResult<T>>>
+where
+    S: 'static,
+    T: Send + Sync + 'static,
+    Fut: Future<Output = AppResult<T>> + 'static,
+{
+    let value = RwSignal::new(initial.map(Ok));
+    let skip_first = value.with_untracked(Option::is_some);
+    let latest = StoredValue::new(0u64);
+    Effect::new(move |ran: Option<()>| {
+        let args = source();
+        if ran.is_none() && skip_first {
+            return;
+        }
+        latest.update_value(|n| *n += 1);
+        let mine = latest.get_value();
+        let answer = fetch(args);
+        leptos::task::spawn_local(async move {
+            let answer = answer.await;
+            if latest.get_value() == mine {
+                value.set(Some(answer));
+            }
+        });
+    });
+    value
 }
 
 #[component]

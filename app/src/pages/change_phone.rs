@@ -3,7 +3,7 @@
 use crate::api::phone::{
     CheckNewPhone, ConfirmPhoneChange, SendNewPhoneCode, get_identity_options,
 };
-use crate::components::{Countdown, ErrorAlert};
+use crate::components::{Countdown, ErrorAlert, load};
 use crate::error::AppError;
 use crate::model::{IdentityOptions, Me};
 use crate::pages::identity::{IdentityStep, report_errors};
@@ -18,8 +18,14 @@ enum Step {
     Done(String),
 }
 
+/// `options` are the identity step's choices when the server rendered the flow open
+/// (`/security?modify=phone`); otherwise they are fetched when the flow opens.
 #[component]
-pub fn ChangePhoneFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
+pub fn ChangePhoneFlow(
+    on_close: Callback<()>,
+    on_changed: Callback<()>,
+    #[prop(default = None)] options: Option<IdentityOptions>,
+) -> impl IntoView {
     let me = expect_context::<Me>();
     if !me.is_owner() {
         return view! {
@@ -31,18 +37,15 @@ pub fn ChangePhoneFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl
         }
         .into_any();
     }
-    let options = Resource::new(|| (), |_| get_identity_options());
+    let options = load(|| (), options, |_| get_identity_options());
     view! {
         <section class="card flow" role="dialog" aria-labelledby="change-title">
             <h2 id="change-title">"Change your mobile phone number"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match options.await {
-                        Ok(options) => view! { <Steps options on_changed/> }.into_any(),
-                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {move || match options.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Ok(options)) => view! { <Steps options on_changed/> }.into_any(),
+                Some(Err(e)) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+            }}
             <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
         </section>
     }

@@ -1,4 +1,5 @@
 //! The console's frame: header with the principal and Sign out, left navigation, and the page.
+//! Rendered on the server; navigation links are plain page loads.
 
 use crate::api::auth::{SignOut, get_me};
 use crate::components::hard_navigate;
@@ -26,12 +27,6 @@ pub fn Layout() -> impl IntoView {
 #[component]
 fn Chrome(me: Me) -> impl IntoView {
     provide_context(me.clone());
-    let sign_out = ServerAction::<SignOut>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = sign_out.value().get() {
-            hard_navigate("/login");
-        }
-    });
     let can_manage = me.can_manage_directory;
     view! {
         <header class="topbar">
@@ -39,10 +34,7 @@ fn Chrome(me: Me) -> impl IntoView {
             <div class="who">
                 <span class="principal">{me.name.clone()}</span>
                 <span class="badge">{me.kind.label()}</span>
-                <SwitchRole me=me.clone()/>
-                <ActionForm action=sign_out attr:class="inline">
-                    <button type="submit" class="link">"Sign out"</button>
-                </ActionForm>
+                <HeaderActions roles=me.switchable_roles.clone()/>
             </div>
         </header>
         <div class="frame">
@@ -63,20 +55,37 @@ fn Chrome(me: Me) -> impl IntoView {
     }
 }
 
+/// Switch Role (for a RAM user with roles to switch to) and Sign out: the header's island.
+#[island]
+fn HeaderActions(roles: Vec<String>) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            hard_navigate("/login");
+        }
+    });
+    view! {
+        <SwitchRole roles/>
+        <ActionForm action=sign_out attr:class="inline">
+            <button type="submit" class="link">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
 #[component]
-fn SwitchRole(me: Me) -> impl IntoView {
+fn SwitchRole(roles: Vec<String>) -> impl IntoView {
     let switch = ServerAction::<crate::api::auth::SwitchRole>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = switch.value().get() {
             hard_navigate("/overview");
         }
     });
-    (!me.switchable_roles.is_empty()).then(|| {
+    (!roles.is_empty()).then(|| {
         view! {
             <ActionForm action=switch attr:class="inline">
                 <label class="sr-only" for="switch-role">"Role"</label>
                 <select id="switch-role" name="role">
-                    {me.switchable_roles.iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                    {roles.iter().map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
                 </select>
                 <button type="submit" class="link">"Switch Role"</button>
             </ActionForm>

@@ -7,6 +7,21 @@ use leptos::prelude::*;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    view! {
+        <main class="login">
+            <section class="login-card">
+                <h1>"Sign in"</h1>
+                <p class="muted">"Account Center"</p>
+                <SignInForm/>
+                <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
+            </section>
+        </main>
+    }
+}
+
+/// The form, with the choice of account when a number is bound to several.
+#[island]
+fn SignInForm() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     Effect::new(move |_| {
         if let Some(Ok(SignInReply::SignedIn)) = action.value().get() {
@@ -34,26 +49,19 @@ pub fn LoginPage() -> impl IntoView {
         _ => None,
     };
     view! {
-        <main class="login">
-            <section class="login-card">
-                <h1>"Sign in"</h1>
-                <p class="muted">"Account Center"</p>
-                <ActionForm action=action>
-                    <div class="field">
-                        <label for="account">"Account"</label>
-                        <input id="account" name="account" type="text" autocomplete="username" required
-                            placeholder="Logon email, phone number or name@alias"/>
-                    </div>
-                    <div class="field">
-                        <label for="password">"Password"</label>
-                        <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                    </div>
-                    {choices}
-                    <ErrorAlert error=action_error(action.value())/>
-                    <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Sign in"</button>
-                </ActionForm>
-                <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
-            </section>
-        </main>
+        <ActionForm action=action>
+            <div class="field">
+                <label for="account">"Account"</label>
+                <input id="account" name="account" type="text" autocomplete="username" required
+                    placeholder="Logon email, phone number or name@alias"/>
+            </div>
+            <div class="field">
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required/>
+            </div>
+            {choices}
+            <ErrorAlert error=action_error(action.value())/>
+            <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Sign in"</button>
+        </ActionForm>
     }
 }

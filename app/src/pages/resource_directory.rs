@@ -4,9 +4,11 @@
 use crate::api::directory::{
     DEFAULT_PAGE_SIZE, RdBindPhone, RdSendCode, rd_member, rd_member_events, rd_members, rd_tree,
 };
-use crate::components::{Countdown, ErrorAlert};
+use crate::components::{Countdown, ErrorAlert, load};
 use crate::error::AppError;
-use crate::model::{FolderView, Me, MemberPage, MemberSort, MemberView};
+use crate::model::{
+    AuditView, DirectoryView, FolderView, Me, MemberDetails, MemberPage, MemberSort, MemberView,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use std::collections::{HashMap, HashSet};
@@ -34,12 +36,59 @@ pub fn ManagementPage() -> impl IntoView {
     if !me.can_manage_directory {
         return view! { <AccessDenied/> }.into_any();
     }
-    let query = use_query_map();
-    let initial = match query.read_untracked().get("view").as_deref() {
-        Some("list") => DirectoryTab::MemberList,
-        _ => DirectoryTab::Organization,
-    };
-    let tab = RwSignal::new(initial);
+    let list = use_query_map().read_untracked().get("view").as_deref() == Some("list");
+    // The island starts from the tree and the first page it shows: the Member List View's, or
+    // the root folder's in the Resource Organization View.
+    let data = Resource::new(
+        || (),
+        move |_| async move {
+            let tree = rd_tree().await?;
+            let folder = match (list, tree.folders.first()) {
+                (false, Some(root)) => root.id.clone(),
+                _ => String::new(),
+            };
+            let page = rd_members(
+                String::new(),
+                folder,
+                MemberSort::DisplayName.as_str().into(),
+                "asc".into(),
+                0,
+                Some(DEFAULT_PAGE_SIZE),
+            )
+            .await?;
+            Ok::<_, AppError>((tree, page))
+        },
+    );
+    view! {
+        <nav class="rd-crumbs" aria-label="Breadcrumb">
+            <span>"Resource Directory"</span>
+            <span aria-hidden="true">" > "</span>
+            <span aria-current="page">"Management"</span>
+        </nav>
+        <h1>"Management"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok((tree, first_page)) => view! { <DirectoryConsole list tree first_page/> }.into_any(),
+                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
+}
+
+/// The two views of the directory and the phone dialogs: the page's island.
+#[island(lazy)]
+fn DirectoryConsole(list: bool, tree: DirectoryView, first_page: MemberPage) -> impl IntoView {
+    // The page the server rendered goes to the first table shown, once.
+    let first_page = StoredValue::new(Some(first_page));
+    let initial = move || first_page.try_update_value(Option::take).flatten();
+    let tab = RwSignal::new(if list {
+        DirectoryTab::MemberList
+    } else {
+        DirectoryTab::Organization
+    });
     let tab_button = move |which: DirectoryTab, label: &'static str| {
         view! {
             <button
@@ -54,68 +103,44 @@ pub fn ManagementPage() -> impl IntoView {
         }
     };
     view! {
-        <nav class="rd-crumbs" aria-label="Breadcrumb">
-            <span>"Resource Directory"</span>
-            <span aria-hidden="true">" > "</span>
-            <span aria-current="page">"Management"</span>
-        </nav>
-        <h1>"Management"</h1>
         <div class="rd-tabs">
             {tab_button(DirectoryTab::Organization, "Resource Organization View")}
             {tab_button(DirectoryTab::MemberList, "Member List View")}
         </div>
         {move || match tab.get() {
-            DirectoryTab::Organization => view! { <OrganizationView/> }.into_any(),
+            DirectoryTab::Organization => view! { <OrganizationView tree=tree.clone() initial/> }.into_any(),
             DirectoryTab::MemberList => {
                 view! {
                     <section class="card" aria-label="Member List View">
-                        <MemberTable folder=Signal::stored(None) searchable=true/>
+                        <MemberTable folder=Signal::stored(None) searchable=true initial=initial()/>
                     </section>
                 }
                     .into_any()
             }
         }}
     }
-    .into_any()
 }
 
 /// The folder tree on the left, the selected folder's members on the right.
-///
-/// Only the tree is rendered on the server. The members pane follows the selection in the
-/// browser (the root folder once the tree is known), so no list waits inside the tree's
-/// suspense boundary and hydration never has to match a nested one.
 #[component]
-fn OrganizationView() -> impl IntoView {
-    let tree = Resource::new(|| (), |_| rd_tree());
-    let selected = RwSignal::new(None::<(String, String)>);
+fn OrganizationView(
+    tree: DirectoryView,
+    initial: impl Fn() -> Option<MemberPage> + Send + Sync + 'static,
+) -> impl IntoView {
+    // The root folder is selected from the start.
+    let root = tree
+        .folders
+        .first()
+        .map(|root| (root.id.clone(), root.name.clone()));
+    let selected = RwSignal::new(root);
     let collapsed = RwSignal::new(HashSet::<String>::new());
-    Effect::new(move |_| {
-        if selected.with_untracked(Option::is_none)
-            && let Some(Ok(tree)) = tree.get()
-            && let Some(root) = tree.folders.first()
-        {
-            selected.set(Some((root.id.clone(), root.name.clone())));
-        }
-    });
     view! {
         <div class="rd-org">
             <section class="card rd-tree-card" aria-labelledby="rd-tree-title">
                 <h2 id="rd-tree-title">"Folders"</h2>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match tree.await {
-                            Ok(tree) => {
-                                view! {
-                                    <ul class="rd-tree" role="tree" aria-labelledby="rd-tree-title">
-                                        {folder_items(Arc::new(tree.folders), selected, collapsed)}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
-                            Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
-                        }
-                    })}
-                </Suspense>
+                <ul class="rd-tree" role="tree" aria-labelledby="rd-tree-title">
+                    {folder_items(Arc::new(tree.folders), selected, collapsed)}
+                </ul>
             </section>
             <section class="card rd-folder-members" aria-labelledby="rd-folder-title">
                 <h2 id="rd-folder-title">
@@ -125,7 +150,7 @@ fn OrganizationView() -> impl IntoView {
                     }}
                 </h2>
                 {move || match selected.get() {
-                    Some((id, _)) => view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false/> }.into_any(),
+                    Some((id, _)) => view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false initial=initial()/> }.into_any(),
                     None => view! { <p class="muted">"Select a folder to see its members."</p> }.into_any(),
                 }}
             </section>
@@ -237,7 +262,12 @@ fn status_label(status: &str) -> &'static str {
 
 /// A table of members with sortable headers and server-side paging; with `searchable`, a search box.
 #[component]
-fn MemberTable(folder: Signal<Option<String>>, searchable: bool) -> impl IntoView {
+fn MemberTable(
+    folder: Signal<Option<String>>,
+    searchable: bool,
+    /// The first page, when the server rendered it.
+    initial: Option<MemberPage>,
+) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
     let sort = RwSignal::new(MemberSort::DisplayName);
@@ -245,7 +275,7 @@ fn MemberTable(folder: Signal<Option<String>>, searchable: bool) -> impl IntoVie
     let offset = RwSignal::new(0i64);
     let limit = RwSignal::new(DEFAULT_PAGE_SIZE);
     let version = RwSignal::new(0u32);
-    let page = Resource::new(
+    let page = load(
         move || {
             (
                 search.get(),
@@ -257,6 +287,7 @@ fn MemberTable(folder: Signal<Option<String>>, searchable: bool) -> impl IntoVie
                 version.get(),
             )
         },
+        initial,
         |(search, folder, sort, descending, offset, limit, _)| {
             let order = if descending { "desc" } else { "asc" };
             rd_members(
@@ -349,44 +380,41 @@ fn MemberTable(folder: Signal<Option<String>>, searchable: bool) -> impl IntoVie
                 }
             })}
         {move || notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(page) => {
-                        view! {
-                            <div class="rd-table-wrap">
-                                <table class="table rd-members">
-                                    <thead>
-                                        <tr>
-                                            {header("Display Name", MemberSort::DisplayName)}
-                                            {header("Account ID", MemberSort::AccountId)}
-                                            <th scope="col">"Type"</th>
-                                            <th scope="col">"Folder"</th>
-                                            <th scope="col">"Mobile Phone Number"</th>
-                                            <th scope="col">"Status"</th>
-                                            {header("Joined", MemberSort::JoinedAt)}
-                                            <th scope="col">"Actions"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {page
-                                            .members
-                                            .iter()
-                                            .cloned()
-                                            .map(|member| view! { <MemberRow member open_dialog/> })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                                {page.members.is_empty().then(|| view! { <p class="muted rd-empty">"No members found."</p> })}
-                            </div>
-                            <Pager page offset limit/>
-                        }
-                            .into_any()
-                    }
-                    Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+        {move || match page.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Ok(page)) => {
+                view! {
+                    <div class="rd-table-wrap">
+                        <table class="table rd-members">
+                            <thead>
+                                <tr>
+                                    {header("Display Name", MemberSort::DisplayName)}
+                                    {header("Account ID", MemberSort::AccountId)}
+                                    <th scope="col">"Type"</th>
+                                    <th scope="col">"Folder"</th>
+                                    <th scope="col">"Mobile Phone Number"</th>
+                                    <th scope="col">"Status"</th>
+                                    {header("Joined", MemberSort::JoinedAt)}
+                                    <th scope="col">"Actions"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {page
+                                    .members
+                                    .iter()
+                                    .cloned()
+                                    .map(|member| view! { <MemberRow member open_dialog/> })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                        {page.members.is_empty().then(|| view! { <p class="muted rd-empty">"No members found."</p> })}
+                    </div>
+                    <Pager page offset limit/>
                 }
-            })}
-        </Transition>
+                    .into_any()
+            }
+            Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+        }}
         {move || {
             dialog
                 .get()
@@ -701,19 +729,21 @@ pub fn MemberDetailsPage() -> impl IntoView {
     if !me.can_manage_directory {
         return view! { <AccessDenied/> }.into_any();
     }
-    let params = use_params_map();
-    let account_id = Memo::new(move |_| params.read().get("account_id").unwrap_or_default());
-    let version = RwSignal::new(0u32);
-    let details = Resource::new(
-        move || (account_id.get(), version.get()),
-        |(id, _)| rd_member(id),
+    let id = use_params_map()
+        .read_untracked()
+        .get("account_id")
+        .unwrap_or_default();
+    let data = Resource::new(
+        || (),
+        move |_| {
+            let id = id.clone();
+            async move {
+                let details = rd_member(id.clone()).await?;
+                let events = rd_member_events(id.clone()).await?;
+                Ok::<_, AppError>((id, details, events))
+            }
+        },
     );
-    let events = Resource::new(
-        move || (account_id.get(), version.get()),
-        |(id, _)| rd_member_events(id),
-    );
-    let dialog = RwSignal::new(None::<MemberView>);
-    let notice = RwSignal::new(None::<String>);
     view! {
         <nav class="rd-crumbs" aria-label="Breadcrumb">
             <span>"Resource Directory"</span>
@@ -722,105 +752,132 @@ pub fn MemberDetailsPage() -> impl IntoView {
             <span aria-hidden="true">" > "</span>
             <span aria-current="page">"Member details"</span>
         </nav>
-        {move || notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match details.await {
-                    Ok(details) => {
-                        let member = details.member.clone();
-                        let has_phone = member.masked_phone.is_some();
-                        let open = {
-                            let member = member.clone();
-                            move |_| {
-                                notice.set(None);
-                                dialog.set(Some(member.clone()));
-                            }
-                        };
-                        view! {
-                            <h1>{member.display_name.clone()}</h1>
-                            <section class="card" aria-labelledby="rd-basic-information">
-                                <h2 id="rd-basic-information">"Basic Information"</h2>
-                                <dl class="facts">
-                                    <dt>"Account ID"</dt>
-                                    <dd>{member.account_id.clone()}</dd>
-                                    <dt>"Display Name"</dt>
-                                    <dd>{member.display_name.clone()}</dd>
-                                    <dt>"Type"</dt>
-                                    <dd>{member.member_type.label()}</dd>
-                                    <dt>"Folder"</dt>
-                                    <dd>{details.folder_path.join(" / ")}</dd>
-                                    <dt>"Status"</dt>
-                                    <dd>{status_label(&member.status)}</dd>
-                                    <dt>"Country/Region"</dt>
-                                    <dd>{format!("{} (+{})", member.region, member.calling_code)}</dd>
-                                    <dt>"Logon Email"</dt>
-                                    <dd>{details.masked_email.clone()}</dd>
-                                    <dt>"Joined"</dt>
-                                    <dd>{member.joined_at.clone()}</dd>
-                                    <dt>"Mobile Phone Number"</dt>
-                                    <dd>
-                                        <span class="phone">
-                                            {member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}
-                                        </span>
-                                        <button type="button" class="link" on:click=open>
-                                            {if has_phone { "Modify" } else { "Bind Mobile Phone Number" }}
-                                        </button>
-                                    </dd>
-                                </dl>
-                            </section>
-                        }
-                            .into_any()
-                    }
+                match data.await {
+                    Ok((id, details, events)) => view! { <MemberConsole id details events/> }.into_any(),
                     Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
+    }
+    .into_any()
+}
+
+/// Basic Information with Modify (or Bind), the member's audit events, and the phone dialog.
+/// Both are read again after a change.
+#[island(lazy)]
+fn MemberConsole(id: String, details: MemberDetails, events: Vec<AuditView>) -> impl IntoView {
+    let version = RwSignal::new(0u32);
+    let details = {
+        let id = id.clone();
+        load(
+            move || version.get(),
+            Some(details),
+            move |_| rd_member(id.clone()),
+        )
+    };
+    let events = load(
+        move || version.get(),
+        Some(events),
+        move |_| rd_member_events(id.clone()),
+    );
+    let dialog = RwSignal::new(None::<MemberView>);
+    let notice = RwSignal::new(None::<String>);
+    view! {
+        {move || notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
+        {move || match details.get() {
+            None => ().into_any(),
+            Some(Ok(details)) => {
+                let member = details.member.clone();
+                let has_phone = member.masked_phone.is_some();
+                let open = {
+                    let member = member.clone();
+                    move |_| {
+                        notice.set(None);
+                        dialog.set(Some(member.clone()));
+                    }
+                };
+                view! {
+                    <h1>{member.display_name.clone()}</h1>
+                    <section class="card" aria-labelledby="rd-basic-information">
+                        <h2 id="rd-basic-information">"Basic Information"</h2>
+                        <dl class="facts">
+                            <dt>"Account ID"</dt>
+                            <dd>{member.account_id.clone()}</dd>
+                            <dt>"Display Name"</dt>
+                            <dd>{member.display_name.clone()}</dd>
+                            <dt>"Type"</dt>
+                            <dd>{member.member_type.label()}</dd>
+                            <dt>"Folder"</dt>
+                            <dd>{details.folder_path.join(" / ")}</dd>
+                            <dt>"Status"</dt>
+                            <dd>{status_label(&member.status)}</dd>
+                            <dt>"Country/Region"</dt>
+                            <dd>{format!("{} (+{})", member.region, member.calling_code)}</dd>
+                            <dt>"Logon Email"</dt>
+                            <dd>{details.masked_email.clone()}</dd>
+                            <dt>"Joined"</dt>
+                            <dd>{member.joined_at.clone()}</dd>
+                            <dt>"Mobile Phone Number"</dt>
+                            <dd>
+                                <span class="phone">
+                                    {member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}
+                                </span>
+                                <button type="button" class="link" on:click=open>
+                                    {if has_phone { "Modify" } else { "Bind Mobile Phone Number" }}
+                                </button>
+                            </dd>
+                        </dl>
+                    </section>
+                }
+                    .into_any()
+            }
+            Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+        }}
         <section class="card" aria-labelledby="rd-events-title">
             <h2 id="rd-events-title">"Audit Events"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Ok(events) if events.is_empty() => {
-                            view! { <p class="muted">"No events yet."</p> }.into_any()
-                        }
-                        Ok(events) => {
-                            view! {
-                                <table class="table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Time (UTC)"</th>
-                                            <th scope="col">"Principal"</th>
-                                            <th scope="col">"Action"</th>
-                                            <th scope="col">"Outcome"</th>
-                                            <th scope="col">"Detail"</th>
-                                            <th scope="col">"Client IP"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {events
-                                            .into_iter()
-                                            .map(|e| {
-                                                view! {
-                                                    <tr>
-                                                        <td>{e.at}</td>
-                                                        <td>{e.principal}</td>
-                                                        <td>{e.action}</td>
-                                                        <td>{e.outcome}</td>
-                                                        <td>{e.detail}</td>
-                                                        <td>{e.client_ip}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+            {move || match events.get() {
+                None => ().into_any(),
+                Some(Ok(events)) if events.is_empty() => {
+                    view! { <p class="muted">"No events yet."</p> }.into_any()
+                }
+                Some(Ok(events)) => {
+                    view! {
+                        <table class="table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Time (UTC)"</th>
+                                    <th scope="col">"Principal"</th>
+                                    <th scope="col">"Action"</th>
+                                    <th scope="col">"Outcome"</th>
+                                    <th scope="col">"Detail"</th>
+                                    <th scope="col">"Client IP"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {events
+                                    .into_iter()
+                                    .map(|e| {
+                                        view! {
+                                            <tr>
+                                                <td>{e.at}</td>
+                                                <td>{e.principal}</td>
+                                                <td>{e.action}</td>
+                                                <td>{e.outcome}</td>
+                                                <td>{e.detail}</td>
+                                                <td>{e.client_ip}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
                     }
-                })}
-            </Transition>
+                        .into_any()
+                }
+                Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+            }}
         </section>
         {move || {
             dialog
@@ -842,5 +899,4 @@ pub fn MemberDetailsPage() -> impl IntoView {
                 })
         }}
     }
-    .into_any()
 }

@@ -5,9 +5,9 @@ use crate::api::account_center::{
     BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log,
 };
 use crate::api::phone::get_identity_options;
-use crate::components::ErrorAlert;
+use crate::components::{ErrorAlert, load};
 use crate::error::AppError;
-use crate::model::{AuditView, Me};
+use crate::model::{AccountSummary, AppealView, IdentityOptions, Me, SECURITY_LOG_PAGE};
 use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
 use crate::pages::identity::{IdentityStep, report_errors};
 use leptos::prelude::*;
@@ -22,57 +22,112 @@ enum Panel {
     Appeal,
 }
 
+/// The page, rendered on the server: the settings island (with the owner's appeals inside it as
+/// static HTML) and the security log.
 #[component]
 pub fn SecurityPage() -> impl IntoView {
     let me = expect_context::<Me>();
     let query = use_query_map();
     let opened_by_link = query.with_untracked(|q| q.get("modify").as_deref() == Some("phone"));
+    let is_owner = me.is_owner();
+    let account = Resource::new(|| (), |_| get_account());
+    let appeals = Resource::new(
+        || (),
+        move |_| async move {
+            if is_owner {
+                list_appeals().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    // Opened by the Overview's edit link: the flow is rendered open, with its first step.
+    let identity = Resource::new(
+        || (),
+        move |_| async move {
+            if opened_by_link && is_owner {
+                get_identity_options().await.ok()
+            } else {
+                None
+            }
+        },
+    );
+    view! {
+        <h1>"Security Settings"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let me = me.clone();
+                Suspend::new(async move {
+                    match (account.await, appeals.await, identity.await) {
+                        (Ok(account), appeals, identity) => view! {
+                            <SecuritySettings me account opened_by_link identity>
+                                <Appeals list=appeals.unwrap_or_default()/>
+                            </SecuritySettings>
+                        }
+                        .into_any(),
+                        (Err(e), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+        <SecurityLog/>
+    }
+}
+
+/// Basic Settings with its Modify / Bind / Unbind buttons, the FAQ's appeal button, and the one
+/// panel they open. `children` is the list of appeals, rendered by the server.
+#[island(lazy)]
+fn SecuritySettings(
+    me: Me,
+    account: AccountSummary,
+    opened_by_link: bool,
+    identity: Option<IdentityOptions>,
+    children: Children,
+) -> impl IntoView {
+    provide_context(me);
+    // The server's identity options serve the flow it rendered open, once.
+    let identity = StoredValue::new(identity);
     let panel = RwSignal::new(if opened_by_link {
         Panel::ChangePhone
     } else {
         Panel::None
     });
-    let account = Resource::new(|| (), |_| get_account());
-    let refresh = Callback::new(move |_| account.refetch());
+    let account = RwSignal::new(account);
+    let refresh = Callback::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(fresh) = get_account().await {
+                account.set(fresh);
+            }
+        });
+    });
     let close = Callback::new(move |_| panel.set(Panel::None));
-    let is_owner = me.is_owner();
     view! {
-        <h1>"Security Settings"</h1>
         <section class="card" aria-labelledby="basic-settings">
             <h2 id="basic-settings">"Basic Settings"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match account.await {
-                        Ok(a) => view! {
-                            <div class="setting-row">
-                                <span class="setting-name">"Mobile Phone Number"</span>
-                                <span class="setting-value">{a.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</span>
-                                <button type="button" class="link" on:click=move |_| panel.set(Panel::ChangePhone)>"Modify"</button>
-                            </div>
-                            <div class="setting-row">
-                                <span class="setting-name">"Authenticator (TOTP)"</span>
-                                <span class="setting-value">{if a.totp_bound { "Bound" } else { "Not bound" }}</span>
-                                {if a.totp_bound {
-                                    view! { <button type="button" class="link" on:click=move |_| panel.set(Panel::UnbindTotp)>"Unbind"</button> }.into_any()
-                                } else {
-                                    view! { <button type="button" class="link" on:click=move |_| panel.set(Panel::BindTotp)>"Bind"</button> }.into_any()
-                                }}
-                            </div>
-                            <div class="setting-row">
-                                <span class="setting-name">"Logon Email"</span>
-                                <span class="setting-value">{a.masked_email.clone()}</span>
-                                <span></span>
-                            </div>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <div class="setting-row">
+                <span class="setting-name">"Mobile Phone Number"</span>
+                <span class="setting-value">{move || account.with(|a| a.masked_phone.clone()).unwrap_or_else(|| "Not bound".into())}</span>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::ChangePhone)>"Modify"</button>
+            </div>
+            <div class="setting-row">
+                <span class="setting-name">"Authenticator (TOTP)"</span>
+                <span class="setting-value">{move || if account.with(|a| a.totp_bound) { "Bound" } else { "Not bound" }}</span>
+                <button type="button" class="link" on:click=move |_| {
+                    panel.set(if account.with_untracked(|a| a.totp_bound) { Panel::UnbindTotp } else { Panel::BindTotp })
+                }>{move || if account.with(|a| a.totp_bound) { "Unbind" } else { "Bind" }}</button>
+            </div>
+            <div class="setting-row">
+                <span class="setting-name">"Logon Email"</span>
+                <span class="setting-value">{account.with_untracked(|a| a.masked_email.clone())}</span>
+                <span></span>
+            </div>
         </section>
         {move || match panel.get() {
             Panel::None => ().into_any(),
-            Panel::ChangePhone => view! { <ChangePhoneFlow on_close=close on_changed=refresh/> }.into_any(),
+            Panel::ChangePhone => {
+                let options = identity.try_update_value(Option::take).flatten();
+                view! { <ChangePhoneFlow on_close=close on_changed=refresh options/> }.into_any()
+            }
             Panel::BindTotp => view! { <BindTotp on_close=close on_changed=refresh/> }.into_any(),
             Panel::UnbindTotp => view! { <UnbindTotpFlow on_close=close on_changed=refresh/> }.into_any(),
             Panel::Appeal => view! { <AppealForm on_close=close/> }.into_any(),
@@ -82,9 +137,8 @@ pub fn SecurityPage() -> impl IntoView {
             <p>"A code can take a minute to arrive. After the countdown you can request it again. "
                "If neither your phone nor your logon email is available, file an appeal: we check your request and contact you. An appeal never changes the number by itself."</p>
             <button type="button" class="secondary" on:click=move |_| panel.set(Panel::Appeal)>"File an appeal"</button>
-            {is_owner.then(|| view! { <Appeals/> })}
+            {children()}
         </section>
-        <SecurityLog/>
     }
 }
 
@@ -144,7 +198,7 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
             on_changed.run(());
         }
     });
-    let options = Resource::new(|| (), |_| get_identity_options());
+    let options = load(|| (), None, |_| get_identity_options());
     let on_verified = Callback::new(move |_| {
         unbind.dispatch(UnbindTotp {});
     });
@@ -153,15 +207,12 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
             <h2 id="unbind-title">"Unbind the authenticator"</h2>
             {if me.is_owner() {
                 view! {
-                    <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                        {move || Suspend::new(async move {
-                            match (options.await, unbind.value().get()) {
-                                (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is unbound."</p> }.into_any(),
-                                (Ok(options), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
-                                (Err(e), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
-                            }
-                        })}
-                    </Suspense>
+                    {move || match (options.get(), unbind.value().get()) {
+                        (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is unbound."</p> }.into_any(),
+                        (None, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                        (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
+                        (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    }}
                     <ErrorAlert error/>
                 }.into_any()
             } else {
@@ -215,71 +266,58 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
     }
 }
 
+/// The owner's appeals, newest first (server-rendered).
 #[component]
-fn Appeals() -> impl IntoView {
-    let appeals = Resource::new(|| (), |_| list_appeals());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match appeals.await {
-                    Ok(list) if !list.is_empty() => view! {
-                        <h3>"Your appeals"</h3>
-                        <table class="table">
-                            <thead><tr><th>"Reference"</th><th>"Number"</th><th>"Status"</th><th>"Filed"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|a| view! {
-                                    <tr><td>{a.reference}</td><td>{a.masked_phone}</td><td>{a.status}</td><td>{a.created_at}</td></tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Transition>
-    }
+fn Appeals(list: Vec<AppealView>) -> impl IntoView {
+    (!list.is_empty()).then(|| {
+        view! {
+            <h3>"Your appeals"</h3>
+            <table class="table">
+                <thead><tr><th>"Reference"</th><th>"Number"</th><th>"Status"</th><th>"Filed"</th></tr></thead>
+                <tbody>
+                    {list.into_iter().map(|a| view! {
+                        <tr><td>{a.reference}</td><td>{a.masked_phone}</td><td>{a.status}</td><td>{a.created_at}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+    })
 }
 
+/// The account's audit events, newest first, a page at a time (`?log_before=<id>` pages back).
 #[component]
 fn SecurityLog() -> impl IntoView {
-    let before = RwSignal::new(None::<i64>);
-    let pages = RwSignal::new(Vec::<AuditView>::new());
-    let page = Resource::new(move || before.get(), security_log);
-    Effect::new(move |_| {
-        if let Some(Ok(rows)) = page.get() {
-            pages.update(|all| {
-                for row in rows {
-                    if !all.iter().any(|r| r.id == row.id) {
-                        all.push(row);
-                    }
-                }
-            });
-        }
-    });
-    let last_full = move || matches!(page.get(), Some(Ok(rows)) if rows.len() as i64 == 20);
+    let query = use_query_map();
+    let before = query.with_untracked(|q| q.get("log_before").and_then(|v| v.parse::<i64>().ok()));
+    let page = Resource::new(move || before, security_log);
     view! {
         <section class="card" aria-labelledby="security-log">
             <h2 id="security-log">"Security log"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let _ = page.await;
-                    view! {
-                        <table class="table">
-                            <thead><tr><th>"Time"</th><th>"Action"</th><th>"By"</th><th>"IP"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
-                            <tbody>
-                                <For each=move || pages.get() key=|r| r.id let:r>
-                                    <tr><td>{r.at}</td><td>{r.action}</td><td>{r.principal}</td><td>{r.client_ip}</td><td>{r.outcome}</td><td>{r.detail}</td></tr>
-                                </For>
-                            </tbody>
-                        </table>
+                    match page.await {
+                        Ok(rows) => {
+                            let older = (rows.len() == SECURITY_LOG_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+                            view! {
+                                <table class="table">
+                                    <thead><tr><th>"Time"</th><th>"Action"</th><th>"By"</th><th>"IP"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
+                                    <tbody>
+                                        {rows.into_iter().map(|r| view! {
+                                            <tr><td>{r.at}</td><td>{r.action}</td><td>{r.principal}</td><td>{r.client_ip}</td><td>{r.outcome}</td><td>{r.detail}</td></tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <p class="pager">
+                                    {before.map(|_| view! { <a href="/security#security-log">"Newest events"</a> })}
+                                    {older.map(|id| view! { <a href=format!("/security?log_before={id}#security-log")>"Older events"</a> })}
+                                </p>
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
                     }
                 })}
-            </Transition>
-            <Show when=last_full>
-                <button type="button" class="secondary" on:click=move |_| {
-                    before.set(pages.with(|p| p.last().map(|r| r.id)));
-                }>"Load more"</button>
-            </Show>
+            </Suspense>
         </section>
     }
 }

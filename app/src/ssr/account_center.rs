@@ -421,8 +421,6 @@ pub async fn list_appeals(
         .collect())
 }
 
-pub const LOG_PAGE: i64 = 20;
-
 /// The account's own audit events, newest first, a page at a time.
 pub async fn security_log(
     services: &Services,
@@ -430,7 +428,13 @@ pub async fn security_log(
     before: Option<i64>,
 ) -> AppResult<Vec<AuditView>> {
     let mut conn = services.db.pool.acquire().await?;
-    let rows = audit::list_for_subject(&mut conn, &principal.account_id, before, LOG_PAGE).await?;
+    let rows = audit::list_for_subject(
+        &mut conn,
+        &principal.account_id,
+        before,
+        crate::model::SECURITY_LOG_PAGE as i64,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| AuditView {

@@ -30,6 +30,29 @@ async fn server_fn_handler(
     handle_server_fns_with_context(move || provide_context(services.clone()), request).await
 }
 
+/// Leptos answers every server-function error with 500 (and a `serverfnerror` header). The body
+/// is the `AppError`, so answer with the status it stands for instead (400 bad input, 401, 403,
+/// 404, 429; 500 only for a failure on our side): clients, proxies and logs can then tell a
+/// refusal from a fault. The browser's client reads any 4xx/5xx as the error.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error body is a few hundred bytes; anything larger is not one of ours.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes)
+        && let Ok(status) = http::StatusCode::from_u16(error.status())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
 async fn favicon() -> Response {
     (
         [
@@ -76,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             },
             shell,
         ))
+        .layer(axum::middleware::map_response(with_error_status))
         .layer(axum::middleware::from_fn_with_state(services, guard::guard))
         .with_state(state)
 }

@@ -418,6 +418,10 @@ fn judge_server_fn(
         Ok(error) if error.to_string().trim().is_empty() => {
             Some(format!("{status} {error:?} with an empty message"))
         }
+        Ok(error) if *status != error.status() => Some(format!(
+            "{status} for {error:?}, whose status is {}",
+            error.status()
+        )),
         Ok(_) if body.len() > 2048 => Some(format!(
             "{status}: an answer of {} bytes echoes the input",
             body.len()

@@ -167,6 +167,7 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
+    /// The error, which must come with the HTTP status it stands for.
     pub fn err(&self) -> AppError {
         assert!(
             self.status >= 400,
@@ -174,7 +175,10 @@ impl Reply {
             self.status,
             self.body
         );
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+        let error: AppError =
+            serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body));
+        assert_eq!(self.status, error.status(), "the status of {error:?}");
+        error
     }
 
     pub fn session_token(&self) -> Option<String> {

@@ -13,7 +13,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::pages::forgot_password::ForgotPasswordPage;
 use crate::pages::layout::Layout;
@@ -53,14 +53,21 @@ pub fn App() -> impl IntoView {
         <Title text="Account Center"/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage/>
-                <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
-                <ParentRoute path=path!("") view=Layout>
-                    <Route path=path!("/") view=OverviewPage/>
-                    <Route path=path!("/overview") view=OverviewPage/>
-                    <Route path=path!("/security") view=SecurityPage/>
-                    <Route path=path!("/resource-directory/management") view=ManagementPage/>
-                    <Route path=path!("/resource-directory/members/:account_id") view=MemberDetailsPage/>
+                // Async: a page is sent whole once its data is read (a millisecond or two), so it
+                // needs no script to fill in streamed parts, works without JavaScript, and a
+                // signed-out visitor gets a real redirect.
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/resource-directory/management") view=ManagementPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/resource-directory/members/:account_id")
+                        view=MemberDetailsPage
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -76,8 +76,8 @@ test.describe('Resource Directory navigation', () => {
   }
 });
 
-test.describe('code splitting', () => {
-  test('the Overview loads without the Security Settings code, which comes on the first visit', async ({ page }) => {
+test.describe('islands', () => {
+  test('the Overview loads only the main module; Security Settings fetches its island on the first visit', async ({ page }) => {
     const wasm: string[] = [];
     page.on('request', (request) => {
       const path = new URL(request.url()).pathname;
@@ -93,7 +93,32 @@ test.describe('code splitting', () => {
     await page.getByRole('link', { name: 'Security Settings', exact: true }).click();
     await expect(page.getByRole('heading', { level: 1, name: 'Security Settings' })).toBeVisible();
     await expect(page.getByRole('heading', { name: 'Basic Settings' })).toBeVisible();
+    await settle(page);
     const chunks = wasm.filter((path) => !main.has(path));
     expect(chunks.length, 'Security Settings fetched a WASM chunk of its own').toBeGreaterThan(0);
+  });
+
+  test('without JavaScript the sign-in form still works and the pages render on the server', async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto('/login');
+    await page.getByLabel('Account', { exact: true }).fill('alice@example.com');
+    await page.getByLabel('Password', { exact: true }).fill('Demo-pass-123');
+    // A plain form post: the server signs in and sends the browser back.
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForLoadState('load');
+
+    await page.goto('/overview');
+    await expect(page).toHaveURL(OVERVIEW);
+    const myAccount = page.getByRole('region', { name: 'My Account' });
+    await expect(myAccount).toContainText('a***@example.com');
+    await expect(myAccount.getByRole('link', { name: 'Edit Mobile Phone Number', exact: true })).toBeVisible();
+
+    await page.goto('/security');
+    await expect(page.getByRole('region', { name: 'Basic Settings' })).toContainText('Mobile Phone Number');
+    const log = page.getByRole('region', { name: 'Security log' });
+    await expect(log.getByRole('table')).toBeVisible();
+    await expect(log.getByRole('columnheader', { name: 'Action', exact: true })).toBeVisible();
+    await context.close();
   });
 });

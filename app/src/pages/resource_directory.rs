@@ -43,19 +43,12 @@ pub fn ManagementPage() -> impl IntoView {
         || (),
         move |_| async move {
             let tree = rd_tree().await?;
-            let folder = match (list, tree.folders.first()) {
-                (false, Some(root)) => root.id.clone(),
-                _ => String::new(),
-            };
-            let page = rd_members(
-                String::new(),
-                folder,
-                MemberSort::DisplayName.as_str().into(),
-                "asc".into(),
-                0,
-                Some(DEFAULT_PAGE_SIZE),
-            )
-            .await?;
+            let folder = tree
+                .folders
+                .first()
+                .filter(|_| !list)
+                .map(|root| root.id.clone());
+            let page = MembersQuery::first(folder).fetch().await?;
             Ok::<_, AppError>((tree, page))
         },
     );
@@ -260,6 +253,44 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
+/// What a member table asks the server for. A table starts at `first`, which is also the page
+/// the server renders for it.
+#[derive(Clone)]
+struct MembersQuery {
+    search: String,
+    folder: Option<String>,
+    sort: MemberSort,
+    descending: bool,
+    offset: i64,
+    limit: i64,
+}
+
+impl MembersQuery {
+    fn first(folder: Option<String>) -> MembersQuery {
+        MembersQuery {
+            search: String::new(),
+            folder,
+            sort: MemberSort::DisplayName,
+            descending: false,
+            offset: 0,
+            limit: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    async fn fetch(self) -> Result<MemberPage, AppError> {
+        let order = if self.descending { "desc" } else { "asc" };
+        rd_members(
+            self.search,
+            self.folder.unwrap_or_default(),
+            self.sort.as_str().into(),
+            order.into(),
+            self.offset,
+            Some(self.limit),
+        )
+        .await
+    }
+}
+
 /// A table of members with sortable headers and server-side paging; with `searchable`, a search box.
 #[component]
 fn MemberTable(
@@ -268,37 +299,28 @@ fn MemberTable(
     /// The first page, when the server rendered it.
     initial: Option<MemberPage>,
 ) -> impl IntoView {
-    let typed = RwSignal::new(String::new());
-    let search = RwSignal::new(String::new());
-    let sort = RwSignal::new(MemberSort::DisplayName);
-    let descending = RwSignal::new(false);
-    let offset = RwSignal::new(0i64);
-    let limit = RwSignal::new(DEFAULT_PAGE_SIZE);
+    let start = MembersQuery::first(None);
+    let typed = RwSignal::new(start.search.clone());
+    let search = RwSignal::new(start.search);
+    let sort = RwSignal::new(start.sort);
+    let descending = RwSignal::new(start.descending);
+    let offset = RwSignal::new(start.offset);
+    let limit = RwSignal::new(start.limit);
     let version = RwSignal::new(0u32);
     let page = load(
         move || {
-            (
-                search.get(),
-                folder.get(),
-                sort.get(),
-                descending.get(),
-                offset.get(),
-                limit.get(),
-                version.get(),
-            )
+            let query = MembersQuery {
+                search: search.get(),
+                folder: folder.get(),
+                sort: sort.get(),
+                descending: descending.get(),
+                offset: offset.get(),
+                limit: limit.get(),
+            };
+            (query, version.get())
         },
         initial,
-        |(search, folder, sort, descending, offset, limit, _)| {
-            let order = if descending { "desc" } else { "asc" };
-            rd_members(
-                search,
-                folder.unwrap_or_default(),
-                sort.as_str().into(),
-                order.into(),
-                offset,
-                Some(limit),
-            )
-        },
+        |(query, _)| query.fetch(),
     );
     let dialog = RwSignal::new(None::<MemberView>);
     let notice = RwSignal::new(None::<String>);

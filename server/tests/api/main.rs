@@ -39,7 +39,9 @@
 //!   scalar, count, phone_of, insert_owners, assert_binding_counts_consistent,
 //!   assert_logs_keep_secrets}`, `Owner::cn`, `Instance::{kill9, restart, log}`, `Target::{call, try_call}`,
 //!   the SMS and SMTP stand-ins, `snapshot`/`assert_same`, `server_fn_endpoints`. The processes
-//!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`).
+//!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`), or
+//!   `APP_TEST_SERVER_BIN` when set (a target directory shared by several checkouts holds the
+//!   `server` of whichever built last).
 //!
 //! # Adding a test module
 //!

@@ -9,9 +9,9 @@
 //! (`cargo test -p server --test multi_instance -- --nocapture` shows them); docs/reliability.md
 //! keeps the last ones.
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
+use crate::helpers;
+use crate::helpers::processes;
+use crate::helpers::{Method, Steps};
 
 use app::domain::phone::mask_e164;
 use app::error::AppError;
@@ -19,16 +19,13 @@ use app::model::CodeSent;
 use app::ssr::seed::ALICE_ID;
 use futures::StreamExt;
 use futures::future::join_all;
+use helpers::fixtures::{ALICE_EMAIL, ALICE_PHONE, SANDBOX, wrong_code};
 use processes::{Cluster, Delivery, Owner, SmsStandIn, SmtpSink, message_id, outcome};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Acme's resource account without a number (CN): the member whose codes are counted.
-const SANDBOX: &str = "2000000000000006";
-const ALICE_PHONE: &str = "+8613800138000";
-const ALICE_EMAIL: &str = "alice@example.com";
 /// Every scenario ends within this, or fails (and its processes are killed).
 const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
 
@@ -37,7 +34,7 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(240);
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn runs_on(backend: &str) -> bool {
-    let current = common::backend();
+    let current = helpers::backend();
     if current == backend {
         true
     } else {
@@ -49,7 +46,7 @@ fn runs_on(backend: &str) -> bool {
 }
 
 fn report(scenario: &str, line: String) {
-    println!("RESULT [{}] {scenario}: {line}", common::backend());
+    helpers::result(&format!("{scenario}: {line}"));
 }
 
 /// The limits not under test are raised out of the way (SPEC 3 allows it), and the day is made
@@ -116,26 +113,9 @@ scenarios!(
 /// Signs in through instance `i`, proves identity by a code emailed through the other one,
 /// and returns the session token, now holding a change ticket.
 async fn verified_by_email(cluster: &Cluster, i: usize, email: &str) -> String {
-    let token = cluster.sign_in(i, email).await;
-    let _: CodeSent = cluster
-        .call(
-            i + 1,
-            "send_identity_code",
-            &[("method", "email")],
-            Some(&token),
-        )
-        .await
-        .ok();
-    let code = cluster.latest_code(email).await.expect("an identity code");
-    let _: () = cluster
-        .call(
-            i,
-            "verify_identity",
-            &[("method", "email"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let via = cluster.via(i);
+    let token = via.signed_in(email).await;
+    via.identity_by_email(&token, email).await;
     token
 }
 
@@ -165,6 +145,13 @@ fn tally(replies: &[Result<(), AppError>]) -> BTreeMap<String, usize> {
     }
     tally
 }
+
+mod crashes;
+
+use crashes::{
+    a_kill_mid_load_loses_no_change_and_delivers_every_message_once,
+    an_sms_outage_delays_but_never_loses_or_repeats_a_message,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Races
@@ -256,19 +243,21 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(&race_env(), None).await;
     let holders: Vec<Owner> = (1..=4)
-        .map(|k| Owner {
-            id: format!("500000000000000{k}"),
-            email: format!("holder{k}@example.test"),
-            region: "CN".into(),
-            phone: Some(SHARED.into()),
+        .map(|k| {
+            Owner::cn(
+                format!("500000000000000{k}"),
+                format!("holder{k}@example.test"),
+                Some(SHARED.into()),
+            )
         })
         .collect();
     let racers: Vec<Owner> = (1..=20)
-        .map(|k| Owner {
-            id: format!("50000000000001{k:02}"),
-            email: format!("racer{k}@example.test"),
-            region: "CN".into(),
-            phone: Some(format!("+86132001321{k:02}")),
+        .map(|k| {
+            Owner::cn(
+                format!("50000000000001{k:02}"),
+                format!("racer{k}@example.test"),
+                Some(format!("+86132001321{k:02}")),
+            )
         })
         .collect();
     cluster
@@ -405,26 +394,11 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
 async fn one_valid_code_submitted_eight_times_binds_once() {
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(&race_env(), None).await;
-    let token = cluster.sign_in(0, ALICE_EMAIL).await;
-    let _: CodeSent = cluster
-        .call(1, "send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let code = cluster.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = cluster
-        .call(
-            0,
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let via = cluster.via(0);
+    let token = via.signed_in(ALICE_EMAIL).await;
+    via.identity_by_sms(&token, ALICE_PHONE).await;
     let new = "+8613512345678";
-    let _: CodeSent = cluster
-        .call(1, "send_new_phone_code", &[("number", new)], Some(&token))
-        .await
-        .ok();
+    let _: CodeSent = via.send_new_phone_code(&token, new).await.ok();
     let code = cluster.latest_code(new).await.unwrap();
 
     let form = [("number", new), ("code", code.as_str())];
@@ -475,17 +449,10 @@ async fn one_valid_code_submitted_eight_times_binds_once() {
 async fn fifty_wrong_codes_count_five_and_kill_the_code() {
     let _serial = SERIAL.lock().await;
     let cluster = Cluster::start(&race_env(), None).await;
-    let token = cluster.sign_in(0, ALICE_EMAIL).await;
-    let _: CodeSent = cluster
-        .call(1, "send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let right = cluster.latest_code(ALICE_PHONE).await.unwrap();
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let via = cluster.via(0);
+    let token = via.signed_in(ALICE_EMAIL).await;
+    let right = via.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let wrong = wrong_code(&right);
     let form = [("method", "sms"), ("code", wrong)];
     let replies =
         join_all((0..50).map(|i| cluster.call(i, "verify_identity", &form, Some(&token)))).await;
@@ -500,12 +467,12 @@ async fn fifty_wrong_codes_count_five_and_kill_the_code() {
         .filter(|o| **o == Err(AppError::TooManyAttempts))
         .count();
     assert_eq!(counted + refused, 50, "answers: {tally:?}");
-    let (attempts,): (i64,) =
-        sqlx::query_as("SELECT MAX(attempts) FROM challenges WHERE account_id = $1")
-            .bind(ALICE_ID)
-            .fetch_one(&cluster.db.pool)
-            .await
-            .unwrap();
+    let attempts = cluster
+        .scalar(
+            "SELECT MAX(attempts) FROM challenges WHERE account_id = $1",
+            ALICE_ID,
+        )
+        .await;
     assert!(attempts <= 5, "{attempts} wrong attempts counted");
     assert_eq!(
         (attempts, counted, refused),
@@ -513,12 +480,8 @@ async fn fifty_wrong_codes_count_five_and_kill_the_code() {
         "(attempts stored, answered as counted, answered as dead)"
     );
     let last = cluster
-        .call(
-            1,
-            "verify_identity",
-            &[("method", "sms"), ("code", &right)],
-            Some(&token),
-        )
+        .via(1)
+        .verify_identity(&token, Method::Sms, &right)
         .await;
     assert_eq!(outcome(&last), Err(AppError::TooManyAttempts));
     assert_eq!(
@@ -556,9 +519,10 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
     let mut applied_total = 0i64;
     for round in 0..3 {
         let current = cluster.phone_of(ALICE_ID).await.unwrap();
+        let (via0, via1) = (cluster.via(0), cluster.via(1));
         let (a, b) = tokio::join!(
-            cluster.call(0, "send_identity_code", &[("method", "sms")], Some(&tab1)),
-            cluster.call(1, "send_identity_code", &[("method", "email")], Some(&tab2)),
+            via0.send_identity_code(&tab1, Method::Sms),
+            via1.send_identity_code(&tab2, Method::Email),
         );
         let (_, _): (CodeSent, CodeSent) = (a.ok(), b.ok());
         let sms_code = cluster.latest_code(&current).await.unwrap();
@@ -566,22 +530,14 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
         let (a, b) = tokio::join!(
             async {
                 cluster
-                    .call(
-                        1,
-                        "verify_identity",
-                        &[("method", "sms"), ("code", &sms_code)],
-                        Some(&tab1),
-                    )
+                    .via(1)
+                    .verify_identity(&tab1, Method::Sms, &sms_code)
                     .await
             },
             async {
                 cluster
-                    .call(
-                        0,
-                        "verify_identity",
-                        &[("method", "email"), ("code", &email_code)],
-                        Some(&tab2),
-                    )
+                    .via(0)
+                    .verify_identity(&tab2, Method::Email, &email_code)
                     .await
             },
         );
@@ -612,26 +568,8 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
             .count("SELECT COUNT(*) FROM outbox WHERE template = 'phone_changed'")
             .await;
         let (a, b) = tokio::join!(
-            async {
-                cluster
-                    .call(
-                        1,
-                        "confirm_phone_change",
-                        &[("number", &x), ("code", &cx)],
-                        Some(&tab1),
-                    )
-                    .await
-            },
-            async {
-                cluster
-                    .call(
-                        0,
-                        "confirm_phone_change",
-                        &[("number", &y), ("code", &cy)],
-                        Some(&tab2),
-                    )
-                    .await
-            },
+            async { cluster.via(1).confirm_phone_change(&tab1, &x, &cx).await },
+            async { cluster.via(0).confirm_phone_change(&tab2, &y, &cy).await },
         );
         let answers = [(outcome(&a), &x), (outcome(&b), &y)];
         for (answer, number) in &answers {
@@ -713,395 +651,4 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
             rounds.join("; ")
         ),
     );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Crashes
-
-fn sender_of(from: &str) -> String {
-    from.split("Sender ")
-        .nth(1)
-        .map(|r| r.chars().take_while(char::is_ascii_alphanumeric).collect())
-        .unwrap_or_default()
-}
-
-/// Waits (bounded) until no message of the outbox is still to be delivered.
-async fn wait_all_delivered(cluster: &Cluster, limit: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        let pending = cluster
-            .count("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")
-            .await;
-        if pending == 0 {
-            return started.elapsed();
-        }
-        if started.elapsed() > limit {
-            let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = sqlx::query_as(
-                "SELECT id, channel, status, attempts, claimed_until, last_error FROM outbox WHERE status <> 'sent' ORDER BY id",
-            )
-            .fetch_all(&cluster.db.pool)
-            .await
-            .unwrap();
-            panic!("{pending} messages not delivered after {limit:?}: {rows:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Per outbox message: who delivered it and when, from the stand-ins' records.
-fn deliveries(sms: &SmsStandIn, smtp: &SmtpSink, id: i64, channel: &str) -> Vec<(String, Instant)> {
-    if channel == "sms" {
-        sms.hits()
-            .iter()
-            .filter(|h| h.out_id == id && h.accepted)
-            .map(|h| (h.sender.clone(), h.at))
-            .collect()
-    } else {
-        let wanted = message_id(id);
-        smtp.mails()
-            .iter()
-            .filter(|m| m.message_id == wanted)
-            .map(|m| (sender_of(&m.from), m.at))
-            .collect()
-    }
-}
-
-/// Every message the stand-ins got belongs to the outbox; returns (messages, channels count).
-async fn assert_nothing_unknown_delivered(
-    cluster: &Cluster,
-    sms: &SmsStandIn,
-    smtp: &SmtpSink,
-) -> Vec<(i64, String)> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, channel FROM outbox ORDER BY id")
-        .fetch_all(&cluster.db.pool)
-        .await
-        .unwrap();
-    let sms_ids: Vec<i64> = rows.iter().filter(|r| r.1 == "sms").map(|r| r.0).collect();
-    let mail_ids: Vec<String> = rows
-        .iter()
-        .filter(|r| r.1 == "email")
-        .map(|r| message_id(r.0))
-        .collect();
-    for hit in sms.hits() {
-        assert!(
-            hit.signature_ok,
-            "the provider could not verify a request: {hit:?}"
-        );
-        assert!(
-            sms_ids.contains(&hit.out_id),
-            "an SMS the outbox does not know: {hit:?}"
-        );
-    }
-    for mail in smtp.mails() {
-        assert!(
-            mail_ids.contains(&mail.message_id),
-            "an email the outbox does not know: {mail:?}"
-        );
-    }
-    rows
-}
-
-/// A `kill -9` of one instance in the middle of a load of phone changes, with delivery on.
-/// Every change is whole (number, audit event and both notices, or none of them); every change
-/// answered as done is in the database; a client retrying a lost answer gets the change once;
-/// after the restart every queued message is delivered, exactly once per OutId / Message-ID,
-/// except a message the killed process had handed to the provider in its last instant and not
-/// yet marked sent: that one goes out once more, with the same OutId (at-least-once).
-async fn a_kill_mid_load_loses_no_change_and_delivers_every_message_once() {
-    const N: usize = 40;
-    let sms = SmsStandIn::start().await;
-    let smtp = SmtpSink::start().await;
-    let delivery = Delivery {
-        sms_endpoint: sms.endpoint.clone(),
-        smtp_port: smtp.port,
-    };
-    let mut cluster = Cluster::start(&race_env(), Some(delivery)).await;
-    let owners: Vec<Owner> = (0..N)
-        .map(|k| Owner {
-            id: format!("60000000000000{k:02}"),
-            email: format!("crash{k}@example.test"),
-            region: "CN".into(),
-            phone: Some(format!("+86159000000{k:02}")),
-        })
-        .collect();
-    let new_number = |k: usize| format!("+86158000000{k:02}");
-    cluster.insert_owners(&owners).await;
-
-    // Every owner ready to confirm: signed in, identity verified, a code sent to the new number.
-    let prepared: Vec<(String, String)> = {
-        let cluster = &cluster;
-        futures::stream::iter(owners.iter().enumerate())
-            .map(|(k, owner)| async move {
-                let token = verified_by_email(cluster, k, &owner.email).await;
-                let new = new_number(k);
-                let _: CodeSent = cluster
-                    .call(
-                        k + 1,
-                        "send_new_phone_code",
-                        &[("number", &new)],
-                        Some(&token),
-                    )
-                    .await
-                    .ok();
-                (
-                    token,
-                    cluster
-                        .latest_code(&new)
-                        .await
-                        .expect("a code for the new number"),
-                )
-            })
-            .buffered(8)
-            .collect()
-            .await
-    };
-
-    // The load: one confirmation every millisecond, alternating instances; b is killed once it
-    // has answered a few, with others in flight (some committed, some not) and more to come.
-    let b_answered = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for (k, (token, code)) in prepared.iter().enumerate() {
-        let target = cluster.target(k);
-        let (token, code, new, b_answered) = (
-            token.clone(),
-            code.clone(),
-            new_number(k),
-            b_answered.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(k as u64)).await;
-            let reply = target
-                .try_call(
-                    "confirm_phone_change",
-                    &[("number", &new), ("code", &code)],
-                    Some(&token),
-                )
-                .await;
-            if k % 2 == 1 {
-                b_answered.fetch_add(1, Ordering::SeqCst);
-            }
-            reply
-        }));
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while b_answered.load(Ordering::SeqCst) < 3 {
-        assert!(Instant::now() < deadline, "instance b answered nothing");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    cluster.instances[1].kill9();
-    let killed_at = Instant::now();
-    let first: Vec<Result<common::Reply, String>> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|t| t.unwrap())
-        .collect();
-    cluster.instances[1].restart(&cluster.http).await;
-
-    // A client whose answer was lost retries, through the restarted instance.
-    let (mut answered_ok, mut lost, mut lost_but_applied, mut retried_ok) = (0, 0, 0, 0);
-    for (k, reply) in first.iter().enumerate() {
-        match reply {
-            Ok(reply) => {
-                assert_eq!(
-                    outcome(reply),
-                    Ok(()),
-                    "owner {k}: an answered confirmation failed: {}",
-                    reply.body
-                );
-                answered_ok += 1;
-            }
-            Err(_) => {
-                lost += 1;
-                let (token, code) = &prepared[k];
-                let retry = cluster
-                    .call(
-                        1,
-                        "confirm_phone_change",
-                        &[("number", &new_number(k)), ("code", code)],
-                        Some(token),
-                    )
-                    .await;
-                match outcome(&retry) {
-                    Ok(()) => retried_ok += 1,
-                    // The killed process had committed it: the retry finds the number already there.
-                    Err(AppError::SamePhone) => lost_but_applied += 1,
-                    Err(error) => panic!("owner {k}: the retry got {error:?}"),
-                }
-            }
-        }
-    }
-    // Every change is whole, and every one asked for is there, once.
-    for (k, owner) in owners.iter().enumerate() {
-        let old = owner.phone.as_deref().unwrap();
-        assert_eq!(
-            cluster.phone_of(&owner.id).await,
-            Some(new_number(k)),
-            "owner {k}"
-        );
-        let whole = (
-            change_audits(&cluster, &owner.id).await,
-            change_notices(&cluster, old).await,
-            change_notices(&cluster, &owner.email).await,
-        );
-        assert_eq!(
-            whole,
-            (1, 1, 1),
-            "owner {k}: (audit events, notice to the old number, notice by email)"
-        );
-    }
-    let half_applied = cluster
-        .count(
-            "SELECT COUNT(*) FROM accounts a WHERE a.id LIKE '6000%' AND ((a.phone LIKE '+86158%') <> \
-             EXISTS (SELECT 1 FROM audit_events e WHERE e.subject_account_id = a.id AND e.action = 'ChangeMobilePhone'))",
-        )
-        .await;
-    assert_eq!(half_applied, 0);
-    cluster.assert_binding_counts_consistent().await;
-
-    // Delivery: the killed process's claims lapse after the 60 s lease; then every message goes.
-    let drained = wait_all_delivered(&cluster, Duration::from_secs(150)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let rows = assert_nothing_unknown_delivered(&cluster, &sms, &smtp).await;
-    let (mut once, mut resent) = (0, Vec::new());
-    for (id, channel) in &rows {
-        let got = deliveries(&sms, &smtp, *id, channel);
-        match got.as_slice() {
-            [_] => once += 1,
-            // Handed over by the killed process in its last instant, not marked sent: sent again.
-            [(first, at_first), (_, at_second)]
-                if first == "b0" && *at_first <= killed_at && *at_second > killed_at =>
-            {
-                resent.push(format!("{channel} {id}"))
-            }
-            other => panic!(
-                "message {id} ({channel}) delivered {} times: {other:?}",
-                other.len()
-            ),
-        }
-    }
-    let tokens: Vec<&str> = prepared.iter().map(|(t, _)| t.as_str()).collect();
-    cluster.assert_logs_keep_secrets(&tokens).await;
-    report(
-        "kill -9 of instance b during 40 phone changes, delivery on",
-        format!(
-            "answered success {answered_ok}, answers lost in the crash {lost} (retried: applied now {retried_ok}, \
-             already applied by the killed process {lost_but_applied}); changes whole 40/40, half-applied 0; \
-             messages {} (sms {}, email {}) all delivered {:.1}s after the restart check: exactly once {once}, \
-             sent again after the crash window {} {:?}",
-            rows.len(),
-            rows.iter().filter(|r| r.1 == "sms").count(),
-            rows.iter().filter(|r| r.1 == "email").count(),
-            drained.as_secs_f64(),
-            resent.len(),
-            resent
-        ),
-    );
-    sms.stop();
-    smtp.stop();
-}
-
-/// The SMS provider answers HTTP 500 for a while: every message fails, waits its backoff, is
-/// retried by either instance and delivered once the provider is back; none lost, none twice.
-async fn an_sms_outage_delays_but_never_loses_or_repeats_a_message() {
-    let _serial = SERIAL.lock().await;
-    let sms = SmsStandIn::start().await;
-    sms.set_down(true);
-    let smtp = SmtpSink::start().await;
-    let delivery = Delivery {
-        sms_endpoint: sms.endpoint.clone(),
-        smtp_port: smtp.port,
-    };
-    let cluster = Cluster::start(&race_env(), Some(delivery)).await;
-    let admin = cluster.sign_in(0, "rd-admin@acme").await;
-    let numbers: Vec<String> = (0..30).map(|k| format!("+86131001310{k:02}")).collect();
-    let replies = join_all(numbers.iter().enumerate().map(|(k, number)| {
-        let admin = admin.as_str();
-        let cluster = &cluster;
-        async move {
-            cluster
-                .call(
-                    k,
-                    "rd_send_code",
-                    &[("account_id", SANDBOX), ("phone", number)],
-                    Some(admin),
-                )
-                .await
-        }
-    }))
-    .await;
-    for reply in &replies {
-        let _: CodeSent = reply.ok();
-    }
-    // Emails go on meanwhile.
-    let bob = verified_by_email(&cluster, 1, "bob@example.com").await;
-
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let sms_rows = cluster
-        .count("SELECT COUNT(*) FROM outbox WHERE channel = 'sms'")
-        .await;
-    let sms_failed = cluster
-        .count("SELECT COUNT(DISTINCT a.outbox_id) FROM outbox_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE a.ok = 0 AND o.channel = 'sms'")
-        .await;
-    let sms_sent = cluster
-        .count("SELECT COUNT(*) FROM outbox WHERE channel = 'sms' AND status = 'sent'")
-        .await;
-    let failures_while_down = cluster
-        .count("SELECT COUNT(*) FROM outbox_attempts WHERE ok = 0")
-        .await;
-    assert_eq!(
-        (sms_rows, sms_failed, sms_sent),
-        (30, 30, 0),
-        "(sms messages, failed at least once, sent) while down"
-    );
-    assert!(sms.hits().iter().all(|h| !h.accepted));
-
-    sms.set_down(false);
-    let drained = wait_all_delivered(&cluster, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let rows = assert_nothing_unknown_delivered(&cluster, &sms, &smtp).await;
-    let hits = sms.hits();
-    let mut senders = BTreeMap::<String, usize>::new();
-    for (id, channel) in &rows {
-        let got = deliveries(&sms, &smtp, *id, channel);
-        assert_eq!(
-            got.len(),
-            1,
-            "message {id} ({channel}) delivered {} times: {got:?}",
-            got.len()
-        );
-        *senders.entry(got[0].0.clone()).or_default() += 1;
-        if channel == "sms" {
-            // Every request the provider saw is an attempt the outbox recorded, and the other way round.
-            let requests = hits.iter().filter(|h| h.out_id == *id).count() as i64;
-            let (recorded,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM outbox_attempts WHERE outbox_id = $1")
-                    .bind(*id)
-                    .fetch_one(&cluster.db.pool)
-                    .await
-                    .unwrap();
-            assert_eq!(
-                requests, recorded,
-                "message {id}: provider requests vs recorded attempts"
-            );
-        }
-    }
-    assert_eq!(
-        cluster
-            .count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
-            .await,
-        0
-    );
-    cluster.assert_logs_keep_secrets(&[&admin, &bob]).await;
-    report(
-        "SMS provider down 3 s",
-        format!(
-            "{} messages ({sms_rows} sms); failed attempts while down {failures_while_down} (every sms at least once, none sent); \
-             after recovery all delivered in {:.1}s, each exactly once (by sender {senders:?}); provider requests {} = recorded attempts",
-            rows.len(),
-            drained.as_secs_f64(),
-            hits.len()
-        ),
-    );
-    sms.stop();
-    smtp.stop();
 }

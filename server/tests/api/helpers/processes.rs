@@ -13,7 +13,8 @@
 //! endpoint, read from `app/src/api/*.rs`, for the tests that must cover them all.
 #![allow(dead_code)]
 
-use crate::common::{Reply, TestDb};
+use super::steps::Steps;
+use super::{Reply, TestDb, latest_code_in, phone_in, post_form};
 use app::error::AppError;
 use app::ssr::db::Db;
 use axum::extract::State;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-pub const PASSWORD: &str = crate::common::PASSWORD;
+pub const PASSWORD: &str = super::PASSWORD;
 /// How long a process may take to answer `/healthz` after it was started.
 pub const STARTUP: Duration = Duration::from_secs(60);
 /// No request of these tests waits longer than this.
@@ -42,6 +43,15 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("the workspace root")
         .to_path_buf()
+}
+
+/// The `server` binary to run: `APP_TEST_SERVER_BIN` when set, else the one cargo built for
+/// this test target. The override is for a target directory shared by several checkouts,
+/// where `target/debug/server` is whichever checkout built last.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("APP_TEST_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_server")))
 }
 
 /// A loopback port free at the time of asking.
@@ -86,7 +96,7 @@ impl Instance {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.log_path(self.generation)).expect("a log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        let mut command = Command::new(server_binary());
         command
             .current_dir(workspace_root())
             .env_clear()
@@ -212,31 +222,15 @@ impl Target {
         form: &[(&str, &str)],
         token: Option<&str>,
     ) -> Result<Reply, String> {
-        let mut request = self
-            .http
-            .post(format!("{}/api/{endpoint}", self.base))
-            .header("Origin", &self.base)
-            .header("Accept", "application/json")
-            .timeout(REQUEST_TIMEOUT)
-            .form(form);
-        if let Some(token) = token {
-            request = request.header("Cookie", format!("__Host-session={token}"));
-        }
-        let response = request.send().await.map_err(|e| format!("{e:?}"))?;
-        let status = response.status().as_u16();
-        let set_cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("__Host-session"))
-            .map(str::to_string);
-        let body = response.text().await.map_err(|e| format!("{e:?}"))?;
-        Ok(Reply {
-            status,
-            set_cookie,
-            body,
-        })
+        post_form(
+            &self.http,
+            &self.base,
+            endpoint,
+            form,
+            token,
+            Some(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], token: Option<&str>) -> Reply {
@@ -365,31 +359,21 @@ impl Cluster {
 
     /// Signs in through instance `i` and returns the session token.
     pub async fn sign_in(&self, i: usize, account: &str) -> String {
-        let reply = self
-            .call(
-                i,
-                "sign_in",
-                &[("account", account), ("password", PASSWORD)],
-                None,
-            )
-            .await;
-        assert!(
-            reply.status < 300,
-            "sign-in of {account} failed: {}",
-            reply.body
-        );
-        reply.session_token().expect("a session cookie")
+        self.via(i).signed_in(account).await
     }
 
     /// The newest code queued for `to` (the development outbox keeps it).
     pub async fn latest_code(&self, to: &str) -> Option<String> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT code FROM outbox WHERE recipient = $1 AND code IS NOT NULL ORDER BY id DESC LIMIT 1")
-                .bind(to)
-                .fetch_optional(&self.db.pool)
-                .await
-                .unwrap();
-        row.and_then(|r| r.0)
+        latest_code_in(&self.db.pool, to).await
+    }
+
+    /// The typed `Steps` through the instances in turn, starting with instance `i`: the first
+    /// call goes to `i`, the next to `i + 1`, and so on.
+    pub fn via(&self, i: usize) -> Via<'_> {
+        Via {
+            cluster: self,
+            next: std::cell::Cell::new(i),
+        }
     }
 
     /// One number from a query with one text parameter.
@@ -412,13 +396,7 @@ impl Cluster {
     }
 
     pub async fn phone_of(&self, account_id: &str) -> Option<String> {
-        let (phone,): (Option<String>,) =
-            sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
-                .bind(account_id)
-                .fetch_one(&self.db.pool)
-                .await
-                .unwrap();
-        phone
+        phone_in(&self.db.pool, account_id).await
     }
 
     /// `phone_binding_counts` says, for every number, exactly how many active accounts hold it.
@@ -506,6 +484,24 @@ impl Cluster {
     }
 }
 
+/// A cluster seen through its instances in turn (`Cluster::via`).
+pub struct Via<'a> {
+    pub cluster: &'a Cluster,
+    next: std::cell::Cell<usize>,
+}
+
+impl Steps for Via<'_> {
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)], token: Option<&str>) -> Reply {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        self.cluster.call(i, endpoint, form, token).await
+    }
+
+    async fn latest_code(&self, to: &str) -> Option<String> {
+        self.cluster.latest_code(to).await
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for instance in &mut self.instances {
@@ -545,6 +541,18 @@ pub struct Owner {
     pub email: String,
     pub region: String,
     pub phone: Option<String>,
+}
+
+impl Owner {
+    /// An owner in mainland China.
+    pub fn cn(id: String, email: String, phone: Option<String>) -> Owner {
+        Owner {
+            id,
+            email,
+            region: "CN".into(),
+            phone,
+        }
+    }
 }
 
 /// Where `secret` text (a code as a whole number, a password, a token) appears in `text`.
@@ -625,12 +633,9 @@ async fn sms_endpoint(
     State(sms): State<SmsStandIn>,
     Form(params): Form<Vec<(String, String)>>,
 ) -> (StatusCode, String) {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+    let get = |key: &str| -> String {
+        let found = params.iter().find(|(k, _)| k == key);
+        found.map(|(_, v)| v.clone()).unwrap_or_default()
     };
     let signature = get("Signature");
     let unsigned: Vec<(String, String)> = params
@@ -727,9 +732,9 @@ pub struct Mail {
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,
+    task: Arc<tokio::task::JoinHandle<()>>,
     mails: Arc<Mutex<Vec<Mail>>>,
     connections: Arc<AtomicUsize>,
-    task: Arc<tokio::task::JoinHandle<()>>,
 }
 
 fn header(data: &str, name: &str) -> String {
@@ -822,12 +827,12 @@ impl SmtpSink {
             }
         });
         let sink = SmtpSink {
+            task: Arc::new(task),
             port,
             mails,
             connections,
-            task: Arc::new(task),
         };
-        let _ = tx.send(sink.clone());
+        tx.send(sink.clone()).ok();
         sink
     }
 

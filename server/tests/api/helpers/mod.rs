@@ -1,6 +1,14 @@
-//! Spawns the real app on port 0 with a fresh database (SQLite file or PostgreSQL database,
-//! chosen by APP_TEST_BACKEND) and a clock the test moves, and talks to it over HTTP.
+//! The in-process harness: spawns the real app on port 0 with a fresh database (SQLite file or
+//! PostgreSQL database, chosen by APP_TEST_BACKEND) and a clock the test moves, and talks to it
+//! over HTTP. `steps` holds the typed steps every test repeats, `fixtures` the demo data and the
+//! raw requests several modules share, `processes` the two-process `Cluster`.
 #![allow(dead_code)]
+
+pub mod fixtures;
+pub mod processes;
+pub mod steps;
+
+pub use steps::{Method, Steps};
 
 use app::error::AppError;
 use app::ssr::Services;
@@ -15,6 +23,11 @@ pub const PASSWORD: &str = "Demo-pass-123";
 
 pub fn backend() -> String {
     std::env::var("APP_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// Prints a figure for the report, tagged with the backend: `RESULT [sqlite] …`.
+pub fn result(line: &str) {
+    println!("RESULT [{}] {line}", backend());
 }
 
 pub fn pg_admin_url() -> String {
@@ -195,30 +208,9 @@ impl TestApp {
 
     /// Calls a server function as the page does: a same-origin form POST.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], token: Option<&str>) -> Reply {
-        let mut request = self
-            .http
-            .post(self.url(&format!("/api/{endpoint}")))
-            .header("Origin", &self.base)
-            .header("Accept", "application/json")
-            .form(form);
-        if let Some(token) = token {
-            request = request.header("Cookie", format!("__Host-session={token}"));
-        }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let set_cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("__Host-session"))
-            .map(str::to_string);
-        let body = response.text().await.unwrap();
-        Reply {
-            status,
-            set_cookie,
-            body,
-        }
+        post_form(&self.http, &self.base, endpoint, form, token, None)
+            .await
+            .unwrap_or_else(|e| panic!("the server answers /api/{endpoint}: {e}"))
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -231,19 +223,7 @@ impl TestApp {
 
     /// Signs in and returns the session token.
     pub async fn sign_in(&self, account: &str) -> String {
-        let reply = self
-            .call(
-                "sign_in",
-                &[("account", account), ("password", PASSWORD)],
-                None,
-            )
-            .await;
-        assert!(
-            reply.status < 300,
-            "sign-in of {account} failed: {}",
-            reply.body
-        );
-        reply.session_token().expect("a session cookie")
+        Steps::signed_in(self, account).await
     }
 
     pub async fn stop(mut self) {
@@ -266,32 +246,16 @@ impl Drop for TestApp {
 impl TestApp {
     /// The newest code queued for `to` (the development outbox keeps it).
     pub async fn latest_code(&self, to: &str) -> Option<String> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT code FROM outbox WHERE recipient = $1 AND code IS NOT NULL ORDER BY id DESC LIMIT 1")
-                .bind(to)
-                .fetch_optional(&self.services.db.pool)
-                .await
-                .unwrap();
-        row.and_then(|r| r.0)
+        latest_code_in(&self.services.db.pool, to).await
     }
 
     pub async fn outbox_count(&self, to: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE recipient = $1")
-            .bind(to)
-            .fetch_one(&self.services.db.pool)
+        self.count("SELECT COUNT(*) FROM outbox WHERE recipient = $1", to)
             .await
-            .unwrap();
-        n
     }
 
     pub async fn phone_of(&self, account_id: &str) -> Option<String> {
-        let (phone,): (Option<String>,) =
-            sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
-                .bind(account_id)
-                .fetch_one(&self.services.db.pool)
-                .await
-                .unwrap();
-        phone
+        phone_in(&self.services.db.pool, account_id).await
     }
 
     pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
@@ -302,4 +266,82 @@ impl TestApp {
             .unwrap();
         n
     }
+
+    /// The test clock's now, in milliseconds.
+    pub fn now(&self) -> i64 {
+        use app::ssr::clock::Clock as _;
+        self.clock.now_ms()
+    }
+}
+
+/// A same-origin form POST to server function `endpoint` on `base`, as the page sends it; `Err`
+/// when the connection fails or breaks, with no answer to read. Shared by `TestApp::call` and
+/// `processes::Target::try_call`.
+pub async fn post_form(
+    http: &reqwest::Client,
+    base: &str,
+    endpoint: &str,
+    form: &[(&str, &str)],
+    token: Option<&str>,
+    timeout: Option<std::time::Duration>,
+) -> Result<Reply, String> {
+    let mut request = http
+        .post(format!("{base}/api/{endpoint}"))
+        .header("Origin", base)
+        .header("Accept", "application/json")
+        .form(form);
+    if let Some(timeout) = timeout {
+        request = request.timeout(timeout);
+    }
+    if let Some(token) = token {
+        request = request.header("Cookie", format!("__Host-session={token}"));
+    }
+    let response = request.send().await.map_err(|e| format!("{e:?}"))?;
+    let status = response.status().as_u16();
+    let set_cookie = cookie_starting(response.headers(), "__Host-session");
+    let body = response.text().await.map_err(|e| format!("{e:?}"))?;
+    Ok(Reply {
+        status,
+        set_cookie,
+        body,
+    })
+}
+
+/// The first `Set-Cookie` header of `response`, whole.
+pub fn set_cookie(response: &reqwest::Response) -> String {
+    let header = response
+        .headers()
+        .get("set-cookie")
+        .expect("a Set-Cookie header");
+    header.to_str().unwrap().to_string()
+}
+
+/// The `Set-Cookie` header that starts with `prefix` (a cookie name, or `name=`), whole.
+pub fn cookie_starting(headers: &reqwest::header::HeaderMap, prefix: &str) -> Option<String> {
+    let all = headers.get_all("set-cookie").iter();
+    all.filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .map(str::to_string)
+}
+
+/// The newest code queued for `to` in the outbox of the database behind `pool`.
+pub async fn latest_code_in(pool: &sqlx::AnyPool, to: &str) -> Option<String> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT code FROM outbox WHERE recipient = $1 AND code IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(to)
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    row.and_then(|r| r.0)
+}
+
+/// The number account `account_id` holds, read from the database behind `pool`.
+pub async fn phone_in(pool: &sqlx::AnyPool, account_id: &str) -> Option<String> {
+    let (phone,): (Option<String>,) = sqlx::query_as("SELECT phone FROM accounts WHERE id = $1")
+        .bind(account_id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    phone
 }

@@ -1,10 +1,11 @@
 //! Sign-in for every principal, sessions, CSRF, headers, the dev outbox and the demo data.
 
-mod common;
+use crate::helpers;
+use crate::helpers::Steps;
 
 use app::error::AppError;
 use app::model::{Me, PrincipalKind, SignInReply};
-use common::{PASSWORD, spawn, spawn_with};
+use helpers::{PASSWORD, spawn, spawn_with};
 
 #[tokio::test]
 async fn each_demo_principal_signs_in_and_sees_the_right_navigation() {
@@ -29,13 +30,7 @@ async fn each_demo_principal_signs_in_and_sees_the_right_navigation() {
 #[tokio::test]
 async fn the_session_cookie_is_host_only_secure_and_http_only() {
     let app = spawn().await;
-    let reply = app
-        .call(
-            "sign_in",
-            &[("account", "alice@example.com"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let reply = app.sign_in_with("alice@example.com", PASSWORD, None).await;
     let cookie = reply.set_cookie.clone().expect("a cookie");
     for flag in [
         "__Host-session=",
@@ -53,34 +48,10 @@ async fn the_session_cookie_is_host_only_secure_and_http_only() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
     let app = spawn().await;
-    let wrong = app
-        .call(
-            "sign_in",
-            &[("account", "alice@example.com"), ("password", "nope")],
-            None,
-        )
-        .await;
-    let unknown = app
-        .call(
-            "sign_in",
-            &[("account", "nobody@example.com"), ("password", "nope")],
-            None,
-        )
-        .await;
-    let ram = app
-        .call(
-            "sign_in",
-            &[("account", "ghost@alice"), ("password", "nope")],
-            None,
-        )
-        .await;
-    let phone = app
-        .call(
-            "sign_in",
-            &[("account", "+8613100131000"), ("password", "nope")],
-            None,
-        )
-        .await;
+    let wrong = app.sign_in_with("alice@example.com", "nope", None).await;
+    let unknown = app.sign_in_with("nobody@example.com", "nope", None).await;
+    let ram = app.sign_in_with("ghost@alice", "nope", None).await;
+    let phone = app.sign_in_with("+8613100131000", "nope", None).await;
     for reply in [&wrong, &unknown, &ram, &phone] {
         assert_eq!(reply.err(), AppError::BadCredentials);
         assert!(reply.set_cookie.is_none());
@@ -93,22 +64,10 @@ async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
 async fn repeated_failures_are_throttled_even_with_the_right_password() {
     let app = spawn_with(|c| c.limits.sign_in_failures_per_account = 3).await;
     for _ in 0..3 {
-        let reply = app
-            .call(
-                "sign_in",
-                &[("account", "bob@example.com"), ("password", "wrong")],
-                None,
-            )
-            .await;
+        let reply = app.sign_in_with("bob@example.com", "wrong", None).await;
         assert_eq!(reply.err(), AppError::BadCredentials);
     }
-    let reply = app
-        .call(
-            "sign_in",
-            &[("account", "bob@example.com"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let reply = app.sign_in_with("bob@example.com", PASSWORD, None).await;
     assert_eq!(reply.err(), AppError::SignInThrottled);
     app.clock
         .advance_secs(app.services.config.limits.sign_in_window_secs);
@@ -128,13 +87,7 @@ async fn the_bound_phone_signs_in_its_owner() {
 #[tokio::test]
 async fn a_number_bound_to_several_accounts_asks_which_one() {
     let app = spawn().await;
-    let reply = app
-        .call(
-            "sign_in",
-            &[("account", "+8613900139000"), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let reply = app.sign_in_with("+8613900139000", PASSWORD, None).await;
     let SignInReply::ChooseAccount(choices) = reply.ok() else {
         panic!("expected a choice")
     };
@@ -196,13 +149,7 @@ async fn dev_sso_signs_in_an_sso_session() {
     let app = spawn().await;
     let response = app.get("/dev/sso", None).await;
     assert_eq!(response.status().as_u16(), 303);
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let cookie = helpers::set_cookie(&response);
     let token =
         app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
     let me: Me = app.call("me", &[], Some(&token)).await.ok();
@@ -228,14 +175,7 @@ async fn sign_out_ends_the_session() {
 async fn signing_in_again_rotates_the_token() {
     let app = spawn().await;
     let first = app.sign_in("alice@example.com").await;
-    let reply = app
-        .call(
-            "sign_in",
-            &[("account", "alice@example.com"), ("password", PASSWORD)],
-            Some(&first),
-        )
-        .await;
-    let second = reply.session_token().unwrap();
+    let second = app.signed_in_from(&first, "alice@example.com").await;
     assert_ne!(first, second);
     assert_eq!(
         app.call("me", &[], Some(&first)).await.err(),

@@ -1,86 +1,31 @@
 //! Account Center over HTTP: every SPEC 3 and SPEC 4 rule, each refusal, and bad input.
 
-mod common;
+use crate::helpers;
+use crate::helpers::{Method, Steps};
 
 use app::error::AppError;
 use app::model::{AppealView, AuditView, CodeSent, IdentityOptions};
 use app::ssr::seed::{ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
-use common::{PASSWORD, TestApp, spawn, spawn_with};
-
-const ALICE_PHONE: &str = "+8613800138000";
-const NEW_CN: &str = "+8613512345678";
+use helpers::fixtures::{
+    ALICE_EMAIL, ALICE_PHONE, NEW_CN, role_token, sso_token, totp_at, wrong_code,
+};
+use helpers::{PASSWORD, TestApp, spawn, spawn_with};
 
 /// Identity by SMS to the original number; returns the session token holding the ticket.
 async fn verified_alice(app: &TestApp) -> String {
-    let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
-    token
+    app.verified_by_sms(ALICE_EMAIL, ALICE_PHONE).await
 }
 
-async fn change_to(app: &TestApp, token: &str, number: &str) -> Result<String, AppError> {
-    let sent = app
-        .call("send_new_phone_code", &[("number", number)], Some(token))
-        .await;
-    if sent.status >= 400 {
-        return Err(sent.err());
-    }
-    let e164 = if number.starts_with('+') {
-        number.to_string()
-    } else {
-        format!("+86{number}")
-    };
-    let code = app.latest_code(&e164).await.unwrap();
-    let reply = app
-        .call(
-            "confirm_phone_change",
-            &[("number", number), ("code", &code)],
-            Some(token),
-        )
-        .await;
-    if reply.status >= 400 {
-        Err(reply.err())
-    } else {
-        Ok(reply.ok())
-    }
-}
-
+/// Alice's authenticator code `offset_steps` 30-second steps from the test clock's now.
 fn totp_now(app: &TestApp, offset_steps: i64) -> String {
-    use totp_rs::{Algorithm, Builder, Secret};
-    let totp = Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_secret(Secret::try_from_base32(ALICE_TOTP_SECRET).unwrap())
-        .build_noncompliant();
-    let secs = (app.clock_ms() / 1000 + offset_steps * 30) as u64;
-    totp.generate(secs).to_string()
-}
-
-trait ClockMs {
-    fn clock_ms(&self) -> i64;
-}
-impl ClockMs for TestApp {
-    fn clock_ms(&self) -> i64 {
-        use app::ssr::clock::Clock;
-        self.clock.now_ms()
-    }
+    totp_at(ALICE_TOTP_SECRET, app.now() + offset_steps * 30_000)
 }
 
 #[tokio::test]
 async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
-    let masked = change_to(&app, &token, "13512345678").await.unwrap();
+    let masked = app.change_number(&token, "13512345678").await.unwrap();
     assert_eq!(masked, "+86 135****5678");
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(NEW_CN));
 
@@ -104,13 +49,7 @@ async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE subject_account_id = $1 AND action = 'ChangeMobilePhone'", ALICE_ID).await, 1);
 
     app.sign_in(NEW_CN).await;
-    let old = app
-        .call(
-            "sign_in",
-            &[("account", ALICE_PHONE), ("password", PASSWORD)],
-            None,
-        )
-        .await;
+    let old = app.sign_in_with(ALICE_PHONE, PASSWORD, None).await;
     assert_eq!(old.err(), AppError::BadCredentials);
     app.stop().await;
 }
@@ -119,20 +58,8 @@ async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
 async fn identity_by_logon_email_works_too() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "email")], Some(&token))
-        .await
-        .ok();
-    let code = app.latest_code("alice@example.com").await.unwrap();
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "email"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
-    change_to(&app, &token, "13612345601").await.unwrap();
+    app.identity_by_email(&token, "alice@example.com").await;
+    app.change_number(&token, "13612345601").await.unwrap();
     app.stop().await;
 }
 
@@ -141,44 +68,20 @@ async fn identity_by_totp_works_once_per_step() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
     let code = totp_now(&app, 0);
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "totp"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let _: () = app.verify_identity(&token, Method::Totp, &code).await.ok();
     // The same step again is a replay.
-    let replay = app
-        .call(
-            "verify_identity",
-            &[("method", "totp"), ("code", &code)],
-            Some(&token),
-        )
-        .await;
+    let replay = app.verify_identity(&token, Method::Totp, &code).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
     // The next step is accepted (±1 step).
     let next = totp_now(&app, 1);
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "totp"), ("code", &next)],
-            Some(&token),
-        )
-        .await
-        .ok();
-    change_to(&app, &token, "13612345602").await.unwrap();
+    let _: () = app.verify_identity(&token, Method::Totp, &next).await.ok();
+    app.change_number(&token, "13612345602").await.unwrap();
     // Bob has no authenticator.
     let bob = app.sign_in("bob@example.com").await;
     assert_eq!(
-        app.call(
-            "verify_identity",
-            &[("method", "totp"), ("code", "123456")],
-            Some(&bob)
-        )
-        .await
-        .err(),
+        app.verify_identity(&bob, Method::Totp, "123456")
+            .await
+            .err(),
         AppError::TotpNotBound
     );
     app.stop().await;
@@ -188,13 +91,7 @@ async fn identity_by_totp_works_once_per_step() {
 async fn the_new_number_step_needs_a_verified_identity() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let reply = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "13512345678")],
-            Some(&token),
-        )
-        .await;
+    let reply = app.send_new_phone_code(&token, "13512345678").await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
     assert_eq!(app.outbox_count(NEW_CN).await, 0);
     app.stop().await;
@@ -205,25 +102,13 @@ async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
     app.clock.advance_secs(15 * 60);
-    let reply = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "13512345678")],
-            Some(&token),
-        )
-        .await;
+    let reply = app.send_new_phone_code(&token, "13512345678").await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
 
     let token = verified_alice(&app).await;
-    change_to(&app, &token, "13512345678").await.unwrap();
+    app.change_number(&token, "13512345678").await.unwrap();
     app.clock.advance_secs(61);
-    let again = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "13612345603")],
-            Some(&token),
-        )
-        .await;
+    let again = app.send_new_phone_code(&token, "13612345603").await;
     assert_eq!(again.err(), AppError::IdentityNotVerified);
     app.stop().await;
 }
@@ -241,16 +126,12 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
     ];
     for (number, expected) in cases {
         assert_eq!(
-            app.call("check_new_phone", &[("number", number)], Some(&token))
-                .await
-                .err(),
+            app.check_new_phone(&token, number).await.err(),
             expected,
             "{number}"
         );
         assert_eq!(
-            app.call("send_new_phone_code", &[("number", number)], Some(&token))
-                .await
-                .err(),
+            app.send_new_phone_code(&token, number).await.err(),
             expected,
             "{number}"
         );
@@ -260,31 +141,10 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
 
     // Bob, registered in the US, cannot take a Chinese number.
     let bob = app.sign_in("bob@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&bob))
-        .await
-        .ok();
-    let code = app.latest_code("+12025550143").await.unwrap();
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&bob),
-        )
-        .await
-        .ok();
-    let reply = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "+8613912345678")],
-            Some(&bob),
-        )
-        .await;
+    app.identity_by_sms(&bob, "+12025550143").await;
+    let reply = app.send_new_phone_code(&bob, "+8613912345678").await;
     assert_eq!(reply.err(), AppError::PhoneRegionMismatch);
-    let us: String = app
-        .call("check_new_phone", &[("number", "4155550123")], Some(&bob))
-        .await
-        .ok();
+    let us: String = app.check_new_phone(&bob, "4155550123").await.ok();
     assert_eq!(us, "+1 415***0123");
     app.stop().await;
 }
@@ -293,37 +153,17 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
 async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let right = app.latest_code(ALICE_PHONE).await.unwrap();
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let right = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let wrong = wrong_code(&right);
     for attempt in 1..=5 {
-        let reply = app
-            .call(
-                "verify_identity",
-                &[("method", "sms"), ("code", wrong)],
-                Some(&token),
-            )
-            .await;
+        let reply = app.verify_identity(&token, Method::Sms, wrong).await;
         assert_eq!(
             reply.err(),
             AppError::CodeIncorrectOrExpired,
             "attempt {attempt}"
         );
     }
-    let reply = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &right)],
-            Some(&token),
-        )
-        .await;
+    let reply = app.verify_identity(&token, Method::Sms, &right).await;
     assert_eq!(reply.err(), AppError::TooManyAttempts);
     app.stop().await;
 }
@@ -332,35 +172,14 @@ async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
 async fn a_code_lives_five_minutes_to_the_second() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let code = app.latest_code(ALICE_PHONE).await.unwrap();
+    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
     app.clock.advance_ms(300_000 - 1);
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let _: () = app.verify_identity(&token, Method::Sms, &code).await.ok();
 
     app.clock.advance_secs(61);
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let code = app.latest_code(ALICE_PHONE).await.unwrap();
+    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
     app.clock.advance_secs(300);
-    let reply = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await;
+    let reply = app.verify_identity(&token, Method::Sms, &code).await;
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     app.stop().await;
 }
@@ -369,26 +188,9 @@ async fn a_code_lives_five_minutes_to_the_second() {
 async fn a_code_is_used_once() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await
-        .ok();
-    let again = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&token),
-        )
-        .await;
+    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let _: () = app.verify_identity(&token, Method::Sms, &code).await.ok();
+    let again = app.verify_identity(&token, Method::Sms, &code).await;
     assert_eq!(again.err(), AppError::CodeIncorrectOrExpired);
     app.stop().await;
 }
@@ -397,44 +199,22 @@ async fn a_code_is_used_once() {
 async fn resend_waits_sixty_seconds_and_kills_the_previous_code() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let first: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
+    let first: CodeSent = app.send_identity_code(&token, Method::Sms).await.ok();
     assert_eq!(first.resend_after_secs, 60);
     let old = app.latest_code(ALICE_PHONE).await.unwrap();
     app.clock.advance_secs(59);
     assert_eq!(
-        app.call("send_identity_code", &[("method", "sms")], Some(&token))
-            .await
-            .err(),
+        app.send_identity_code(&token, Method::Sms).await.err(),
         AppError::ResendTooSoon(1)
     );
     assert_eq!(app.outbox_count(ALICE_PHONE).await, 1);
     app.clock.advance_secs(1);
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let new = app.latest_code(ALICE_PHONE).await.unwrap();
+    let new = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
     if old != new {
-        let reply = app
-            .call(
-                "verify_identity",
-                &[("method", "sms"), ("code", &old)],
-                Some(&token),
-            )
-            .await;
+        let reply = app.verify_identity(&token, Method::Sms, &old).await;
         assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     }
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &new)],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let _: () = app.verify_identity(&token, Method::Sms, &new).await.ok();
     app.stop().await;
 }
 
@@ -444,25 +224,10 @@ async fn a_code_for_one_purpose_or_session_never_passes_another() {
     let token = verified_alice(&app).await;
     // Ask for an identity code again, and try it at the new-number step.
     app.clock.advance_secs(61);
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let identity_code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: CodeSent = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "13512345678")],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let identity_code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let _: CodeSent = app.send_new_phone_code(&token, "13512345678").await.ok();
     let reply = app
-        .call(
-            "confirm_phone_change",
-            &[("number", "13512345678"), ("code", &identity_code)],
-            Some(&token),
-        )
+        .confirm_phone_change(&token, "13512345678", &identity_code)
         .await;
     // Unless the two random codes happen to be equal, the identity code is wrong here.
     if identity_code != app.latest_code(NEW_CN).await.unwrap() {
@@ -471,22 +236,10 @@ async fn a_code_for_one_purpose_or_session_never_passes_another() {
     // Another session of the same owner cannot complete this session's challenge.
     let other = app.sign_in("alice@example.com").await;
     let code = app.latest_code(NEW_CN).await.unwrap();
-    let reply = app
-        .call(
-            "confirm_phone_change",
-            &[("number", "13512345678"), ("code", &code)],
-            Some(&other),
-        )
-        .await;
+    let reply = app.confirm_phone_change(&other, "13512345678", &code).await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
     // And a code sent to one number does not bind another.
-    let reply = app
-        .call(
-            "confirm_phone_change",
-            &[("number", "13612345604"), ("code", &code)],
-            Some(&token),
-        )
-        .await;
+    let reply = app.confirm_phone_change(&token, "13612345604", &code).await;
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(ALICE_PHONE));
     app.stop().await;
@@ -497,23 +250,15 @@ async fn ten_codes_per_number_per_hour() {
     let app = spawn_with(|c| c.limits.resend_interval_secs = 1).await;
     let token = app.sign_in("alice@example.com").await;
     for _ in 0..10 {
-        let _: CodeSent = app
-            .call("send_identity_code", &[("method", "sms")], Some(&token))
-            .await
-            .ok();
+        let _: CodeSent = app.send_identity_code(&token, Method::Sms).await.ok();
         app.clock.advance_secs(1);
     }
-    let reply = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await;
+    let reply = app.send_identity_code(&token, Method::Sms).await;
     assert_eq!(reply.err(), AppError::TargetLimitReached);
     assert_eq!(app.outbox_count(ALICE_PHONE).await, 10);
     app.clock.advance_secs(3600);
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
+    let _: CodeSent = app.send_identity_code(&token, Method::Sms).await.ok();
     app.stop().await;
 }
 
@@ -522,17 +267,9 @@ async fn the_per_ip_hourly_limit_holds_across_accounts() {
     let app = spawn_with(|c| c.limits.codes_per_ip_per_hour = 2).await;
     let alice = app.sign_in("alice@example.com").await;
     let bob = app.sign_in("bob@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&alice))
-        .await
-        .ok();
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&bob))
-        .await
-        .ok();
-    let reply = app
-        .call("send_identity_code", &[("method", "email")], Some(&bob))
-        .await;
+    let _: CodeSent = app.send_identity_code(&alice, Method::Sms).await.ok();
+    let _: CodeSent = app.send_identity_code(&bob, Method::Sms).await.ok();
+    let reply = app.send_identity_code(&bob, Method::Email).await;
     assert_eq!(reply.err(), AppError::IpLimitReached);
     assert_eq!(app.outbox_count("bob@example.com").await, 0);
     app.stop().await;
@@ -548,27 +285,19 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
     .await;
     // Start the day at 01:00 UTC so the 100 sends stay inside it.
     let day = 86_400_000;
-    app.clock
-        .set_ms((app.clock_ms() / day + 1) * day + 3_600_000);
+    app.clock.set_ms((app.now() / day + 1) * day + 3_600_000);
     let token = app.sign_in("alice@example.com").await;
     for n in 1..=100 {
-        let reply = app
-            .call("send_identity_code", &[("method", "email")], Some(&token))
-            .await;
+        let reply = app.send_identity_code(&token, Method::Email).await;
         assert!(reply.status < 300, "send {n}: {}", reply.body);
     }
-    let reply = app
-        .call("send_identity_code", &[("method", "email")], Some(&token))
-        .await;
+    let reply = app.send_identity_code(&token, Method::Email).await;
     assert_eq!(reply.err(), AppError::DailyLimitReached);
     assert_eq!(app.outbox_count("alice@example.com").await, 100);
     // The next UTC day starts a new count.
-    app.clock.set_ms((app.clock_ms() / day + 1) * day);
+    app.clock.set_ms((app.now() / day + 1) * day);
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "email")], Some(&token))
-        .await
-        .ok();
+    let _: CodeSent = app.send_identity_code(&token, Method::Email).await.ok();
     app.stop().await;
 }
 
@@ -576,25 +305,8 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
 async fn ram_users_roles_and_sso_sessions_are_refused_by_every_step() {
     let app = spawn().await;
     let ram = app.sign_in("dev@alice").await;
-    let role = app
-        .call(
-            "switch_role",
-            &[("role", "auditor")],
-            Some(&app.sign_in("dev@alice").await),
-        )
-        .await
-        .session_token()
-        .unwrap();
-    let sso_response = app.get("/dev/sso", None).await;
-    let cookie = sso_response
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let sso =
-        app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
+    let role = role_token(&app).await;
+    let sso = sso_token(&app).await;
     let calls: [(&str, Vec<(&str, &str)>); 8] = [
         ("identity_options", vec![]),
         ("send_identity_code", vec![("method", "sms")]),
@@ -693,14 +405,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 async fn concurrent_submissions_of_one_valid_code_bind_once() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
-    let _: CodeSent = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "13512345678")],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let _: CodeSent = app.send_new_phone_code(&token, "13512345678").await.ok();
     let code = app.latest_code(NEW_CN).await.unwrap();
     let form = [("number", "13512345678"), ("code", code.as_str())];
     let attempts = (0..8).map(|_| app.call("confirm_phone_change", &form, Some(&token)));
@@ -723,36 +428,22 @@ async fn concurrent_submissions_of_one_valid_code_bind_once() {
 async fn fifty_concurrent_wrong_codes_count_at_most_five() {
     let app = spawn().await;
     let token = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&token))
-        .await
-        .ok();
-    let right = app.latest_code(ALICE_PHONE).await.unwrap();
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let right = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let wrong = wrong_code(&right);
     let form = [("method", "sms"), ("code", wrong)];
     let replies = futures::future::join_all(
         (0..50).map(|_| app.call("verify_identity", &form, Some(&token))),
     )
     .await;
     assert!(replies.iter().all(|r| r.status >= 400));
-    let (attempts,): (i64,) =
-        sqlx::query_as("SELECT MAX(attempts) FROM challenges WHERE account_id = $1")
-            .bind(ALICE_ID)
-            .fetch_one(&app.services.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(attempts, 5);
-    let reply = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &right)],
-            Some(&token),
+    let attempts = app
+        .count(
+            "SELECT MAX(attempts) FROM challenges WHERE account_id = $1",
+            ALICE_ID,
         )
         .await;
+    assert_eq!(attempts, 5);
+    let reply = app.verify_identity(&token, Method::Sms, &right).await;
     assert_eq!(reply.err(), AppError::TooManyAttempts);
     app.stop().await;
 }
@@ -841,11 +532,7 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
         reset.text().await.unwrap()
     );
     let reply = app
-        .call(
-            "sign_in",
-            &[("account", "bob@example.com"), ("password", "New-pass-456")],
-            None,
-        )
+        .sign_in_with("bob@example.com", "New-pass-456", None)
         .await;
     assert!(reply.status < 300);
     assert_eq!(
@@ -895,7 +582,7 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
 async fn the_security_log_lists_the_accounts_events_newest_first() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
-    change_to(&app, &token, "13512345678").await.unwrap();
+    app.change_number(&token, "13512345678").await.unwrap();
     let _: String = app
         .call(
             "file_appeal",

@@ -7,12 +7,11 @@
 //! the database changes: accounts, numbers and their counts, audit events, outbox, challenges,
 //! tickets, appeals and sessions are the same before and after.
 
-mod common;
-#[path = "common/processes.rs"]
-mod processes;
+use crate::helpers;
+use crate::helpers::processes;
 
 use app::error::AppError;
-use common::{TestApp, spawn};
+use helpers::{TestApp, spawn};
 use processes::{assert_same, snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -487,11 +486,10 @@ async fn every_server_function_refuses_malformed_oversized_and_missing_fields_cl
         problems.join("\n")
     );
     assert_same(&before, &snapshot(&app.services.db.pool).await);
-    println!(
-        "RESULT [{}] crafted requests to {} server functions: {sent} answered clearly ({seen:?}), database unchanged",
-        common::backend(),
+    helpers::result(&format!(
+        "crafted requests to {} server functions: {sent} answered clearly ({seen:?}), database unchanged",
         ENDPOINTS.len()
-    );
+    ));
     app.stop().await;
 }
 
@@ -499,10 +497,7 @@ async fn every_server_function_refuses_malformed_oversized_and_missing_fields_cl
 /// function, from a fixed seed so a failure repeats: the same rules as the crafted ones.
 #[tokio::test]
 async fn random_payloads_never_break_a_server_function() {
-    let seed: u64 = std::env::var("FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_2026);
+    let seed: u64 = std::env::var("FUZZ_SEED").map_or(0x5eed_2026, |s| s.parse().unwrap());
     let mut rng = StdRng::seed_from_u64(seed);
     let app = spawn().await;
     let tokens = Tokens::new(&app).await;
@@ -577,10 +572,9 @@ async fn random_payloads_never_break_a_server_function() {
         problems.join("\n")
     );
     assert_same(&before, &snapshot(&app.services.db.pool).await);
-    println!(
-        "RESULT [{}] random payloads (seed {seed}): {sent} answered clearly ({seen:?}), database unchanged",
-        common::backend()
-    );
+    helpers::result(&format!(
+        "random payloads (seed {seed}): {sent} answered clearly ({seen:?}), database unchanged"
+    ));
     app.stop().await;
 }
 
@@ -747,10 +741,9 @@ async fn every_api_operation_refuses_malformed_oversized_and_wrong_typed_fields_
         problems.join("\n")
     );
     assert_same(&before, &snapshot(&app.services.db.pool).await);
-    println!(
-        "RESULT [{}] crafted API calls: {sent} answered 4xx with a Code ({codes:?}), database unchanged",
-        common::backend()
-    );
+    helpers::result(&format!(
+        "crafted API calls: {sent} answered 4xx with a Code ({codes:?}), database unchanged"
+    ));
     app.stop().await;
 }
 

@@ -1,0 +1,69 @@
+//! The server's HTTP-level tests: one test binary (`cargo test -p server`, target `api`), one
+//! module per area of the product, all on one harness.
+//!
+//! # Where things are
+//!
+//! | module | what it tests |
+//! |---|---|
+//! | `foundation` | sign-in, sessions, roles, the development routes |
+//! | `account_center` | SPEC 3 and 4: identity step, new number, TOTP, appeals, the security log |
+//! | `directory` | SPEC 5: Resource Management, binding members, the automation API |
+//! | `delivery` | the real SMS and SMTP senders against stand-ins |
+//! | `security` | issue 5's checks: sessions, CSRF, cookies, codes, enumeration, logs |
+//! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
+//! | `multi_instance` | two real `server` processes on one database: races, crashes, outages |
+//!
+//! # The helpers (`helpers`, also reachable as `crate::common`)
+//!
+//! - `helpers` (in-process): `spawn()`, `spawn_with(|config| …)` start the app on port 0 with a
+//!   fresh database (`APP_TEST_BACKEND` = `sqlite` | `postgres`) and a `ManualClock`;
+//!   `TestApp::{call, get, url, sign_in, latest_code, outbox_count, phone_of, count, now, stop}`;
+//!   `Reply::{ok, err, session_token}`; `PASSWORD`; `backend()`; `result(line)` (a `RESULT [backend]`
+//!   line for the report); `set_cookie(&response)`, `cookie_starting(headers, prefix)`; `TestDb`.
+//! - `helpers::steps` — the trait `Steps`, implemented by `TestApp` and by `Cluster::via(i)`
+//!   (`use crate::helpers::{Method, Steps};`): `sign_in_with(account, password, token)`,
+//!   `signed_in(account)`, `signed_in_from(token, account)`,
+//!   `send_identity_code(token, Method)`, `verify_identity(token, Method, code)`,
+//!   `identity_code(token, Method, to)`, `identity_by(token, Method, to)`,
+//!   `identity_by_sms(token, phone)`, `identity_by_email(token, email)`,
+//!   `identity_by_totp(token, code)`, `verified_by_sms(account, phone)`, `code_for(to)`,
+//!   `check_new_phone`, `send_new_phone_code(token, number)`,
+//!   `confirm_phone_change(token, number, code)`, `change_number(token, number)`,
+//!   `rd_send_code(token, member, phone)`, `rd_bind_phone(token, member, phone, code)`,
+//!   `bind_member(token, member, phone)`, `bind_member_typed(token, member, typed, e164)`.
+//!   A step that can be refused returns the `Reply`; the composite ones expect success.
+//! - `helpers::fixtures` — the demo ids and numbers (`ALICE_PHONE`, `SANDBOX`, `GLOBEX_ID` …),
+//!   `add_second_directory`, `api` (the automation API), `raw_post`, `form_body`, `sso_token`,
+//!   `role_token`, `totp_at`, `wrong_code`.
+//! - `helpers::processes` — `Cluster::{start, start_n, target, call, via, sign_in, latest_code,
+//!   scalar, count, phone_of, insert_owners, assert_binding_counts_consistent,
+//!   assert_logs_keep_secrets}`, `Owner::cn`, `Instance::{kill9, restart, log}`, `Target::{call, try_call}`,
+//!   the SMS and SMTP stand-ins, `snapshot`/`assert_same`, `server_fn_endpoints`. The processes
+//!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`), or
+//!   `APP_TEST_SERVER_BIN` when set (a target directory shared by several checkouts holds the
+//!   `server` of whichever built last).
+//!
+//! # Adding a test module
+//!
+//! Put `server/tests/api/<area>.rs` (or `<area>/mod.rs` with sub-modules, when it grows past
+//! about 900 lines) and declare it below with `mod <area>;`. A file written as its own test
+//! binary against `mod common;` moves in by replacing `mod common;` with `use crate::common;`
+//! and `#[path = "common/processes.rs"] mod processes;` with `use crate::common::processes;`;
+//! its `common::…` paths then work as before. Nothing goes into `Cargo.toml`: cargo finds this
+//! file as the test target `api`, and there are no other top-level test files.
+//!
+//! Everything runs in one process: a test that installs a global tracing subscriber
+//! (`security::logs`) sees the logs of every test running beside it.
+
+mod helpers;
+// The name the test files had as separate binaries (`mod common;`), for the files moving in.
+#[allow(unused_imports)]
+use helpers as common;
+
+mod account_center;
+mod crafted_requests;
+mod delivery;
+mod directory;
+mod foundation;
+mod multi_instance;
+mod security;

@@ -1,5 +1,9 @@
 //! Small widgets shared by several pages.
 
+mod code_entry;
+
+pub use code_entry::{CodeEntry, SendAnswer};
+
 use crate::error::{AppError, AppResult};
 use leptos::prelude::*;
 use std::future::Future;
@@ -74,55 +78,5 @@ pub fn EditIcon() -> impl IntoView {
         <svg class="icon" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
             <path d="M11.3 1.3a1 1 0 0 1 1.4 0l2 2a1 1 0 0 1 0 1.4l-8.5 8.5-3.6.9.9-3.6z" fill="currentColor"/>
         </svg>
-    }
-}
-
-/// Seconds left before a code may be requested again, ticking down once a second in the browser.
-#[derive(Clone, Copy)]
-pub struct Countdown {
-    pub left: RwSignal<i64>,
-}
-
-impl Countdown {
-    pub fn new() -> Countdown {
-        let left = RwSignal::new(0i64);
-        #[cfg(feature = "hydrate")]
-        {
-            let interval = send_wrapper::SendWrapper::new(gloo_timers::callback::Interval::new(
-                1000,
-                move || {
-                    let now = left.get_untracked();
-                    if now > 0 {
-                        left.set(now - 1);
-                    }
-                },
-            ));
-            // The interval lives as long as the page that made it.
-            on_cleanup(move || drop(interval));
-        }
-        Countdown { left }
-    }
-
-    pub fn start(&self, secs: i64) {
-        self.left.set(secs.max(0));
-    }
-
-    pub fn running(&self) -> bool {
-        self.left.get() > 0
-    }
-
-    /// "Get Verification Code" while idle, "Resend (59s)" while counting, then "Resend".
-    pub fn label(&self, idle: &'static str, sent_once: bool) -> String {
-        match self.left.get() {
-            0 if sent_once => "Resend".to_string(),
-            0 => idle.to_string(),
-            n => format!("Resend ({n}s)"),
-        }
-    }
-}
-
-impl Default for Countdown {
-    fn default() -> Self {
-        Countdown::new()
     }
 }

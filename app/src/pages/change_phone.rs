@@ -1,9 +1,9 @@
 //! The change flow: verify identity, enter the new number, confirm with its code.
 
 use crate::api::phone::{
-    CheckNewPhone, ConfirmPhoneChange, SendNewPhoneCode, get_identity_options,
+    CheckNewPhone, ConfirmPhoneChange, get_identity_options, send_new_phone_code,
 };
-use crate::components::{Countdown, ErrorAlert, load};
+use crate::components::{CodeEntry, load};
 use crate::error::AppError;
 use crate::model::{IdentityOptions, Me};
 use crate::pages::identity::{IdentityStep, report_errors};
@@ -85,7 +85,6 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
                 <p>"Your mobile phone number is now " <strong>{masked}</strong> ". Use it to sign in and to recover your password."</p>
             }.into_any(),
         }}
-        <ErrorAlert error/>
     }
 }
 
@@ -97,20 +96,11 @@ fn NewNumberStep(
 ) -> impl IntoView {
     let number = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
-    let countdown = Countdown::new();
-    let sent_once = RwSignal::new(false);
+    let sent = RwSignal::new(false);
     let check = ServerAction::<CheckNewPhone>::new();
-    let send = ServerAction::<SendNewPhoneCode>::new();
     let confirm = ServerAction::<ConfirmPhoneChange>::new();
     report_errors(check.value(), error);
-    report_errors(send.value(), error);
     report_errors(confirm.value(), error);
-    Effect::new(move |_| {
-        if let Some(Ok(sent)) = send.value().get() {
-            countdown.start(sent.resend_after_secs);
-            sent_once.set(true);
-        }
-    });
     Effect::new(move |_| {
         if let Some(Ok(masked)) = confirm.value().get() {
             on_done.run(masked);
@@ -148,21 +138,15 @@ fn NewNumberStep(
             </div>
             {move || check.value().get().and_then(|r| r.ok()).map(|masked| view! { <p class="muted">{format!("Will be bound as {masked}")}</p> })}
         </div>
-        <div class="field">
-            <label for="new-phone-code">"Verification code"</label>
-            <div class="code-row">
-                <input id="new-phone-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
-                    prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
-                <button type="button" class="secondary"
-                    disabled=move || countdown.running() || send.pending().get()
-                    on:click=move |_| {
-                        send.dispatch(SendNewPhoneCode { number: number.get_untracked() });
-                    }>
-                    {move || countdown.label("Get Verification Code", sent_once.get())}
-                </button>
-            </div>
-        </div>
-        <button type="button" class="primary" disabled=move || confirm.pending().get() || !sent_once.get()
+        <CodeEntry
+            id="new-phone-code"
+            get_label="Get Verification Code"
+            send=move || send_new_phone_code(number.get_untracked())
+            code
+            error
+            sent
+        />
+        <button type="button" class="primary" disabled=move || confirm.pending().get() || !sent.get()
             data-valid=move || valid().to_string()
             on:click=move |_| {
                 confirm.dispatch(ConfirmPhoneChange { number: number.get_untracked(), code: code.get_untracked() });

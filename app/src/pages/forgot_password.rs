@@ -1,21 +1,19 @@
 //! Forgot password: a code to the bound phone, then a new password.
 
-use crate::api::account_center::{RequestPasswordReset, ResetPassword};
-use crate::components::ErrorAlert;
+use crate::api::account_center::{RequestPasswordReset, ResetPassword, request_password_reset};
+use crate::components::{CodeEntry, ErrorAlert};
 use crate::error::AppError;
 use crate::pages::identity::report_errors;
+use crate::pages::login::LoginCard;
 use leptos::prelude::*;
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     view! {
-        <main class="login">
-            <section class="login-card">
-                <h1>"Reset your password"</h1>
-                <ResetFlow/>
-                <p><a href="/login">"Back to sign in"</a></p>
-            </section>
-        </main>
+        <LoginCard title="Reset your password">
+            <ResetFlow/>
+            <p><a href="/login">"Back to sign in"</a></p>
+        </LoginCard>
     }
 }
 
@@ -34,21 +32,7 @@ fn ResetFlow() -> impl IntoView {
                 <p class="success" role="status">"Your password was reset. Sign in with the new password."</p>
                 <p><a href="/login">"Sign in"</a></p>
             }.into_any(),
-            (Some(Ok(())), _) => view! {
-                <p class="muted">"If the account exists and has a bound mobile phone number, a verification code was sent to it."</p>
-                <ActionForm action=reset>
-                    <input type="hidden" name="account" prop:value=move || account.get()/>
-                    <div class="field">
-                        <label for="reset-code">"Verification code"</label>
-                        <input id="reset-code" name="code" type="text" inputmode="numeric" maxlength="6" required/>
-                    </div>
-                    <div class="field">
-                        <label for="new-password">"New password"</label>
-                        <input id="new-password" name="new_password" type="password" autocomplete="new-password" required/>
-                    </div>
-                    <button type="submit" class="primary wide">"Reset password"</button>
-                </ActionForm>
-            }.into_any(),
+            (Some(Ok(())), _) => view! { <NewPasswordForm reset account error/> }.into_any(),
             _ => view! {
                 <ActionForm action=request>
                     <div class="field">
@@ -58,8 +42,39 @@ fn ResetFlow() -> impl IntoView {
                     </div>
                     <button type="submit" class="primary wide">"Send verification code"</button>
                 </ActionForm>
+                <ErrorAlert error/>
             }.into_any(),
         }}
-        <ErrorAlert error/>
+    }
+}
+
+/// The code that was just sent (with a resend, counted down like every code field) and the new
+/// password.
+#[component]
+fn NewPasswordForm(
+    reset: ServerAction<ResetPassword>,
+    account: RwSignal<String>,
+    error: RwSignal<Option<AppError>>,
+) -> impl IntoView {
+    let code = RwSignal::new(String::new());
+    view! {
+        <p class="muted">"If the account exists and has a bound mobile phone number, a verification code was sent to it."</p>
+        <ActionForm action=reset>
+            <input type="hidden" name="account" prop:value=move || account.get()/>
+            <CodeEntry
+                id="reset-code"
+                name="code"
+                get_label="Send verification code"
+                send=move || request_password_reset(account.get_untracked())
+                code
+                error
+                sent=RwSignal::new(true)
+            />
+            <div class="field">
+                <label for="new-password">"New password"</label>
+                <input id="new-password" name="new_password" type="password" autocomplete="new-password" required/>
+            </div>
+            <button type="submit" class="primary wide">"Reset password"</button>
+        </ActionForm>
     }
 }

@@ -1,7 +1,7 @@
 //! "Verify your identity": an SMS code to the original number, an emailed code, or TOTP.
 
-use crate::api::phone::{SendIdentityCode, VerifyIdentity};
-use crate::components::Countdown;
+use crate::api::phone::{VerifyIdentity, send_identity_code};
+use crate::components::CodeEntry;
 use crate::error::AppError;
 use crate::model::IdentityOptions;
 use leptos::prelude::*;
@@ -16,6 +16,18 @@ where
         Some(Err(e)) => error.set(Some(e)),
         Some(Ok(_)) => error.set(None),
         None => {}
+    });
+}
+
+/// Runs `then` once an action that answers nothing has succeeded.
+pub fn on_success<S>(value: S, then: Callback<()>)
+where
+    S: Get<Value = Option<Result<(), AppError>>> + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(Ok(())) = value.get() {
+            then.run(());
+        }
     });
 }
 
@@ -36,28 +48,14 @@ pub fn IdentityStep(
     };
     let method = RwSignal::new(first.to_string());
     let code = RwSignal::new(String::new());
-    let countdown = Countdown::new();
-    let sent_once = RwSignal::new(false);
-    let send = ServerAction::<SendIdentityCode>::new();
+    let sent = RwSignal::new(false);
     let verify = ServerAction::<VerifyIdentity>::new();
-    report_errors(send.value(), error);
     report_errors(verify.value(), error);
-    Effect::new(move |_| {
-        if let Some(Ok(sent)) = send.value().get() {
-            countdown.start(sent.resend_after_secs);
-            sent_once.set(true);
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = verify.value().get() {
-            on_verified.run(());
-        }
-    });
+    on_success(verify.value(), on_verified);
     // A new method starts over: the countdown belongs to the target it was sent to.
     let choose = move |value: &'static str| {
         method.set(value.to_string());
-        countdown.start(0);
-        sent_once.set(false);
+        sent.set(false);
         code.set(String::new());
         error.set(None);
     };
@@ -73,6 +71,7 @@ pub fn IdentityStep(
             </div>
         }
     };
+    let send = move || send_identity_code(method.get_untracked(), intent.to_string());
     let phone = options.masked_phone.clone();
     view! {
         <h3>"Verify your identity"</h3>
@@ -82,25 +81,18 @@ pub fn IdentityStep(
             {radio("email", "Logon email", Some(options.masked_email.clone()))}
             {options.totp_bound.then(|| radio("totp", "TOTP", Some("Code from your authenticator app".to_string())))}
         </fieldset>
-        <div class="field">
-            <label for=format!("identity-code-{intent}")>"Verification code"</label>
-            <div class="code-row">
-                <input id=format!("identity-code-{intent}") type="text" inputmode="numeric" autocomplete="one-time-code"
-                    maxlength="6" prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
-                <Show when=move || method.get() != "totp">
-                    <button type="button" class="secondary"
-                        disabled=move || countdown.running() || send.pending().get()
-                        on:click=move |_| {
-                            send.dispatch(SendIdentityCode { method: method.get_untracked(), intent: intent.to_string() });
-                        }>
-                        {move || countdown.label("Get verification code", sent_once.get())}
-                    </button>
-                </Show>
-            </div>
-            <Show when=move || sent_once.get()>
-                <p class="muted">"The code was sent. It is valid for 5 minutes."</p>
-            </Show>
-        </div>
+        <CodeEntry
+            id=format!("identity-code-{intent}")
+            get_label="Get verification code"
+            send
+            code
+            error
+            sent
+            can_send=Signal::derive(move || method.get() != "totp")
+        />
+        <Show when=move || sent.get()>
+            <p class="muted">"The code was sent. It is valid for 5 minutes."</p>
+        </Show>
         <button type="button" class="primary" disabled=move || verify.pending().get()
             on:click=move |_| {
                 verify.dispatch(VerifyIdentity { method: method.get_untracked(), code: code.get_untracked(), intent: intent.to_string() });

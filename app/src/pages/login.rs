@@ -8,12 +8,22 @@ use leptos::prelude::*;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     view! {
+        <LoginCard title="Sign in">
+            <p class="muted">"Account Center"</p>
+            <SignInForm/>
+            <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
+        </LoginCard>
+    }
+}
+
+/// The card of the signed-out pages (sign-in, password recovery), centred on its own.
+#[component]
+pub fn LoginCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
         <main class="login">
             <section class="login-card">
-                <h1>"Sign in"</h1>
-                <p class="muted">"Account Center"</p>
-                <SignInForm/>
-                <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
+                <h1>{title}</h1>
+                {children()}
             </section>
         </main>
     }

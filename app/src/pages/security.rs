@@ -9,7 +9,7 @@ use crate::components::{ErrorAlert, load};
 use crate::error::AppError;
 use crate::model::{AccountSummary, AppealView, IdentityOptions, Me, SECURITY_LOG_PAGE};
 use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
-use crate::pages::identity::{IdentityStep, report_errors};
+use crate::pages::identity::{IdentityStep, on_success, report_errors};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -151,11 +151,7 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     let code = RwSignal::new(String::new());
     report_errors(begin.value(), error);
     report_errors(confirm.value(), error);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = confirm.value().get() {
-            on_changed.run(());
-        }
-    });
+    on_success(confirm.value(), on_changed);
     if me.is_owner() {
         begin.dispatch(BeginTotp {});
     }
@@ -190,15 +186,12 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
 #[component]
 fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     let me = expect_context::<Me>();
-    let error = RwSignal::new(None::<AppError>);
-    let unbind = ServerAction::<UnbindTotp>::new();
-    report_errors(unbind.value(), error);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = unbind.value().get() {
-            on_changed.run(());
-        }
-    });
+    // The identity step's choices; after it, the unbind itself.
     let options = load(|| (), None, |_| get_identity_options());
+    let unbind = ServerAction::<UnbindTotp>::new();
+    let error = RwSignal::new(None::<AppError>);
+    report_errors(unbind.value(), error);
+    on_success(unbind.value(), on_changed);
     let on_verified = Callback::new(move |_| {
         unbind.dispatch(UnbindTotp {});
     });
@@ -213,7 +206,6 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
                         (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
                         (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
                     }}
-                    <ErrorAlert error/>
                 }.into_any()
             } else {
                 view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()

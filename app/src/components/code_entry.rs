@@ -1,0 +1,177 @@
+//! The one verification-code field: the input, its Get-code button with the resend countdown,
+//! the server's "too soon" refusal, and the error line (SPEC 3: "Resend (59s)" … then "Resend").
+
+use crate::components::ErrorAlert;
+use crate::error::{AppError, AppResult};
+use crate::model::CodeSent;
+use leptos::prelude::*;
+use std::future::Future;
+
+/// What a send answered, as far as the button cares: how long until it may be pressed again,
+/// when the server says so.
+pub trait SendAnswer {
+    fn resend_after_secs(&self) -> Option<i64>;
+}
+
+impl SendAnswer for CodeSent {
+    fn resend_after_secs(&self) -> Option<i64> {
+        Some(self.resend_after_secs)
+    }
+}
+
+/// Password recovery answers alike whether or not a code went out (so it does not tell that an
+/// account exists), and so names no wait.
+impl SendAnswer for () {
+    fn resend_after_secs(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// Seconds left before a code may be requested again, ticking down once a second in the browser.
+#[derive(Clone, Copy)]
+struct Countdown {
+    left: RwSignal<i64>,
+}
+
+impl Countdown {
+    fn new() -> Countdown {
+        let left = RwSignal::new(0i64);
+        #[cfg(feature = "hydrate")]
+        {
+            let interval = send_wrapper::SendWrapper::new(gloo_timers::callback::Interval::new(
+                1000,
+                move || {
+                    let now = left.get_untracked();
+                    if now > 0 {
+                        left.set(now - 1);
+                    }
+                },
+            ));
+            // The interval lives as long as the field that made it.
+            on_cleanup(move || drop(interval));
+        }
+        Countdown { left }
+    }
+
+    fn start(&self, secs: i64) {
+        self.left.set(secs.max(0));
+    }
+
+    fn running(&self) -> bool {
+        self.left.get() > 0
+    }
+
+    /// `idle` until the first send, "Resend (59s)" while counting, then "Resend".
+    fn label(&self, idle: &'static str, sent_once: bool) -> String {
+        match self.left.get() {
+            0 if sent_once => "Resend".to_string(),
+            0 => idle.to_string(),
+            n => format!("Resend ({n}s)"),
+        }
+    }
+}
+
+/// The field labelled **Verification code**, with its Get-code button and the error line.
+///
+/// `send` asks the server for a code; its answer starts the countdown, and a "too soon" refusal
+/// starts it from the seconds the server names. `sent` is true once a code went out (or, given
+/// as true, before the field appears); setting it to false starts over: the countdown stops and
+/// the button reads `get_label` again. `error` is the flow's one error line, shown here in
+/// `role="alert"`: the flow's other steps (checking the number, confirming) report into it too.
+#[component]
+pub fn CodeEntry<F, Fut, A>(
+    /// The input's id, unique on the page.
+    #[prop(into)]
+    id: String,
+    /// The button's text before the first send, as each flow words it.
+    get_label: &'static str,
+    /// Requests a code.
+    send: F,
+    /// The code typed so far.
+    code: RwSignal<String>,
+    error: RwSignal<Option<AppError>>,
+    #[prop(default = RwSignal::new(false))] sent: RwSignal<bool>,
+    /// False hides the button (a TOTP code is not sent).
+    #[prop(into, default = Signal::stored(true))]
+    can_send: Signal<bool>,
+    /// The form field name, for a field inside an `ActionForm`.
+    #[prop(optional)]
+    name: Option<&'static str>,
+) -> impl IntoView
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<A>> + Send + 'static,
+    A: SendAnswer + 'static,
+{
+    // Only this closure is generic: the field itself is built once for every flow.
+    let action = Action::new(move |_: &()| {
+        let answer = send();
+        async move { answer.await.map(|a| a.resend_after_secs()) }
+    });
+    view! { <CodeField id get_label action code error sent can_send name/> }
+}
+
+#[component]
+fn CodeField(
+    id: String,
+    get_label: &'static str,
+    action: Action<(), AppResult<Option<i64>>>,
+    code: RwSignal<String>,
+    error: RwSignal<Option<AppError>>,
+    sent: RwSignal<bool>,
+    can_send: Signal<bool>,
+    name: Option<&'static str>,
+) -> impl IntoView {
+    let countdown = Countdown::new();
+    Effect::new(move |_| {
+        if !sent.get() {
+            countdown.start(0);
+        }
+    });
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(wait)) => {
+            countdown.start(wait.unwrap_or(0));
+            sent.set(true);
+            error.set(None);
+        }
+        Some(Err(e)) => {
+            if let AppError::ResendTooSoon(wait) = e {
+                countdown.start(i64::from(wait));
+            }
+            error.set(Some(e));
+        }
+        None => {}
+    });
+    let request = move |_| {
+        error.set(None);
+        action.dispatch(());
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>"Verification code"</label>
+            <div class="code-row">
+                <input
+                    id=id
+                    name=name
+                    type="text"
+                    inputmode="numeric"
+                    autocomplete="one-time-code"
+                    maxlength="6"
+                    required
+                    bind:value=code
+                />
+                <Show when=move || can_send.get()>
+                    <button
+                        type="button"
+                        class="secondary"
+                        disabled=move || countdown.running() || action.pending().get()
+                        on:click=request
+                    >
+                        {move || countdown.label(get_label, sent.get())}
+                    </button>
+                </Show>
+            </div>
+        </div>
+        <ErrorAlert error/>
+    }
+}

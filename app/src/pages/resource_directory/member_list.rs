@@ -1,0 +1,339 @@
+//! The member table of both views: search (Member List View), sortable headers, server-side
+//! paging, and each row's **Actions** menu, which opens the console's phone dialog.
+
+use super::phone_dialog::PhoneDialogs;
+use super::status_label;
+use crate::api::directory::{DEFAULT_PAGE_SIZE, rd_members};
+use crate::components::load;
+use crate::error::AppError;
+use crate::model::{MemberPage, MemberSort, MemberView};
+use leptos::prelude::*;
+
+/// What a member table asks the server for. A table starts at `first`, which is also the page
+/// the server renders for it.
+#[derive(Clone)]
+pub struct MembersQuery {
+    search: String,
+    folder: Option<String>,
+    sort: MemberSort,
+    descending: bool,
+    offset: i64,
+    limit: i64,
+}
+
+impl MembersQuery {
+    pub fn first(folder: Option<String>) -> MembersQuery {
+        MembersQuery {
+            search: String::new(),
+            folder,
+            sort: MemberSort::DisplayName,
+            descending: false,
+            offset: 0,
+            limit: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    pub async fn fetch(self) -> Result<MemberPage, AppError> {
+        let order = if self.descending { "desc" } else { "asc" };
+        rd_members(
+            self.search,
+            self.folder.unwrap_or_default(),
+            self.sort.as_str().into(),
+            order.into(),
+            self.offset,
+            Some(self.limit),
+        )
+        .await
+    }
+}
+
+/// A table's query as the user shapes it (the folder comes from the view).
+#[derive(Clone, Copy)]
+struct TableState {
+    search: RwSignal<String>,
+    sort: RwSignal<MemberSort>,
+    descending: RwSignal<bool>,
+    offset: RwSignal<i64>,
+    limit: RwSignal<i64>,
+}
+
+impl TableState {
+    fn new() -> TableState {
+        let start = MembersQuery::first(None);
+        TableState {
+            search: RwSignal::new(start.search),
+            sort: RwSignal::new(start.sort),
+            descending: RwSignal::new(start.descending),
+            offset: RwSignal::new(start.offset),
+            limit: RwSignal::new(start.limit),
+        }
+    }
+
+    /// The query for `folder`; reading it subscribes to every part.
+    fn query(&self, folder: Option<String>) -> MembersQuery {
+        MembersQuery {
+            search: self.search.get(),
+            folder,
+            sort: self.sort.get(),
+            descending: self.descending.get(),
+            offset: self.offset.get(),
+            limit: self.limit.get(),
+        }
+    }
+
+    /// A header click: the same column flips the order, another sorts by it ascending.
+    fn sort_by(&self, key: MemberSort) {
+        if self.sort.get_untracked() == key {
+            self.descending.update(|d| *d = !*d);
+        } else {
+            self.sort.set(key);
+            self.descending.set(false);
+        }
+        self.offset.set(0);
+    }
+}
+
+/// A table of members with sortable headers and server-side paging; with `searchable`, a search
+/// box. It reads its page again after the console's dialog changed a number.
+#[component]
+pub fn MemberTable(
+    folder: Signal<Option<String>>,
+    searchable: bool,
+    /// The first page, when the server rendered it.
+    initial: Option<MemberPage>,
+    dialogs: PhoneDialogs,
+) -> impl IntoView {
+    let state = TableState::new();
+    let page = load(
+        move || (state.query(folder.get()), dialogs.changed()),
+        initial,
+        |(query, _)| query.fetch(),
+    );
+    view! {
+        {searchable.then(|| view! { <SearchBox state/> })}
+        {move || match page.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Ok(page)) => view! { <MembersPage page state dialogs/> }.into_any(),
+            Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+        }}
+    }
+}
+
+/// Search by display name, account id or phone; a search starts again from the first page.
+#[component]
+fn SearchBox(state: TableState) -> impl IntoView {
+    let typed = RwSignal::new(state.search.get_untracked());
+    view! {
+        <form
+            class="rd-search"
+            role="search"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                state.search.set(typed.get_untracked());
+                state.offset.set(0);
+            }
+        >
+            <label for="rd-search" class="sr-only">"Search members"</label>
+            <input
+                id="rd-search"
+                type="search"
+                maxlength="64"
+                placeholder="Display name, account ID or mobile phone number"
+                bind:value=typed
+            />
+            <button type="submit" class="secondary">"Search"</button>
+        </form>
+    }
+}
+
+/// One page of members and the pager under it.
+#[component]
+fn MembersPage(page: MemberPage, state: TableState, dialogs: PhoneDialogs) -> impl IntoView {
+    let empty = page.members.is_empty();
+    view! {
+        <div class="rd-table-wrap">
+            <table class="table rd-members">
+                <thead>
+                    <tr>
+                        <SortHeader label="Display Name" key=MemberSort::DisplayName state/>
+                        <SortHeader label="Account ID" key=MemberSort::AccountId state/>
+                        <th scope="col">"Type"</th>
+                        <th scope="col">"Folder"</th>
+                        <th scope="col">"Mobile Phone Number"</th>
+                        <th scope="col">"Status"</th>
+                        <SortHeader label="Joined" key=MemberSort::JoinedAt state/>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page
+                        .members
+                        .iter()
+                        .cloned()
+                        .map(|member| view! { <MemberRow member dialogs/> })
+                        .collect_view()}
+                </tbody>
+            </table>
+            {empty.then(|| view! { <p class="muted rd-empty">"No members found."</p> })}
+        </div>
+        <Pager page offset=state.offset limit=state.limit/>
+    }
+}
+
+#[component]
+fn SortHeader(label: &'static str, key: MemberSort, state: TableState) -> impl IntoView {
+    let order = move || (state.sort.get() == key).then(|| state.descending.get());
+    let aria_sort = move || match order() {
+        None => "none",
+        Some(false) => "ascending",
+        Some(true) => "descending",
+    };
+    let arrow = move || match order() {
+        None => "",
+        Some(false) => " ▲",
+        Some(true) => " ▼",
+    };
+    view! {
+        <th scope="col" aria-sort=aria_sort>
+            <button type="button" class="rd-sort" on:click=move |_| state.sort_by(key)>
+                {label}
+                <span aria-hidden="true">{arrow}</span>
+            </button>
+        </th>
+    }
+}
+
+#[component]
+fn MemberRow(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
+    let href = format!("/resource-directory/members/{}", member.account_id);
+    let joined = member
+        .joined_at
+        .get(..10)
+        .unwrap_or(&member.joined_at)
+        .to_string();
+    view! {
+        <tr>
+            <td>{member.display_name.clone()}</td>
+            <td>
+                <a href=href>{member.account_id.clone()}</a>
+            </td>
+            <td>{member.member_type.label()}</td>
+            <td>{member.folder_name.clone()}</td>
+            <td>{member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</td>
+            <td>{status_label(&member.status)}</td>
+            <td>{joined}</td>
+            <td>
+                <ActionsMenu member dialogs/>
+            </td>
+        </tr>
+    }
+}
+
+/// The row's **Actions** menu, holding **Bind Mobile Phone Number** (which opens the Modify
+/// dialog for a member that already has a number).
+#[component]
+fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let menu_id = format!("rd-actions-{}", member.account_id);
+    let menu = {
+        let menu_id = menu_id.clone();
+        move || {
+            open.get().then(|| {
+                let member = member.clone();
+                view! {
+                    <div class="rd-menu" role="menu" id=menu_id.clone() aria-label="Actions">
+                        <button
+                            type="button"
+                            role="menuitem"
+                            on:click=move |_| {
+                                open.set(false);
+                                dialogs.open(member.clone());
+                            }
+                        >
+                            "Bind Mobile Phone Number"
+                        </button>
+                    </div>
+                }
+            })
+        }
+    };
+    view! {
+        <div
+            class="rd-menu-wrap"
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    open.set(false);
+                }
+            }
+        >
+            <button
+                type="button"
+                class="rd-actions"
+                aria-haspopup="menu"
+                aria-controls=menu_id
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                "Actions"
+            </button>
+            {menu}
+        </div>
+    }
+}
+
+/// Where this page sits among all, the previous and next page, and the page size.
+#[component]
+fn Pager(page: MemberPage, offset: RwSignal<i64>, limit: RwSignal<i64>) -> impl IntoView {
+    let size = page.limit.max(1);
+    let first = if page.members.is_empty() {
+        0
+    } else {
+        page.offset + 1
+    };
+    let last = page.offset + page.members.len() as i64;
+    let pages = ((page.total + size - 1) / size).max(1);
+    let current = page.offset / size + 1;
+    let has_previous = page.offset > 0;
+    let has_next = page.offset + size < page.total;
+    // Past a cap the server stops counting: the total is then "at least".
+    let more = if page.total_exact { "" } else { "+" };
+    view! {
+        <div class="rd-pager">
+            <span class="muted">{format!("{first}–{last} of {}{more} members", page.total)}</span>
+            <button
+                type="button"
+                class="secondary"
+                aria-label="Previous page"
+                disabled=!has_previous
+                on:click=move |_| offset.update(|o| *o = (*o - size).max(0))
+            >
+                "‹"
+            </button>
+            <span>{format!("Page {current} of {pages}{more}")}</span>
+            <button
+                type="button"
+                class="secondary"
+                aria-label="Next page"
+                disabled=!has_next
+                on:click=move |_| offset.update(|o| *o += size)
+            >
+                "›"
+            </button>
+            <label for="rd-page-size">"Page size"</label>
+            <select
+                id="rd-page-size"
+                on:change=move |ev| {
+                    if let Ok(n) = event_target_value(&ev).parse::<i64>() {
+                        limit.set(n);
+                        offset.set(0);
+                    }
+                }
+            >
+                {[10i64, 20, 50, 100]
+                    .into_iter()
+                    .map(|n| view! { <option value=n.to_string() selected=n == size>{n.to_string()}</option> })
+                    .collect_view()}
+            </select>
+        </div>
+    }
+}

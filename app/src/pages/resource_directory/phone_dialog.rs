@@ -1,0 +1,195 @@
+//! The phone dialog: **Bind Mobile Phone Number** (the member has no number) or **Modify the
+//! security phone number**, mounted once per console and opened from any of its rows or pages.
+
+use crate::api::directory::{RdBindPhone, rd_send_code};
+use crate::components::CodeEntry;
+use crate::error::AppError;
+use crate::model::MemberView;
+use leptos::prelude::*;
+
+/// A console's one phone dialog: which member it is open for, what the last change was, and a
+/// counter that ticks after each change so the console reads its data again.
+#[derive(Clone, Copy)]
+pub struct PhoneDialogs {
+    member: RwSignal<Option<MemberView>>,
+    notice: RwSignal<Option<String>>,
+    changed: RwSignal<u32>,
+}
+
+impl PhoneDialogs {
+    pub fn new() -> PhoneDialogs {
+        PhoneDialogs {
+            member: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            changed: RwSignal::new(0),
+        }
+    }
+
+    pub fn open(&self, member: MemberView) {
+        self.notice.set(None);
+        self.member.set(Some(member));
+    }
+
+    /// How many numbers this console has bound or modified; reading it subscribes.
+    pub fn changed(&self) -> u32 {
+        self.changed.get()
+    }
+
+    fn close(&self) {
+        self.member.set(None);
+    }
+
+    fn finish(&self, member: MemberView, modified: bool) {
+        self.close();
+        let what = if modified {
+            "Modified successfully"
+        } else {
+            "Bound successfully"
+        };
+        self.notice.set(Some(format!(
+            "{what}: {} now uses {}.",
+            member.display_name,
+            member.masked_phone.unwrap_or_default()
+        )));
+        self.changed.update(|n| *n += 1);
+    }
+}
+
+impl Default for PhoneDialogs {
+    fn default() -> Self {
+        PhoneDialogs::new()
+    }
+}
+
+/// Where the dialog opens and its outcome is announced: once in each console.
+#[component]
+pub fn PhoneDialogHost(dialogs: PhoneDialogs) -> impl IntoView {
+    view! {
+        {move || dialogs.notice.get().map(|text| view! { <p class="success" role="status">{text}</p> })}
+        {move || {
+            dialogs
+                .member
+                .get()
+                .map(|member| {
+                    let modified = member.masked_phone.is_some();
+                    view! {
+                        <PhoneDialog
+                            member
+                            on_close=Callback::new(move |_| dialogs.close())
+                            on_done=Callback::new(move |m| dialogs.finish(m, modified))
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+/// The number of the member's region, **Get verification code** with its countdown, the code,
+/// and **OK** / **Confirm the modification**.
+#[component]
+fn PhoneDialog(
+    member: MemberView,
+    on_close: Callback<()>,
+    on_done: Callback<MemberView>,
+) -> impl IntoView {
+    let modify = member.masked_phone.is_some();
+    let phone = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<AppError>);
+    let bind = ServerAction::<RdBindPhone>::new();
+    Effect::new(move |_| match bind.value().get() {
+        Some(Ok(member)) => on_done.run(member),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    let send = {
+        let account_id = member.account_id.clone();
+        move || rd_send_code(account_id.clone(), phone.get_untracked())
+    };
+    let submit = {
+        let account_id = member.account_id.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            error.set(None);
+            bind.dispatch(RdBindPhone {
+                account_id: account_id.clone(),
+                phone: phone.get_untracked(),
+                code: code.get_untracked(),
+            });
+        }
+    };
+    view! {
+        <div class="rd-backdrop">
+            <div
+                class="rd-dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="rd-dialog-title"
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" {
+                        on_close.run(());
+                    }
+                }
+            >
+                <h2 id="rd-dialog-title">
+                    {if modify { "Modify the security phone number" } else { "Bind Mobile Phone Number" }}
+                </h2>
+                <p class="muted">
+                    {format!("Member: {} ({})", member.display_name, member.account_id)}
+                    {member.masked_phone.clone().map(|p| format!(" · current number {p}"))}
+                </p>
+                <form on:submit=submit>
+                    <PhoneField member phone/>
+                    <CodeEntry id="rd-code" get_label="Get verification code" send code error/>
+                    <div class="rd-dialog-actions">
+                        <button type="submit" class="primary" disabled=move || bind.pending().get()>
+                            {if modify { "Confirm the modification" } else { "OK" }}
+                        </button>
+                        <button type="button" class="secondary" on:click=move |_| on_close.run(())>
+                            "Cancel"
+                        </button>
+                    </div>
+                </form>
+            </div>
+        </div>
+    }
+}
+
+/// The new number, after the member's calling code; focused when the dialog opens.
+#[component]
+fn PhoneField(member: MemberView, phone: RwSignal<String>) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            let _ = input.focus();
+        }
+    });
+    let label = if member.masked_phone.is_some() {
+        "New mobile phone number"
+    } else {
+        "Mobile phone number"
+    };
+    view! {
+        <div class="field">
+            <label for="rd-phone">{label}</label>
+            <div class="rd-phone-input">
+                <span class="rd-prefix" title="The member's registration country or region">
+                    {format!("+{}", member.calling_code)}
+                </span>
+                <input
+                    id="rd-phone"
+                    type="tel"
+                    inputmode="tel"
+                    autocomplete="off"
+                    maxlength="32"
+                    required
+                    node_ref=input
+                    bind:value=phone
+                />
+            </div>
+            <span class="muted rd-hint">
+                {format!("A mobile number of the member's registration region ({}).", member.region)}
+            </span>
+        </div>
+    }
+}

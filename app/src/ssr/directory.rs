@@ -630,19 +630,7 @@ pub async fn member_events(
     let directory = directory_of(principal)?;
     let mut conn = services.db.pool.acquire().await?;
     find_member(&mut conn, directory, account_id).await?;
-    let rows = audit::list_for_subject(&mut conn, account_id.as_str(), None, MEMBER_EVENTS).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditView {
-            id: r.id,
-            at: rfc3339(r.at),
-            principal: format!("{} ({})", r.principal_name, r.principal_kind),
-            action: r.action,
-            client_ip: r.client_ip,
-            outcome: r.outcome,
-            detail: r.detail,
-        })
-        .collect())
+    Ok(audit::views_for_subject(&mut conn, account_id.as_str(), None, MEMBER_EVENTS).await?)
 }
 
 /// The rules of who may get which number, shared by the code request and the confirmation.
@@ -721,9 +709,8 @@ pub async fn bind_phone(
     let number = check_member_and_number(via, &row, input)?;
 
     let now = services.now_ms();
-    let mut tx = services.db.begin().await?;
-    let outcome = verification::consume(
-        &mut tx,
+    let mut tx = verification::consume_keeping_attempt(
+        services.db.begin().await?,
         services,
         Purpose::MemberPhone,
         &row.account_id,
@@ -732,10 +719,6 @@ pub async fn bind_phone(
         code,
     )
     .await?;
-    if let Err(error) = outcome {
-        tx.commit().await?; // keep the counted attempt
-        return Err(error);
-    }
     // The member as it is now, under lock: another administrator may have just changed it.
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM directory_members m \

@@ -11,7 +11,7 @@ use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
-use crate::ssr::{Services, phone_binding};
+use crate::ssr::{Services, phone_binding, totp};
 
 fn identity_purpose(ticket: TicketPurpose) -> Purpose {
     match ticket {
@@ -73,7 +73,7 @@ pub async fn verify_identity(
         if account.totp_bound == 0 {
             return Err(AppError::TotpNotBound);
         }
-        verification::check_totp(services, &account.id, code).await?;
+        totp::check_totp(services, &account.id, code).await?;
         let mut tx = services.db.begin().await?;
         verification::grant_ticket(
             &mut tx,
@@ -132,16 +132,14 @@ async fn check_new_number(
 
 async fn require_ticket(services: &Services, principal: &Principal) -> AppResult<()> {
     let mut conn = services.db.pool.acquire().await?;
-    verification::live_ticket(
+    verification::require_ticket(
         &mut conn,
         services,
         &principal.session_hash,
         &principal.account_id,
         TicketPurpose::ChangePhone,
     )
-    .await?
-    .map(|_| ())
-    .ok_or(AppError::IdentityNotVerified)
+    .await
 }
 
 /// While typing: is this a number the account could move to? Answers the masked E.164 form.
@@ -199,17 +197,16 @@ pub async fn confirm_change(
     }
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    let ticket = verification::live_ticket(
+    verification::require_ticket(
         &mut tx,
         services,
         &principal.session_hash,
         &account.id,
         TicketPurpose::ChangePhone,
     )
-    .await?
-    .ok_or(AppError::IdentityNotVerified)?;
-    let outcome = verification::consume(
-        &mut tx,
+    .await?;
+    let mut tx = verification::consume_keeping_attempt(
+        tx,
         services,
         Purpose::NewPhone,
         &account.id,
@@ -218,13 +215,14 @@ pub async fn confirm_change(
         code,
     )
     .await?;
-    if let Err(error) = outcome {
-        tx.commit().await?; // keep the counted attempt
-        return Err(error);
-    }
-    if !verification::use_ticket(&mut tx, services, ticket).await? {
-        return Err(AppError::IdentityNotVerified);
-    }
+    verification::spend_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &account.id,
+        TicketPurpose::ChangePhone,
+    )
+    .await?;
     // The account row as it is now, inside the transaction: another tab may have changed it.
     let (current,): (Option<String>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT phone FROM accounts WHERE id = $1{}",

@@ -12,10 +12,11 @@ use crate::model::{
     AuditView, DirectoryView, FolderView, MemberDetails, MemberPage, MemberSort, MemberType,
     MemberView,
 };
-use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::audit;
 use crate::ssr::clock::rfc3339;
 use crate::ssr::db::Backend;
-use crate::ssr::outbox::{self, Channel};
+use crate::ssr::outbox::Channel;
+use crate::ssr::phone_binding::{AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode};
@@ -646,17 +647,12 @@ fn check_member_and_number(via: Via, row: &MemberRow, input: &str) -> AppResult<
             return Err(AppError::PhoneAlreadyBound);
         }
     }
-    let region = Region::parse(&row.region)?;
-    let number = PhoneNumber::parse_in_region(input, region)?;
-    if row.phone.as_deref() == Some(number.e164()) {
-        return Err(AppError::SamePhone);
-    }
-    Ok(number)
+    phone_binding::parse_new_number(&row.region, row.phone.as_deref(), input)
 }
 
 /// Sends a code to the member's new number (`SendVerificationCodeForBindSecureMobilePhone`):
 /// the number must be a mobile number of the member's registration region, not its current
-/// one, and have room under the per-number cap. The code counts against the member's daily 100.
+/// one, and have room under the per-number cap. The code counts against the member's daily cap.
 #[tracing::instrument(skip(services, principal, meta, account_id, input), fields(principal = %principal.name, member = %account_id, via = via.label()))]
 pub async fn send_code(
     services: &Services,
@@ -667,13 +663,12 @@ pub async fn send_code(
     input: &str,
 ) -> AppResult<SentCode> {
     let directory = directory_of(principal)?;
-    let mut conn = services.db.pool.acquire().await?;
-    let row = find_member(&mut conn, directory, account_id).await?;
+    let row = {
+        let mut conn = services.db.pool.acquire().await?;
+        find_member(&mut conn, directory, account_id).await?
+    };
     let number = check_member_and_number(via, &row, input)?;
-    if !phone_binding::has_room(&mut conn, services, number.e164()).await? {
-        return Err(AppError::PhoneBindingLimit);
-    }
-    drop(conn);
+    phone_binding::check_room(services, &number).await?;
     verification::send_code(
         services,
         CodeRequest {
@@ -688,9 +683,76 @@ pub async fn send_code(
     .await
 }
 
-/// Binds or modifies the member's number (`BindSecureMobilePhone`). In one transaction: the
-/// code is checked, the member reread under lock, the cap rechecked, the number bound, an audit
-/// event written on the member and on the management account, and the notices queued.
+/// The administrator's binding: the member is reread and its rules rechecked; the audit events
+/// go on the member and on the management account; the member is told who changed its number.
+struct AdminBind<'a> {
+    principal: &'a Principal,
+    directory: &'a str,
+    via: Via,
+    account_id: &'a AccountId,
+    input: &'a str,
+    number: &'a PhoneNumber,
+}
+
+impl BindingFlow for AdminBind<'_> {
+    type Subject = MemberRow;
+
+    async fn recheck(
+        &self,
+        conn: &mut AnyConnection,
+        _services: &Services,
+        _old: Option<&str>,
+    ) -> AppResult<MemberRow> {
+        let current = find_member(conn, self.directory, self.account_id).await?;
+        check_member_and_number(self.via, &current, self.input)?;
+        Ok(current)
+    }
+
+    fn events(&self, member: &MemberRow, old: Option<&str>, change: &str) -> Vec<AuditEntry> {
+        let action = if old.is_some() {
+            "ModifyMemberMobilePhone"
+        } else {
+            "BindMemberMobilePhone"
+        };
+        let via = self.via.label();
+        vec![
+            AuditEntry {
+                action,
+                subject_account_id: member.account_id.clone(),
+                detail: format!("{change} (by the directory administrator, via the {via})"),
+            },
+            AuditEntry {
+                action,
+                subject_account_id: self.principal.account_id.clone(),
+                detail: format!(
+                    "member {} ({}): {change} (via the {via})",
+                    member.account_id, member.display_name
+                ),
+            },
+        ]
+    }
+
+    fn notice(&self, member: &MemberRow, old: Option<&str>) -> Notice {
+        Notice {
+            email: member.email.clone(),
+            text: format!(
+                "The mobile phone number of your account {} ({}) was {} {} by an administrator of its resource directory. \
+                 Not you? Contact your directory administrator at once.",
+                member.display_name,
+                member.account_id,
+                if old.is_some() {
+                    "changed to"
+                } else {
+                    "set to"
+                },
+                self.number.masked(),
+            ),
+        }
+    }
+}
+
+/// Binds or modifies the member's number (`BindSecureMobilePhone`) in the one binding
+/// transaction, with an audit event on the member and on the management account.
 #[tracing::instrument(skip(services, principal, meta, account_id, input, code), fields(principal = %principal.name, member = %account_id, via = via.label()))]
 pub async fn bind_phone(
     services: &Services,
@@ -707,98 +769,28 @@ pub async fn bind_phone(
         find_member(&mut conn, directory, account_id).await?
     };
     let number = check_member_and_number(via, &row, input)?;
-
-    let now = services.now_ms();
-    let mut tx = verification::consume_keeping_attempt(
-        services.db.begin().await?,
-        services,
-        Purpose::MemberPhone,
-        &row.account_id,
-        number.e164(),
-        &principal.session_hash,
+    let flow = AdminBind {
+        principal,
+        directory,
+        via,
+        account_id,
+        input,
+        number: &number,
+    };
+    let request = BindRequest {
+        principal,
+        meta,
+        purpose: Purpose::MemberPhone,
+        account_id: &row.account_id,
+        number: &number,
         code,
-    )
-    .await?;
-    // The member as it is now, under lock: another administrator may have just changed it.
-    let sql = format!(
-        "SELECT {MEMBER_COLUMNS} FROM directory_members m \
-         JOIN accounts a ON a.id = m.account_id JOIN folders f ON f.id = m.folder_id \
-         WHERE m.account_id = $1 AND m.directory_id = $2{}",
-        services.db.for_update()
-    );
-    let current: MemberRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account_id.as_str())
-        .bind(directory)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    check_member_and_number(via, &current, input)?;
-    let old = current.phone.clone();
-    phone_binding::rebind(
-        &mut tx,
-        services,
-        &current.account_id,
-        old.as_deref(),
-        number.e164(),
-    )
-    .await??;
-
-    let action = if old.is_some() {
+    };
+    let current = phone_binding::bind(services, request, &flow).await?;
+    let action = if current.phone.is_some() {
         "ModifyMemberMobilePhone"
     } else {
         "BindMemberMobilePhone"
     };
-    let change = format!(
-        "{} -> {}",
-        old.as_deref()
-            .map(mask_e164)
-            .unwrap_or_else(|| "none".into()),
-        number.masked()
-    );
-    let member_detail = format!(
-        "{change} (by the directory administrator, via the {})",
-        via.label()
-    );
-    audit::record(
-        &mut tx,
-        AuditEvent::by(principal, now, &meta.client_ip, action, &current.account_id)
-            .detail(&member_detail),
-    )
-    .await?;
-    let management_detail = format!(
-        "member {} ({}): {change} (via the {})",
-        current.account_id,
-        current.display_name,
-        via.label()
-    );
-    audit::record(
-        &mut tx,
-        AuditEvent::by(
-            principal,
-            now,
-            &meta.client_ip,
-            action,
-            &principal.account_id,
-        )
-        .detail(&management_detail),
-    )
-    .await?;
-
-    let notice = format!(
-        "The mobile phone number of your account {} ({}) was {} {} by an administrator of its resource directory. \
-         Not you? Contact your directory administrator at once.",
-        current.display_name,
-        current.account_id,
-        if old.is_some() {
-            "changed to"
-        } else {
-            "set to"
-        },
-        number.masked(),
-    );
-    outbox::enqueue_phone_changed(&mut tx, old.as_deref(), &current.email, &notice, now).await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
     tracing::info!(action, "member mobile phone number bound");
     let mut view = current.view()?;
     view.masked_phone = Some(number.masked());

@@ -125,7 +125,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
             format!("codes:account:{}", request.account_id),
             day,
             limits.codes_per_account_per_day,
-            AppError::DailyLimitReached,
+            AppError::daily_limit(limits.codes_per_account_per_day),
         ),
         (
             format!("codes:target:{}", request.target),

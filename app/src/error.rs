@@ -28,10 +28,11 @@ pub enum AppError {
     PhoneRegionMismatch,
     #[error("The new mobile phone number must be different from the current one.")]
     SamePhone,
+    /// Carries the configured cap (SPEC 2: 6 accounts).
     #[error(
-        "This phone number is already bound to 6 accounts. Use a different number or close unused accounts."
+        "This phone number is already bound to {0} accounts. Use a different number or close unused accounts."
     )]
-    PhoneBindingLimit,
+    PhoneBindingLimit(u32),
     #[error("The verification code must be 6 digits.")]
     MalformedCode,
     #[error("The verification code is incorrect or has expired.")]
@@ -40,8 +41,9 @@ pub enum AppError {
     TooManyAttempts,
     #[error("Wait {0} seconds before requesting another code.")]
     ResendTooSoon(u32),
-    #[error("A maximum of 100 verification codes can be sent to each member account per day.")]
-    DailyLimitReached,
+    /// Carries the configured cap (SPEC 3: 100 codes).
+    #[error("A maximum of {0} verification codes can be sent to each member account per day.")]
+    DailyLimitReached(u32),
     #[error("Too many verification codes were sent to this number. Try again later.")]
     TargetLimitReached,
     #[error("Too many verification codes were requested from your network. Try again later.")]
@@ -78,12 +80,12 @@ impl AppError {
             AppError::InvalidPhone => "InvalidParameter.SecureMobilePhone",
             AppError::PhoneRegionMismatch => "InvalidParameter.SecureMobilePhone.Region",
             AppError::SamePhone => "InvalidParameter.SecureMobilePhone.Same",
-            AppError::PhoneBindingLimit => "SecureMobilePhone.BindingLimit",
+            AppError::PhoneBindingLimit(_) => "SecureMobilePhone.BindingLimit",
             AppError::MalformedCode => "InvalidParameter.VerificationCode",
             AppError::CodeIncorrectOrExpired => "VerificationCode.Invalid",
             AppError::TooManyAttempts => "VerificationCode.TooManyAttempts",
             AppError::ResendTooSoon(_) => "Throttling.Resend",
-            AppError::DailyLimitReached => "Throttling.DailyLimit",
+            AppError::DailyLimitReached(_) => "Throttling.DailyLimit",
             AppError::TargetLimitReached => "Throttling.TargetLimit",
             AppError::IpLimitReached => "Throttling.IpLimit",
             AppError::IdentityNotVerified => "IdentityNotVerified",
@@ -105,12 +107,22 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::SignInThrottled
             | AppError::ResendTooSoon(_)
-            | AppError::DailyLimitReached
+            | AppError::DailyLimitReached(_)
             | AppError::TargetLimitReached
             | AppError::IpLimitReached => 429,
             AppError::Internal | AppError::Transport(_) => 500,
             _ => 400,
         }
+    }
+
+    /// The refusal of a number already bound to `cap` accounts, the configured cap.
+    pub fn phone_binding_limit(cap: i64) -> Self {
+        AppError::PhoneBindingLimit(u32::try_from(cap).unwrap_or(u32::MAX))
+    }
+
+    /// The refusal of a code past the configured `cap` of codes per member account per day.
+    pub fn daily_limit(cap: i64) -> Self {
+        AppError::DailyLimitReached(u32::try_from(cap).unwrap_or(u32::MAX))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -143,3 +155,30 @@ impl From<sqlx::Error> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_refusals_name_the_configured_caps() {
+        assert_eq!(
+            AppError::phone_binding_limit(6).to_string(),
+            "This phone number is already bound to 6 accounts. Use a different number or close unused accounts."
+        );
+        assert_eq!(
+            AppError::daily_limit(100).to_string(),
+            "A maximum of 100 verification codes can be sent to each member account per day."
+        );
+        assert!(
+            AppError::phone_binding_limit(3)
+                .to_string()
+                .contains(" 3 accounts")
+        );
+        assert!(
+            AppError::daily_limit(20)
+                .to_string()
+                .contains(" 20 verification codes")
+        );
+    }
+}

@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn errors_keep_the_stable_codes() {
-        let e = ApiError::from(AppError::DailyLimitReached);
+        let e = ApiError::from(AppError::DailyLimitReached(100));
         assert_eq!((e.status, e.code), (429, "Throttling.DailyLimit"));
         let e = ApiError::from(AppError::invalid(NOT_A_RESOURCE_ACCOUNT));
         assert_eq!((e.status, e.code), (400, "InvalidParameter.AccountType"));

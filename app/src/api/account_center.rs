@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[server(endpoint = "totp_begin")]
 pub async fn begin_totp() -> Result<TotpEnrollment, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
-    crate::ssr::account_center::begin_totp(&services, &principal).await
+    crate::ssr::totp::begin(&services, &principal).await
 }
 
 #[server(endpoint = "totp_confirm")]
@@ -15,13 +15,13 @@ pub async fn confirm_totp(code: String) -> Result<(), AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::account_center::confirm_totp(&services, &principal, &meta, &code).await
+    crate::ssr::totp::confirm(&services, &principal, &meta, &code).await
 }
 
 #[server(endpoint = "totp_unbind")]
 pub async fn unbind_totp() -> Result<(), AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
-    crate::ssr::account_center::unbind_totp(&services, &principal, &meta).await
+    crate::ssr::totp::unbind(&services, &principal, &meta).await
 }
 
 #[cfg(feature = "ssr")]
@@ -53,7 +53,7 @@ pub async fn request_password_reset(account: String) -> Result<(), AppError> {
     }
     let existing = recovery_token();
     let token =
-        crate::ssr::account_center::request_reset(&services, &meta, &account, existing.as_deref())
+        crate::ssr::recovery::request_reset(&services, &meta, &account, existing.as_deref())
             .await?;
     ctx::set_cookie(format!(
         "{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"
@@ -75,7 +75,7 @@ pub async fn reset_password(
     }
     let code = crate::domain::VerificationCode::parse(&code)?;
     let token = recovery_token();
-    crate::ssr::account_center::reset_password(
+    crate::ssr::recovery::reset_password(
         &services,
         &meta,
         token.as_deref(),
@@ -100,7 +100,7 @@ pub async fn file_appeal(
     if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 {
         return Err(AppError::invalid("The input is too long."));
     }
-    crate::ssr::account_center::file_appeal(
+    crate::ssr::appeals::file_appeal(
         &services,
         &principal,
         &meta,
@@ -114,7 +114,7 @@ pub async fn file_appeal(
 #[server(endpoint = "appeals")]
 pub async fn list_appeals() -> Result<Vec<AppealView>, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
-    crate::ssr::account_center::list_appeals(&services, &principal).await
+    crate::ssr::appeals::list_appeals(&services, &principal).await
 }
 
 #[server(endpoint = "security_log")]
@@ -122,5 +122,5 @@ pub async fn security_log(
     #[server(default)] before: Option<i64>,
 ) -> Result<Vec<AuditView>, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
-    crate::ssr::account_center::security_log(&services, &principal, before).await
+    crate::ssr::audit::security_log(&services, &principal, before).await
 }

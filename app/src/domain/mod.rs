@@ -5,6 +5,8 @@ pub mod code;
 pub mod email;
 pub mod mask;
 #[cfg(feature = "ssr")]
+pub mod member_search;
+#[cfg(feature = "ssr")]
 pub mod phone;
 #[cfg(test)]
 mod proptests;
@@ -12,5 +14,7 @@ mod proptests;
 pub use account_id::AccountId;
 pub use code::VerificationCode;
 pub use email::Email;
+#[cfg(feature = "ssr")]
+pub use member_search::MemberSearch;
 #[cfg(feature = "ssr")]
 pub use phone::{PhoneNumber, Region};

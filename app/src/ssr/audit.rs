@@ -1,5 +1,9 @@
-//! Audit events: who did what to which account, from where, and how it ended.
+//! Audit events: who did what to which account, from where, and how it ended; and the logs that show them.
 
+use crate::error::AppResult;
+use crate::model::AuditView;
+use crate::ssr::Services;
+use crate::ssr::clock::rfc3339;
 use crate::ssr::session::Principal;
 use sqlx::AnyConnection;
 
@@ -92,4 +96,45 @@ pub async fn list_for_subject(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+impl From<AuditRow> for AuditView {
+    fn from(r: AuditRow) -> AuditView {
+        AuditView {
+            id: r.id,
+            at: rfc3339(r.at),
+            principal: format!("{} ({})", r.principal_name, r.principal_kind),
+            action: r.action,
+            client_ip: r.client_ip,
+            outcome: r.outcome,
+            detail: r.detail,
+        }
+    }
+}
+
+/// The subject's events as the pages show them, newest first; `before_id` pages backwards.
+pub async fn views_for_subject(
+    conn: &mut AnyConnection,
+    subject: &str,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditView>, sqlx::Error> {
+    let rows = list_for_subject(conn, subject, before_id, limit).await?;
+    Ok(rows.into_iter().map(AuditView::from).collect())
+}
+
+/// The account's own audit events, newest first, a page at a time.
+pub async fn security_log(
+    services: &Services,
+    principal: &Principal,
+    before: Option<i64>,
+) -> AppResult<Vec<AuditView>> {
+    let mut conn = services.db.pool.acquire().await?;
+    Ok(views_for_subject(
+        &mut conn,
+        &principal.account_id,
+        before,
+        crate::model::SECURITY_LOG_PAGE as i64,
+    )
+    .await?)
 }

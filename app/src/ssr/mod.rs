@@ -1,7 +1,7 @@
 //! Everything that runs only on the server: state, storage, services and delivery.
 
 pub mod account;
-pub mod account_center;
+pub mod appeals;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -15,10 +15,12 @@ pub mod outbox;
 pub mod phone_binding;
 pub mod phone_change;
 pub mod rate;
+pub mod recovery;
 pub mod request;
 pub mod seed;
 pub mod session;
 pub mod state;
+pub mod totp;
 pub mod verification;
 
 pub use state::Services;

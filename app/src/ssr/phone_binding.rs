@@ -1,46 +1,86 @@
-//! Binding a number to an account under the per-number cap (SPEC 2: at most 6 accounts).
+//! Binding a number to an account (SPEC 2, 4, 5): the check before a code goes to a new number,
+//! and the one transaction that binds it, shared by the owner's change and the administrator's bind.
 //!
 //! `phone_binding_counts` holds one row per number; the capped upsert on it is the lock that
 //! keeps the cap exact when many bindings race, on one instance or many.
 
-use crate::error::AppError;
+use crate::domain::phone::mask_e164;
+use crate::domain::{PhoneNumber, Region, VerificationCode};
+use crate::error::{AppError, AppResult};
 use crate::ssr::Services;
+use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::outbox;
+use crate::ssr::request::RequestMeta;
+use crate::ssr::session::Principal;
+use crate::ssr::verification::{self, Purpose};
 use sqlx::AnyConnection;
+use std::future::Future;
 
-/// Whether one more account may take `phone` now; a check before sending a code, not a promise.
-pub async fn has_room(
-    conn: &mut AnyConnection,
-    services: &Services,
-    phone: &str,
-) -> Result<bool, sqlx::Error> {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
-            .bind(phone)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|r| r.0).unwrap_or(0) < services.config.limits.accounts_per_phone)
+fn binding_limit(services: &Services) -> AppError {
+    AppError::phone_binding_limit(services.config.limits.accounts_per_phone)
 }
 
-/// Moves `account_id` from `old` (if any) to `new` inside the caller's transaction.
-/// The inner error is `PhoneBindingLimit` when `new` is full; the caller then rolls back.
-pub async fn rebind(
+/// Reads `input` as a mobile number of `region` (the registration region) that is not the
+/// account's `current` one.
+pub fn parse_new_number(
+    region: &str,
+    current: Option<&str>,
+    input: &str,
+) -> AppResult<PhoneNumber> {
+    let number = PhoneNumber::parse_in_region(input, Region::parse(region)?)?;
+    if current == Some(number.e164()) {
+        return Err(AppError::SamePhone);
+    }
+    Ok(number)
+}
+
+/// Refuses a number already at the per-number cap; a check before sending a code, not a promise.
+pub async fn check_room(services: &Services, number: &PhoneNumber) -> AppResult<()> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
+            .bind(number.e164())
+            .fetch_optional(&services.db.pool)
+            .await?;
+    if row.map(|r| r.0).unwrap_or(0) < services.config.limits.accounts_per_phone {
+        Ok(())
+    } else {
+        Err(binding_limit(services))
+    }
+}
+
+/// The check before a code goes to a new number: a mobile number of the registration region,
+/// not today's number, with room left under the cap.
+pub async fn check_new_number(
+    services: &Services,
+    region: &str,
+    current: Option<&str>,
+    input: &str,
+) -> AppResult<PhoneNumber> {
+    let number = parse_new_number(region, current, input)?;
+    check_room(services, &number).await?;
+    Ok(number)
+}
+
+/// Moves `account_id` from `old` (if any) to `new` inside the caller's transaction, or refuses
+/// with `PhoneBindingLimit` when `new` is full (the caller then rolls back).
+async fn rebind(
     conn: &mut AnyConnection,
     services: &Services,
     account_id: &str,
     old: Option<&str>,
-    new: &str,
-) -> Result<Result<(), AppError>, sqlx::Error> {
+    new: &PhoneNumber,
+) -> AppResult<()> {
     let taken: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO phone_binding_counts (phone, accounts) VALUES ($1, 1) \
          ON CONFLICT (phone) DO UPDATE SET accounts = phone_binding_counts.accounts + 1 \
          WHERE phone_binding_counts.accounts < $2 RETURNING accounts",
     )
-    .bind(new)
+    .bind(new.e164())
     .bind(services.config.limits.accounts_per_phone)
     .fetch_optional(&mut *conn)
     .await?;
     if taken.is_none() {
-        return Ok(Err(AppError::PhoneBindingLimit));
+        return Err(binding_limit(services));
     }
     if let Some(old) = old {
         sqlx::query("UPDATE phone_binding_counts SET accounts = accounts - 1 WHERE phone = $1 AND accounts > 0")
@@ -49,10 +89,110 @@ pub async fn rebind(
             .await?;
     }
     sqlx::query("UPDATE accounts SET phone = $1, updated_at = $2 WHERE id = $3")
-        .bind(new)
+        .bind(new.e164())
         .bind(services.now_ms())
         .bind(account_id)
         .execute(&mut *conn)
         .await?;
-    Ok(Ok(()))
+    Ok(())
+}
+
+/// One audit event of a binding, written by the principal who binds.
+pub struct AuditEntry {
+    pub action: &'static str,
+    pub subject_account_id: String,
+    pub detail: String,
+}
+
+/// The notice of a changed number: by email to `email`, and by SMS to the old number if any.
+pub struct Notice {
+    pub email: String,
+    pub text: String,
+}
+
+/// What differs between the flows that bind a number: who is rechecked, which audit events are
+/// written, who is told and how.
+pub trait BindingFlow {
+    /// What the flow rereads about the account, for its events, its notice and its answer.
+    type Subject: Send;
+
+    /// Inside the transaction, with the code spent and the account row locked (its number is
+    /// `old`): spends a ticket, rereads the subject, refuses if the flow's rules no longer hold.
+    fn recheck(
+        &self,
+        conn: &mut AnyConnection,
+        services: &Services,
+        old: Option<&str>,
+    ) -> impl Future<Output = AppResult<Self::Subject>> + Send;
+
+    /// The audit events of the binding; `change` reads `old -> new`, both masked.
+    fn events(&self, subject: &Self::Subject, old: Option<&str>, change: &str) -> Vec<AuditEntry>;
+
+    /// The notice of the change.
+    fn notice(&self, subject: &Self::Subject, old: Option<&str>) -> Notice;
+}
+
+/// A binding asked for with a code sent to the new number.
+pub struct BindRequest<'a> {
+    pub principal: &'a Principal,
+    pub meta: &'a RequestMeta,
+    pub purpose: Purpose,
+    pub account_id: &'a str,
+    pub number: &'a PhoneNumber,
+    pub code: &'a VerificationCode,
+}
+
+/// Binds the number in one transaction: the code is consumed (a wrong one keeps its counted
+/// attempt), the account row reread under lock, the flow's rules and the same number rechecked,
+/// the cap rechecked as the number is bound, the audit events written and the notices queued.
+pub async fn bind<F: BindingFlow + Sync>(
+    services: &Services,
+    request: BindRequest<'_>,
+    flow: &F,
+) -> AppResult<F::Subject> {
+    let number = request.number;
+    let mut tx = verification::consume_keeping_attempt(
+        services.db.begin().await?,
+        services,
+        request.purpose,
+        request.account_id,
+        number.e164(),
+        &request.principal.session_hash,
+        request.code,
+    )
+    .await?;
+    // The account as it is now, under lock: another tab or administrator may have just changed it.
+    let (old,): (Option<String>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT phone FROM accounts WHERE id = $1{}",
+        services.db.for_update()
+    )))
+    .bind(request.account_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let old = old.as_deref();
+    let subject = flow.recheck(&mut tx, services, old).await?;
+    if old == Some(number.e164()) {
+        return Err(AppError::SamePhone);
+    }
+    rebind(&mut tx, services, request.account_id, old, number).await?;
+
+    let now = services.now_ms();
+    let old_masked = old.map(mask_e164).unwrap_or_else(|| "none".into());
+    let change = format!("{old_masked} -> {}", number.masked());
+    for entry in flow.events(&subject, old, &change) {
+        let event = AuditEvent::by(
+            request.principal,
+            now,
+            &request.meta.client_ip,
+            entry.action,
+            &entry.subject_account_id,
+        );
+        audit::record(&mut tx, event.detail(&entry.detail)).await?;
+    }
+    let notice = flow.notice(&subject, old);
+    outbox::enqueue_phone_changed(&mut tx, old, &notice.email, &notice.text, now).await?;
+    tx.commit().await?;
+    services.outbox_wake.notify_one();
+    Ok(subject)
 }

@@ -6,12 +6,13 @@ use crate::domain::{PhoneNumber, Region, VerificationCode};
 use crate::error::{AppError, AppResult};
 use crate::model::IdentityMethod;
 use crate::ssr::account::{self, AccountRow};
-use crate::ssr::audit::{self, AuditEvent};
-use crate::ssr::outbox::{self, Channel};
+use crate::ssr::outbox::Channel;
+use crate::ssr::phone_binding::{AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
-use crate::ssr::{Services, phone_binding};
+use crate::ssr::{Services, phone_binding, totp};
+use sqlx::AnyConnection;
 
 fn identity_purpose(ticket: TicketPurpose) -> Purpose {
     match ticket {
@@ -73,7 +74,7 @@ pub async fn verify_identity(
         if account.totp_bound == 0 {
             return Err(AppError::TotpNotBound);
         }
-        verification::check_totp(services, &account.id, code).await?;
+        totp::check_totp(services, &account.id, code).await?;
         let mut tx = services.db.begin().await?;
         verification::grant_ticket(
             &mut tx,
@@ -118,30 +119,20 @@ async fn check_new_number(
     account: &AccountRow,
     input: &str,
 ) -> AppResult<PhoneNumber> {
-    let region = Region::parse(&account.region)?;
-    let number = PhoneNumber::parse_in_region(input, region)?;
-    if account.phone.as_deref() == Some(number.e164()) {
-        return Err(AppError::SamePhone);
-    }
-    let mut conn = services.db.pool.acquire().await?;
-    if !phone_binding::has_room(&mut conn, services, number.e164()).await? {
-        return Err(AppError::PhoneBindingLimit);
-    }
-    Ok(number)
+    phone_binding::check_new_number(services, &account.region, account.phone.as_deref(), input)
+        .await
 }
 
 async fn require_ticket(services: &Services, principal: &Principal) -> AppResult<()> {
     let mut conn = services.db.pool.acquire().await?;
-    verification::live_ticket(
+    verification::require_ticket(
         &mut conn,
         services,
         &principal.session_hash,
         &principal.account_id,
         TicketPurpose::ChangePhone,
     )
-    .await?
-    .map(|_| ())
-    .ok_or(AppError::IdentityNotVerified)
+    .await
 }
 
 /// While typing: is this a number the account could move to? Answers the masked E.164 form.
@@ -180,6 +171,52 @@ pub async fn send_new_number_code(
     .await
 }
 
+/// The owner's binding: the ticket is spent, the owner's own phone and email get the notice.
+struct OwnerChange<'a> {
+    principal: &'a Principal,
+    account: &'a AccountRow,
+    number: &'a PhoneNumber,
+}
+
+impl BindingFlow for OwnerChange<'_> {
+    type Subject = ();
+
+    async fn recheck(
+        &self,
+        conn: &mut AnyConnection,
+        services: &Services,
+        _old: Option<&str>,
+    ) -> AppResult<()> {
+        verification::spend_ticket(
+            conn,
+            services,
+            &self.principal.session_hash,
+            &self.account.id,
+            TicketPurpose::ChangePhone,
+        )
+        .await
+    }
+
+    fn events(&self, _: &(), _old: Option<&str>, change: &str) -> Vec<AuditEntry> {
+        vec![AuditEntry {
+            action: "ChangeMobilePhone",
+            subject_account_id: self.account.id.clone(),
+            detail: change.to_string(),
+        }]
+    }
+
+    fn notice(&self, _: &(), _old: Option<&str>) -> Notice {
+        Notice {
+            email: self.account.email.clone(),
+            text: format!(
+                "Your mobile phone number was changed to {} on your Account Center account {}. Not you? Contact support at once and secure your account.",
+                self.number.masked(),
+                self.account.display_name
+            ),
+        }
+    }
+}
+
 /// Step 3: in one transaction, the code is checked, the ticket spent, the cap rechecked, the
 /// number bound, the audit event written and the notices queued. Answers the new masked number.
 #[tracing::instrument(skip(services, principal, meta, code), fields(account = %principal.account_id))]
@@ -192,85 +229,23 @@ pub async fn confirm_change(
 ) -> AppResult<String> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
-    let region = Region::parse(&account.region)?;
-    let number = PhoneNumber::parse_in_region(input, region)?;
-    if account.phone.as_deref() == Some(number.e164()) {
-        return Err(AppError::SamePhone);
-    }
-    let now = services.now_ms();
-    let mut tx = services.db.begin().await?;
-    let ticket = verification::live_ticket(
-        &mut tx,
-        services,
-        &principal.session_hash,
-        &account.id,
-        TicketPurpose::ChangePhone,
-    )
-    .await?
-    .ok_or(AppError::IdentityNotVerified)?;
-    let outcome = verification::consume(
-        &mut tx,
-        services,
-        Purpose::NewPhone,
-        &account.id,
-        number.e164(),
-        &principal.session_hash,
+    let number = phone_binding::parse_new_number(&account.region, account.phone.as_deref(), input)?;
+    // Checked before the code, so a session without a ticket spends no attempt.
+    require_ticket(services, principal).await?;
+    let flow = OwnerChange {
+        principal,
+        account: &account,
+        number: &number,
+    };
+    let request = BindRequest {
+        principal,
+        meta,
+        purpose: Purpose::NewPhone,
+        account_id: &account.id,
+        number: &number,
         code,
-    )
-    .await?;
-    if let Err(error) = outcome {
-        tx.commit().await?; // keep the counted attempt
-        return Err(error);
-    }
-    if !verification::use_ticket(&mut tx, services, ticket).await? {
-        return Err(AppError::IdentityNotVerified);
-    }
-    // The account row as it is now, inside the transaction: another tab may have changed it.
-    let (current,): (Option<String>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT phone FROM accounts WHERE id = $1{}",
-        services.db.for_update()
-    )))
-    .bind(&account.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if current.as_deref() == Some(number.e164()) {
-        return Err(AppError::SamePhone);
-    }
-    phone_binding::rebind(
-        &mut tx,
-        services,
-        &account.id,
-        current.as_deref(),
-        number.e164(),
-    )
-    .await??;
-
-    let old_masked = current
-        .as_deref()
-        .map(mask_e164)
-        .unwrap_or_else(|| "none".into());
-    let detail = format!("{old_masked} -> {}", number.masked());
-    audit::record(
-        &mut tx,
-        AuditEvent::by(
-            principal,
-            now,
-            &meta.client_ip,
-            "ChangeMobilePhone",
-            &account.id,
-        )
-        .detail(&detail),
-    )
-    .await?;
-    let notice = format!(
-        "Your mobile phone number was changed to {} on your Account Center account {}. Not you? Contact support at once and secure your account.",
-        number.masked(),
-        account.display_name
-    );
-    outbox::enqueue_phone_changed(&mut tx, current.as_deref(), &account.email, &notice, now)
-        .await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    };
+    phone_binding::bind(services, request, &flow).await?;
     tracing::info!("mobile phone number changed");
     Ok(number.masked())
 }

@@ -1,4 +1,4 @@
-//! The verification engine shared by every flow (SPEC 3): codes, their limits, TOTP and tickets.
+//! The verification engine shared by every flow (SPEC 3): codes, their limits and tickets.
 //!
 //! A code is bound to (purpose, subject account, target, session) by being part of its keyed MAC;
 //! only the MAC is stored. Every limit is one conditional statement, so it holds across instances.
@@ -6,6 +6,7 @@
 use crate::domain::VerificationCode;
 use crate::error::{AppError, AppResult};
 use crate::ssr::crypto::{constant_time_eq, mac_hex, random_code};
+use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::{Services, rate};
 use sqlx::AnyConnection;
@@ -124,7 +125,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
             format!("codes:account:{}", request.account_id),
             day,
             limits.codes_per_account_per_day,
-            AppError::DailyLimitReached,
+            AppError::daily_limit(limits.codes_per_account_per_day),
         ),
         (
             format!("codes:target:{}", request.target),
@@ -276,6 +277,37 @@ pub async fn consume(
     })
 }
 
+/// Checks and consumes a code inside `tx`, for a flow that writes more after it. On a refused
+/// code `tx` is committed, so a counted wrong attempt stays counted, and the refusal returned;
+/// otherwise `tx` comes back for the rest of the flow.
+pub async fn consume_keeping_attempt(
+    mut tx: Tx,
+    services: &Services,
+    purpose: Purpose,
+    account_id: &str,
+    target: &str,
+    session_hash: &str,
+    code: &VerificationCode,
+) -> AppResult<Tx> {
+    let outcome = consume(
+        &mut tx,
+        services,
+        purpose,
+        account_id,
+        target,
+        session_hash,
+        code,
+    )
+    .await?;
+    match outcome {
+        Ok(()) => Ok(tx),
+        Err(error) => {
+            tx.commit().await?;
+            Err(error)
+        }
+    }
+}
+
 /// Checks and consumes a code in a transaction of its own; for flows with nothing else to write.
 pub async fn consume_alone(
     services: &Services,
@@ -298,82 +330,6 @@ pub async fn consume_alone(
     .await?;
     tx.commit().await?;
     outcome
-}
-
-fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).map_err(|_| AppError::Internal)?;
-    Ok(totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .with_account_name(account.replace(':', " "))
-        .with_issuer(Some("Account Center"))
-        .build_noncompliant())
-}
-
-/// The otpauth URI an authenticator app reads.
-pub fn totp_uri(secret_base32: &str, account: &str) -> AppResult<String> {
-    totp_for(secret_base32, account)?
-        .to_url()
-        .map_err(|_| AppError::Internal)
-}
-
-/// The RFC 6238 step a code matches within ±1 step of now, if any.
-pub fn totp_step(
-    secret_base32: &str,
-    code: &VerificationCode,
-    now_ms: i64,
-) -> AppResult<Option<i64>> {
-    let totp = totp_for(secret_base32, "")?;
-    Ok(totp
-        .check(code.as_str(), (now_ms / 1000) as u64)
-        .map(|step| step as i64))
-}
-
-/// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
-/// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
-#[tracing::instrument(skip(services, code))]
-pub async fn check_totp(
-    services: &Services,
-    account_id: &str,
-    code: &VerificationCode,
-) -> AppResult<()> {
-    let limits = &services.config.limits;
-    let now = services.now_ms();
-    let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
-    let scope = format!("totp_fail:{account_id}");
-    let mut conn = services.db.write().await?;
-    if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
-        return Err(AppError::TooManyAttempts);
-    }
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
-    let accepted = match totp_step(&secret, code, now)? {
-        // Accept the step only if it is later than the last accepted one: no replays.
-        Some(step) => {
-            sqlx::query(
-                "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(step)
-            .bind(account_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                == 1
-        }
-        None => false,
-    };
-    if !accepted {
-        rate::hit(&mut conn, &scope, window).await?;
-        return Err(AppError::CodeIncorrectOrExpired);
-    }
-    Ok(())
 }
 
 /// What a ticket lets the session do after proving identity.
@@ -449,53 +405,46 @@ pub async fn use_ticket(
     Ok(done.rows_affected() == 1)
 }
 
+/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`.
+pub async fn require_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    session_hash: &str,
+    account_id: &str,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
+    live_ticket(conn, services, session_hash, account_id, purpose)
+        .await?
+        .map(|_| ())
+        .ok_or(AppError::IdentityNotVerified)
+}
+
+/// Spends this session's live ticket for `purpose` inside the caller's transaction; without one
+/// (or when a racing request spent it first) the answer is `IdentityNotVerified`.
+pub async fn spend_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    session_hash: &str,
+    account_id: &str,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
+    let ticket = live_ticket(conn, services, session_hash, account_id, purpose)
+        .await?
+        .ok_or(AppError::IdentityNotVerified)?;
+    if use_ticket(conn, services, ticket).await? {
+        Ok(())
+    } else {
+        Err(AppError::IdentityNotVerified)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-
-    fn code_at(ms: i64) -> VerificationCode {
-        let totp = totp_for(SECRET, "").unwrap();
-        VerificationCode::parse(&totp.generate((ms / 1000) as u64).to_string()).unwrap()
-    }
-
-    #[test]
-    fn totp_accepts_one_step_either_side_and_no_more() {
-        let now = 1_700_000_000_000;
-        let step = now / 30_000;
-        assert_eq!(totp_step(SECRET, &code_at(now), now).unwrap(), Some(step));
-        assert_eq!(
-            totp_step(SECRET, &code_at(now - 30_000), now).unwrap(),
-            Some(step - 1)
-        );
-        assert_eq!(
-            totp_step(SECRET, &code_at(now + 30_000), now).unwrap(),
-            Some(step + 1)
-        );
-        assert_eq!(
-            totp_step(SECRET, &code_at(now - 90_000), now).unwrap(),
-            None
-        );
-        assert_eq!(
-            totp_step(SECRET, &code_at(now + 90_000), now).unwrap(),
-            None
-        );
-    }
 
     #[test]
     fn the_message_carries_the_code_and_its_lifetime() {
         let text = code_message("123456", 300);
         assert!(text.contains("123456") && text.contains("5 minutes"));
-    }
-
-    #[test]
-    fn the_uri_is_an_otpauth_uri() {
-        let uri = totp_uri(SECRET, "alice@example.com").unwrap();
-        assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-        assert!(
-            uri.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
-            "{uri}"
-        );
     }
 }

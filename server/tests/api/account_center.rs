@@ -120,7 +120,7 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
     let cases = [
         ("13800138000", AppError::SamePhone),
         ("+12025550199", AppError::PhoneRegionMismatch),
-        ("13900139000", AppError::PhoneBindingLimit),
+        ("13900139000", AppError::PhoneBindingLimit(6)),
         ("12345", AppError::InvalidPhone),
         ("+861012345678", AppError::InvalidPhone),
     ];
@@ -292,7 +292,7 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
         assert!(reply.status < 300, "send {n}: {}", reply.body);
     }
     let reply = app.send_identity_code(&token, Method::Email).await;
-    assert_eq!(reply.err(), AppError::DailyLimitReached);
+    assert_eq!(reply.err(), AppError::DailyLimitReached(100));
     assert_eq!(app.outbox_count("alice@example.com").await, 100);
     // The next UTC day starts a new count.
     app.clock.set_ms((app.now() / day + 1) * day);

@@ -222,7 +222,7 @@ async fn a_number_already_on_six_accounts_gets_no_code() {
     assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
     for member in [SANDBOX, PARTNER] {
         let reply = app.rd_send_code(&token, member, FULL_NUMBER).await;
-        assert_eq!(reply.err(), AppError::PhoneBindingLimit, "{member}");
+        assert_eq!(reply.err(), AppError::PhoneBindingLimit(6), "{member}");
     }
     assert_eq!(outbox_count(&app, FULL_NUMBER).await, 0);
     assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
@@ -246,7 +246,7 @@ async fn the_six_account_limit_is_checked_again_when_binding() {
         app.rd_bind_phone(&token, SANDBOX, number, &code)
             .await
             .err(),
-        AppError::PhoneBindingLimit
+        AppError::PhoneBindingLimit(6)
     );
     assert_eq!(app.phone_of(SANDBOX).await, None);
     assert!(audit_of(&app, SANDBOX).await.is_empty());
@@ -274,7 +274,7 @@ async fn moving_a_member_off_the_full_number_frees_a_place_on_it() {
     assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
     assert_eq!(
         app.rd_send_code(&token, CI, FULL_NUMBER).await.err(),
-        AppError::PhoneBindingLimit
+        AppError::PhoneBindingLimit(6)
     );
     app.stop().await;
 }
@@ -396,9 +396,9 @@ async fn the_101st_code_of_a_day_for_one_member_is_refused_and_the_next_day_is_a
         assert!(reply.status < 300, "code {} refused: {}", i + 1, reply.body);
     }
     let refused = app.rd_send_code(&token, SANDBOX, &nth_number(100)).await;
-    assert_eq!(refused.err(), AppError::DailyLimitReached);
+    assert_eq!(refused.err(), AppError::DailyLimitReached(100));
     assert_eq!(
-        AppError::DailyLimitReached.to_string(),
+        AppError::DailyLimitReached(100).to_string(),
         "A maximum of 100 verification codes can be sent to each member account per day."
     );
     assert_eq!(
@@ -417,7 +417,7 @@ async fn the_101st_code_of_a_day_for_one_member_is_refused_and_the_next_day_is_a
         app.rd_send_code(&token, SANDBOX, &nth_number(102))
             .await
             .err(),
-        AppError::DailyLimitReached
+        AppError::DailyLimitReached(100)
     );
     // A new UTC day: allowed again.
     app.clock.advance_secs(60);
@@ -446,7 +446,7 @@ async fn the_daily_window_starts_at_the_configured_minute() {
         app.rd_send_code(&token, SANDBOX, &nth_number(2))
             .await
             .err(),
-        AppError::DailyLimitReached
+        AppError::DailyLimitReached(2)
     );
     // 16:00 UTC: a new day.
     app.clock.set_ms(today + 16 * 3_600_000);
@@ -456,7 +456,7 @@ async fn the_daily_window_starts_at_the_configured_minute() {
         app.rd_send_code(&token, SANDBOX, &nth_number(4))
             .await
             .err(),
-        AppError::DailyLimitReached
+        AppError::DailyLimitReached(2)
     );
     // UTC midnight is no boundary here.
     app.clock.set_ms(today + DAY_MS + 60_000);
@@ -465,7 +465,7 @@ async fn the_daily_window_starts_at_the_configured_minute() {
         app.rd_send_code(&token, SANDBOX, &nth_number(4))
             .await
             .err(),
-        AppError::DailyLimitReached
+        AppError::DailyLimitReached(2)
     );
     // The next 16:00 UTC is.
     app.clock.set_ms(today + DAY_MS + 16 * 3_600_000);
@@ -735,12 +735,12 @@ async fn the_api_and_the_console_share_the_daily_limit() {
     )
     .await;
     assert_api_error(&reply, 429, "Throttling.DailyLimit");
-    assert_eq!(reply.1["Message"], AppError::DailyLimitReached.to_string());
+    assert_eq!(reply.1["Message"], AppError::DailyLimitReached(2).to_string());
     assert_eq!(
         app.rd_send_code(&token, SANDBOX, &nth_number(3))
             .await
             .err(),
-        AppError::DailyLimitReached
+        AppError::DailyLimitReached(2)
     );
     app.stop().await;
 }

@@ -172,7 +172,7 @@ async fn three_hundred_code_requests_send_exactly_one_hundred() {
     for (i, reply) in replies.iter().enumerate() {
         match outcome(reply) {
             Ok(()) => sent[i % 2] += 1,
-            Err(AppError::DailyLimitReached) => limited[i % 2] += 1,
+            Err(AppError::DailyLimitReached(100)) => limited[i % 2] += 1,
             Err(error) => other.push(format!("request {i}: {error:?}")),
         }
     }
@@ -219,7 +219,7 @@ async fn three_hundred_code_requests_send_exactly_one_hundred() {
     // The 101st request of the day, now, alone: still refused.
     assert_eq!(
         outcome(&cluster.call(1, "rd_send_code", &form, Some(&admin)).await),
-        Err(AppError::DailyLimitReached)
+        Err(AppError::DailyLimitReached(100))
     );
     cluster.assert_logs_keep_secrets(&[&admin]).await;
     report(
@@ -322,7 +322,7 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
         .collect();
     let refused = outcomes
         .iter()
-        .filter(|o| **o == Err(AppError::PhoneBindingLimit))
+        .filter(|o| **o == Err(AppError::PhoneBindingLimit(6)))
         .count();
     assert_eq!(
         (won.len(), refused),

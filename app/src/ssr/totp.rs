@@ -1,0 +1,286 @@
+//! The authenticator app (SPEC 3, 4): binding it, unbinding it, and checking its codes.
+
+use crate::domain::VerificationCode;
+use crate::error::{AppError, AppResult};
+use crate::model::TotpEnrollment;
+use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::request::RequestMeta;
+use crate::ssr::session::Principal;
+use crate::ssr::verification::{self, TicketPurpose};
+use crate::ssr::{Services, account, rate};
+
+const ENROLLMENT_SECS: i64 = 600;
+
+/// Renders a QR code of `text` as an SVG image (dark modules as one path).
+fn qr_svg(text: &str) -> AppResult<String> {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).map_err(|_| AppError::Internal)?;
+    let border = 4;
+    let size = qr.size() + border * 2;
+    let mut path = String::new();
+    for y in 0..qr.size() {
+        for x in 0..qr.size() {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" width=\"200\" height=\"200\" role=\"img\" aria-label=\"QR code for the authenticator app\" shape-rendering=\"crispEdges\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
+/// Starts binding an authenticator: a new secret, shown once, waiting for its first code.
+pub async fn begin(services: &Services, principal: &Principal) -> AppResult<TotpEnrollment> {
+    principal.require_owner()?;
+    let account = account::find(services, &principal.account_id).await?;
+    if account.totp_bound != 0 {
+        return Err(AppError::TotpAlreadyBound);
+    }
+    let secret = totp_rs::Secret::generate().to_base32();
+    let uri = totp_uri(&secret, &account.email)?;
+    let now = services.now_ms();
+    let mut tx = services.db.begin().await?;
+    sqlx::query("DELETE FROM totp_enrollments WHERE session_hash = $1 AND account_id = $2")
+        .bind(&principal.session_hash)
+        .bind(&account.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO totp_enrollments (session_hash, account_id, secret, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&principal.session_hash)
+    .bind(&account.id)
+    .bind(&secret)
+    .bind(now)
+    .bind(now + ENROLLMENT_SECS * 1000)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(TotpEnrollment {
+        qr_svg: qr_svg(&uri)?,
+        uri,
+        secret,
+    })
+}
+
+/// Confirms the authenticator with its first code; the code's step is the last one accepted.
+pub async fn confirm(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    code: &VerificationCode,
+) -> AppResult<()> {
+    principal.require_owner()?;
+    let now = services.now_ms();
+    let mut tx = services.db.begin().await?;
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT secret FROM totp_enrollments WHERE session_hash = $1 AND account_id = $2 AND expires_at > $3",
+    )
+    .bind(&principal.session_hash)
+    .bind(&principal.account_id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (secret,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let bound = sqlx::query(
+        "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4 AND totp_secret IS NULL",
+    )
+    .bind(&secret)
+    .bind(step)
+    .bind(now)
+    .bind(&principal.account_id)
+    .execute(&mut *tx)
+    .await?;
+    if bound.rows_affected() != 1 {
+        return Err(AppError::TotpAlreadyBound);
+    }
+    sqlx::query("DELETE FROM totp_enrollments WHERE session_hash = $1 AND account_id = $2")
+        .bind(&principal.session_hash)
+        .bind(&principal.account_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            "BindTotp",
+            &principal.account_id,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Unbinds the authenticator; needs a live identity ticket for that purpose.
+pub async fn unbind(
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+) -> AppResult<()> {
+    principal.require_owner()?;
+    let now = services.now_ms();
+    let mut tx = services.db.begin().await?;
+    verification::spend_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        TicketPurpose::UnbindTotp,
+    )
+    .await?;
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2 AND totp_secret IS NOT NULL",
+    )
+    .bind(now)
+    .bind(&principal.account_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::TotpNotBound);
+    }
+    audit::record(
+        &mut tx,
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            "UnbindTotp",
+            &principal.account_id,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).map_err(|_| AppError::Internal)?;
+    Ok(totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .with_account_name(account.replace(':', " "))
+        .with_issuer(Some("Account Center"))
+        .build_noncompliant())
+}
+
+/// The otpauth URI an authenticator app reads.
+pub fn totp_uri(secret_base32: &str, account: &str) -> AppResult<String> {
+    totp_for(secret_base32, account)?
+        .to_url()
+        .map_err(|_| AppError::Internal)
+}
+
+/// The RFC 6238 step a code matches within ±1 step of now, if any.
+pub fn totp_step(
+    secret_base32: &str,
+    code: &VerificationCode,
+    now_ms: i64,
+) -> AppResult<Option<i64>> {
+    let totp = totp_for(secret_base32, "")?;
+    Ok(totp
+        .check(code.as_str(), (now_ms / 1000) as u64)
+        .map(|step| step as i64))
+}
+
+/// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
+/// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
+#[tracing::instrument(skip(services, code))]
+pub async fn check_totp(
+    services: &Services,
+    account_id: &str,
+    code: &VerificationCode,
+) -> AppResult<()> {
+    let limits = &services.config.limits;
+    let now = services.now_ms();
+    let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
+    let scope = format!("totp_fail:{account_id}");
+    let mut conn = services.db.write().await?;
+    if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
+        return Err(AppError::TooManyAttempts);
+    }
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
+    let accepted = match totp_step(&secret, code, now)? {
+        // Accept the step only if it is later than the last accepted one: no replays.
+        Some(step) => {
+            sqlx::query(
+                "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            )
+            .bind(step)
+            .bind(account_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1
+        }
+        None => false,
+    };
+    if !accepted {
+        rate::hit(&mut conn, &scope, window).await?;
+        return Err(AppError::CodeIncorrectOrExpired);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_is_an_svg() {
+        let svg = qr_svg("otpauth://totp/Account%20Center:alice?secret=JBSWY3DP").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<path d=\"M"));
+    }
+
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+    fn code_at(ms: i64) -> VerificationCode {
+        let totp = totp_for(SECRET, "").unwrap();
+        VerificationCode::parse(&totp.generate((ms / 1000) as u64).to_string()).unwrap()
+    }
+
+    #[test]
+    fn totp_accepts_one_step_either_side_and_no_more() {
+        let now = 1_700_000_000_000;
+        let step = now / 30_000;
+        assert_eq!(totp_step(SECRET, &code_at(now), now).unwrap(), Some(step));
+        assert_eq!(
+            totp_step(SECRET, &code_at(now - 30_000), now).unwrap(),
+            Some(step - 1)
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now + 30_000), now).unwrap(),
+            Some(step + 1)
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now - 90_000), now).unwrap(),
+            None
+        );
+        assert_eq!(
+            totp_step(SECRET, &code_at(now + 90_000), now).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_uri_is_an_otpauth_uri() {
+        let uri = totp_uri(SECRET, "alice@example.com").unwrap();
+        assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+        assert!(
+            uri.contains("secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+            "{uri}"
+        );
+    }
+}

@@ -46,10 +46,33 @@ async fn main() {
     let base = format!("http://{}", running.addr);
     let services = running.services.clone();
 
-    // Accounts with distinct numbers, each signed in once (sign-in is not part of a change).
+    let tokens = seed_owners(&services, accounts).await;
+    let started = Instant::now();
+    let mut lat = run_changes(&base, &services, tokens, concurrency).await;
+    let elapsed = started.elapsed();
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    let backend = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    println!(
+        "bench_changes: backend={backend} accounts={accounts} concurrency={concurrency} elapsed={:.2}s \
+         changes_per_sec={:.0} p50={:.1}ms p99={:.1}ms (4 HTTP calls per change, identity step included)",
+        elapsed.as_secs_f64(),
+        accounts as f64 / elapsed.as_secs_f64(),
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+    );
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Owner accounts with distinct numbers, each signed in once (sign-in is not part of a change).
+async fn seed_owners(services: &app::ssr::Services, accounts: usize) -> Vec<(usize, String)> {
     let hash = hash_password("Bench-pass-123");
     let now = services.now_ms();
-    let mut tokens = Vec::with_capacity(accounts);
     for chunk in (0..accounts).collect::<Vec<_>>().chunks(500) {
         let mut tx = services.db.begin().await.unwrap();
         for &i in chunk {
@@ -77,10 +100,11 @@ async fn main() {
         }
         tx.commit().await.unwrap();
     }
+    let mut tokens = Vec::with_capacity(accounts);
     for i in 0..accounts {
         let id = format!("9{:015}", i);
         let token = session::create(
-            &services,
+            services,
             NewSession {
                 kind: PrincipalKind::Owner,
                 account_id: &id,
@@ -95,21 +119,30 @@ async fn main() {
         .unwrap();
         tokens.push((i, token));
     }
+    tokens
+}
 
+/// Runs one whole change per account with `concurrency` clients; answers each change's latency.
+async fn run_changes(
+    base: &str,
+    services: &app::ssr::Services,
+    tokens: Vec<(usize, String)>,
+    concurrency: usize,
+) -> Vec<Duration> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
+    let accounts = tokens.len();
     let queue = Arc::new(tokio::sync::Mutex::new(tokens));
     let latencies = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(accounts)));
-    let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let (queue, latencies, http, base, services) = (
             queue.clone(),
             latencies.clone(),
             http.clone(),
-            base.clone(),
+            base.to_string(),
             services.clone(),
         );
         workers.push(tokio::spawn(async move {
@@ -126,25 +159,8 @@ async fn main() {
     for w in workers {
         w.await.unwrap();
     }
-    let elapsed = started.elapsed();
-    let mut lat = latencies.lock().await.clone();
-    lat.sort();
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let backend = if url.starts_with("postgres") {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    println!(
-        "bench_changes: backend={backend} accounts={accounts} concurrency={concurrency} elapsed={:.2}s \
-         changes_per_sec={:.0} p50={:.1}ms p99={:.1}ms (4 HTTP calls per change, identity step included)",
-        elapsed.as_secs_f64(),
-        accounts as f64 / elapsed.as_secs_f64(),
-        ms(pct(0.50)),
-        ms(pct(0.99)),
-    );
-    running.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let lat = latencies.lock().await.clone();
+    lat
 }
 
 fn ms(d: Duration) -> f64 {

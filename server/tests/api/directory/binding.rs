@@ -735,7 +735,10 @@ async fn the_api_and_the_console_share_the_daily_limit() {
     )
     .await;
     assert_api_error(&reply, 429, "Throttling.DailyLimit");
-    assert_eq!(reply.1["Message"], AppError::DailyLimitReached(2).to_string());
+    assert_eq!(
+        reply.1["Message"],
+        AppError::DailyLimitReached(2).to_string()
+    );
     assert_eq!(
         app.rd_send_code(&token, SANDBOX, &nth_number(3))
             .await

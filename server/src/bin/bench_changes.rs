@@ -159,8 +159,7 @@ async fn run_changes(
     for w in workers {
         w.await.unwrap();
     }
-    let lat = latencies.lock().await.clone();
-    lat
+    latencies.lock().await.clone()
 }
 
 fn ms(d: Duration) -> f64 {

@@ -73,7 +73,7 @@ async fn forty_concurrent_wrong_guesses_let_at_most_the_cap_reach_the_password_c
     // The account's window counter says the same: one slot per password checked.
     let slots = app
         .count(
-            "SELECT COALESCE(SUM(hits), 0) FROM rate_counters WHERE scope = $1",
+            "SELECT COALESCE(MAX(hits), 0) FROM rate_counters WHERE scope = $1",
             &format!("signin:acct:{ALICE_ID}"),
         )
         .await;

@@ -345,6 +345,7 @@ for (const who of [
     title: 'an Enterprise SSO session',
     enter: async (page: Page) => {
       await page.goto('/dev/sso');
+      await page.getByRole('button', { name: 'Sign in as sso-user@alice' }).click();
       await expect(page).toHaveURL(OVERVIEW);
     },
   },

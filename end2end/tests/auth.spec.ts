@@ -47,6 +47,7 @@ test.describe('sign-in and sign-out', () => {
 
   test('the development SSO entry signs in an SSO session', async ({ page }) => {
     await page.goto('/dev/sso');
+    await page.getByRole('button', { name: 'Sign in as sso-user@alice' }).click();
     await expect(page).toHaveURL(OVERVIEW);
     await expect(page.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
   });

@@ -111,7 +111,7 @@ async fn read_call(services: &Services, request: Request) -> Result<Call, ApiErr
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let meta = RequestMeta::from_parts(&parts.headers, peer, services.config.trust_proxy);
+    let meta = RequestMeta::from_parts(&parts.headers, peer, services.config.proxies());
     // Who asks comes before what is asked: a caller without a session learns nothing more.
     let principal = session::load(services, meta.token.as_deref()).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)

@@ -1,7 +1,8 @@
 //! Configuration: safe development defaults, then an optional TOML file, then `APP_…` variables.
 
-use app::ssr::config::{Config, Mode};
+use app::ssr::config::{Config, Mode, TrustedProxies};
 use std::env;
+use std::net::SocketAddr;
 
 /// Reads `APP_CONFIG` (or `config/app.toml` when present), then the environment.
 pub fn load() -> Result<Config, String> {
@@ -24,6 +25,35 @@ pub fn load() -> Result<Config, String> {
     config.mode = mode;
     apply_env(&mut config, |name| env::var(name).ok())?;
     Ok(config)
+}
+
+/// Whether `APP_MODE` was given at all (unset, the mode defaults to development).
+pub fn app_mode_is_set() -> bool {
+    env::var("APP_MODE").is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// What keeps the server from starting on `addr`, each naming its setting. Development mode is
+/// for a developer's own machine: its demo accounts share one published password. Left to its
+/// default on an address others can reach, it is a mistake, so it is refused; chosen explicitly,
+/// it starts there without the development routes (`/dev/outbox*`, `/dev/sso`).
+pub fn startup_problems(config: &Config, app_mode_set: bool, addr: SocketAddr) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !app_mode_set && !addr.ip().is_loopback() {
+        problems.push(format!(
+            "APP_MODE: not set, so development mode (demo accounts with a published password) \
+             would listen on {addr}, beyond this machine. Set APP_MODE=production, or \
+             APP_MODE=development to run development mode there without its /dev routes, \
+             or listen on 127.0.0.1"
+        ));
+    }
+    if !config.is_development() && config.public_url.trim().is_empty() {
+        problems.push(
+            "APP_PUBLIC_URL: set the https:// origin browsers reach the console at \
+             (cross-site checks compare each request's Origin with it)"
+                .into(),
+        );
+    }
+    problems
 }
 
 fn config_file_path() -> Option<String> {
@@ -107,6 +137,12 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     flag!("APP_DEV_OUTBOX", config.dev_outbox);
     flag!("APP_DELIVER", config.deliver);
     flag!("APP_TRUST_PROXY", config.trust_proxy);
+    if let Some(v) = get("APP_TRUSTED_PROXIES") {
+        config.trusted_proxies =
+            TrustedProxies::parse(&v).map_err(|e| format!("APP_TRUSTED_PROXIES: {e}"))?;
+    }
+    text!("APP_PUBLIC_URL", config.public_url);
+    number!("APP_PASSWORD_HASH_PERMITS", config.password_hash_permits);
     number!("APP_WORKER_POLL_MS", config.worker_poll_ms);
     number!("APP_DELIVERY_MAX_ATTEMPTS", config.delivery_max_attempts);
     text!("APP_SMS_ENDPOINT", config.sms.endpoint);
@@ -152,6 +188,10 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
         l.sign_in_failures_per_ip
     );
     number!("APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
+    number!(
+        "APP_LIMITS_SIGN_IN_CONSECUTIVE_FAILURES",
+        l.sign_in_consecutive_failures
+    );
     number!(
         "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
         l.totp_failures_per_window
@@ -222,6 +262,61 @@ mod tests {
         assert!(err.contains("APP_LIMITS_CODE_LIFETIME_SECS"));
         let err = with(&[("APP_DEMO_DATA", "maybe")], Mode::Development).unwrap_err();
         assert!(err.contains("APP_DEMO_DATA"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_hop_count_or_cidrs_and_bad_ones_are_named() {
+        let config = with(&[("APP_TRUSTED_PROXIES", "1")], Mode::Development).unwrap();
+        assert_eq!(config.proxies(), &TrustedProxies::Hops(1));
+        let config = with(
+            &[("APP_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")],
+            Mode::Development,
+        )
+        .unwrap();
+        assert!(matches!(config.proxies(), TrustedProxies::Cidrs(list) if list.len() == 2));
+        let config = with(&[("APP_TRUST_PROXY", "true")], Mode::Development).unwrap();
+        assert_eq!(config.proxies(), &TrustedProxies::Hops(1));
+        let err = with(&[("APP_TRUSTED_PROXIES", "lb.internal")], Mode::Development).unwrap_err();
+        assert!(err.contains("APP_TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn an_unset_mode_beyond_loopback_refuses_to_start_and_says_why() {
+        let config = with(&[], Mode::Development).unwrap();
+        let lan: SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        let problems = startup_problems(&config, false, lan).join("\n");
+        assert!(
+            problems.contains("APP_MODE") && problems.contains("0.0.0.0:3000"),
+            "{problems}"
+        );
+        // On loopback the default is fine, and an explicit development mode may listen anywhere.
+        assert!(startup_problems(&config, false, "127.0.0.1:3000".parse().unwrap()).is_empty());
+        assert!(startup_problems(&config, true, lan).is_empty());
+    }
+
+    #[test]
+    fn production_needs_its_public_url() {
+        let config = with(&[], Mode::Production).unwrap();
+        let addr: SocketAddr = "0.0.0.0:443".parse().unwrap();
+        let problems = startup_problems(&config, true, addr).join("\n");
+        assert!(problems.contains("APP_PUBLIC_URL"), "{problems}");
+        let config = with(
+            &[("APP_PUBLIC_URL", "https://console.example.com")],
+            Mode::Production,
+        )
+        .unwrap();
+        assert!(startup_problems(&config, true, addr).is_empty());
+        let plain = with(
+            &[("APP_PUBLIC_URL", "http://console.example.com")],
+            Mode::Production,
+        )
+        .unwrap();
+        assert!(
+            plain
+                .production_problems()
+                .join("\n")
+                .contains("APP_PUBLIC_URL")
+        );
     }
 
     #[test]

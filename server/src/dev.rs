@@ -1,5 +1,5 @@
 //! Development-only routes: the outbox as HTML and JSON, and the stand-in Enterprise SSO sign-in.
-//! They are not registered outside development mode, so there they answer 404.
+//! They are registered only in development mode on a loopback address, so elsewhere they answer 404.
 
 use app::ssr::Services;
 use app::ssr::clock::rfc3339;
@@ -17,7 +17,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dev/outbox.json", get(outbox_json))
         .route("/dev/outbox", get(outbox_html))
-        .route("/dev/sso", get(sso))
+        .route("/dev/sso", get(sso_page).post(sso))
 }
 
 #[derive(serde::Deserialize)]
@@ -98,6 +98,20 @@ async fn outbox_html(State(state): State<AppState>, Query(q): Query<OutboxQuery>
     .into_response()
 }
 
+/// The SSO stand-in's page: a button that posts. A GET changes nothing, so a link or an image
+/// on another site cannot sign a visitor in (a POST passes the same cross-site check as any write).
+async fn sso_page() -> Response {
+    Html(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Enterprise SSO (development)</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/console.css\"></head><body><main class=\"login\"><section class=\"login-card\">\
+         <h1>Enterprise SSO</h1><p class=\"muted\">Development mode: sign in as Alice&#39;s SSO user.</p>\
+         <form method=\"post\" action=\"/dev/sso\">\
+         <button type=\"submit\" class=\"primary wide\">Sign in as sso-user@alice</button></form>\
+         </section></main></body></html>",
+    )
+    .into_response()
+}
+
 /// Signs in `sso-user@alice` as an Enterprise SSO session.
 async fn sso(
     State(state): State<AppState>,
@@ -105,7 +119,7 @@ async fn sso(
     headers: HeaderMap,
 ) -> Response {
     let services = &state.services;
-    let meta = RequestMeta::from_parts(&headers, Some(peer), services.config.trust_proxy);
+    let meta = RequestMeta::from_parts(&headers, Some(peer), services.config.proxies());
     match auth::sign_in_sso(services, "alice", "sso-user", &meta.client_ip).await {
         Ok(token) => {
             if let Some(old) = meta.token.as_deref() {

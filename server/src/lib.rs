@@ -64,7 +64,8 @@ async fn favicon() -> Response {
         .into_response()
 }
 
-pub fn router(state: AppState) -> Router {
+/// The app's routes. `dev_routes`: serve `/dev/*` (development mode on a loopback address only).
+pub fn router(state: AppState, guard: guard::Guard, dev_routes: bool) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let mut router = Router::new()
@@ -73,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
         .merge(automation::routes());
-    if services.config.is_development() && services.config.dev_outbox {
+    if dev_routes {
         router = router.merge(dev::routes());
     }
     router
@@ -100,7 +101,7 @@ pub fn router(state: AppState) -> Router {
             shell,
         ))
         .layer(axum::middleware::map_response(with_error_status))
-        .layer(axum::middleware::from_fn_with_state(services, guard::guard))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         .with_state(state)
 }
 
@@ -121,7 +122,7 @@ impl Running {
 
 /// Connects the database, seeds demo data in development, starts the workers and serves.
 pub async fn start(
-    config: Config,
+    mut config: Config,
     leptos_options: LeptosOptions,
     listener: tokio::net::TcpListener,
     clock: Option<Arc<dyn Clock>>,
@@ -132,6 +133,18 @@ pub async fn start(
             "refusing to start in production:\n  {}",
             problems.join("\n  ")
         ));
+    }
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let origins = guard::accepted_origins(&config, addr)?;
+    if config.public_url.trim().is_empty()
+        && let Some(first) = origins.first()
+    {
+        config.public_url = first.to_string();
+    }
+    // Development routes sign anyone in and show every code: never to the network.
+    let dev_routes = config.is_development() && config.dev_outbox && addr.ip().is_loopback();
+    if config.is_development() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "development mode beyond loopback: /dev/outbox and /dev/sso are off");
     }
     let mut services = Services::connect(config)
         .await
@@ -171,12 +184,16 @@ pub async fn start(
             }
         });
     }
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = AppState {
         leptos_options,
         services: services.clone(),
     };
-    let app = router(state);
+    let guard = guard::Guard {
+        hsts: !services.config.is_development(),
+        services: services.clone(),
+        origins: Arc::new(origins),
+    };
+    let app = router(state, guard, dev_routes);
     // Pages stream out in several writes; with Nagle's algorithm on, the last one waited for the
     // client's delayed ACK (about 40 ms on Linux) before leaving.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {

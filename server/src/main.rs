@@ -28,6 +28,12 @@ async fn main() -> ExitCode {
     if let Some(port) = std::env::var("PORT").ok().and_then(|p| p.parse().ok()) {
         addr.set_port(port);
     }
+    let problems =
+        server::config::startup_problems(&config, server::config::app_mode_is_set(), addr);
+    if !problems.is_empty() {
+        eprintln!("refusing to start:\n  {}", problems.join("\n  "));
+        return ExitCode::from(2);
+    }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(error) => {

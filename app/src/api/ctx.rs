@@ -23,7 +23,7 @@ pub fn request_meta(services: &Services) -> AppResult<RequestMeta> {
     Ok(RequestMeta::from_parts(
         &parts.headers,
         peer,
-        services.config.trust_proxy,
+        services.config.proxies(),
     ))
 }
 

@@ -32,9 +32,40 @@ fn classify(input: &str) -> Option<Identifier> {
             }
         });
     }
-    crate::domain::PhoneNumber::parse(input, None)
-        .ok()
-        .map(|p| Identifier::Phone(p.e164().to_string()))
+    international_phone(input).map(|p| Identifier::Phone(p.e164().to_string()))
+}
+
+/// A number as people type it in the Account field: E.164 with any spacing (`+86 138 0013 8000`),
+/// the cloud's `86-13800138000`, or the calling code with `00` or nothing in front
+/// (`008613800138000`, `8613800138000`). Each spelling is one number, so one sign-in budget.
+fn international_phone(input: &str) -> Option<crate::domain::PhoneNumber> {
+    use crate::domain::PhoneNumber;
+    if let Ok(phone) = PhoneNumber::parse(input, None) {
+        return Some(phone);
+    }
+    if !input
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')' | '.'))
+    {
+        return None;
+    }
+    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.strip_prefix("00").unwrap_or(&digits);
+    PhoneNumber::parse(&format!("+{digits}"), None).ok()
+}
+
+/// The key of the budget an identifier that matches no account spends: whatever spelling was
+/// typed, one key per identifier, so guessing at a name that does not exist is answered exactly
+/// as guessing at one that does.
+fn identifier_subject(identifier: Option<&Identifier>, typed: &str) -> String {
+    let normalised = match identifier {
+        Some(Identifier::Email(email)) => format!("email:{email}"),
+        Some(Identifier::Phone(e164)) => format!("phone:{e164}"),
+        Some(Identifier::RamUser { name, alias }) => format!("ram:{name}@{alias}"),
+        None => format!("text:{}", typed.trim().to_lowercase()),
+    };
+    // Hashed: whatever was typed (1 MB, a NUL byte) makes a short key every database can store.
+    format!("id:{}", sha256_hex(&normalised))
 }
 
 pub struct SignedIn {
@@ -55,18 +86,60 @@ impl Outcome {
     }
 }
 
-async fn check_password(password: String, hash: String) -> bool {
+/// Every argon2 check waits for a permit, so a burst of sign-ins queues instead of taking
+/// memory for each of them at once.
+async fn check_password(services: &Services, password: &str, hash: String) -> bool {
+    let Ok(_permit) = services.password_hashing.acquire().await else {
+        return false;
+    };
+    let password = password.to_string();
     tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false)
 }
 
-async fn burn(password: String) {
+async fn burn(services: &Services, password: &str) {
+    let Ok(_permit) = services.password_hashing.acquire().await else {
+        return;
+    };
+    let password = password.to_string();
     let _ = tokio::task::spawn_blocking(move || burn_password_check(&password)).await;
+}
+
+/// An account (or RAM user) the identifier names, with its budget's key.
+struct Candidate {
+    /// `acct:<id>` or `ram:<id>`: the per-account window and the failure streak are keyed here.
+    subject: String,
+    hash: String,
+    kind: PrincipalKind,
+    account_id: String,
+    actor_id: Option<i64>,
+    name: String,
+    display_name: String,
+}
+
+impl Candidate {
+    /// Names the password hash a streak was counted against, so a reset password starts anew.
+    fn fingerprint(&self) -> String {
+        sha256_hex(&self.hash)[..16].to_string()
+    }
+}
+
+/// A budget about to be spent: its key, and the password it counts failures against.
+struct Budget {
+    subject: String,
+    fingerprint: String,
 }
 
 /// Signs in by logon email, bound phone number or `name@alias`. `previous_token` is ended: a new
 /// token is issued at every sign-in.
+///
+/// Budgets are keyed on who the identifier resolves to, however it was written, and taken before
+/// any password is checked, in one capped statement each: concurrent guesses cannot all slip past
+/// the cap while the first ones are still hashing. An attempt whose password proves right gives
+/// its window slots back; a wrong one keeps them, and adds to a streak that only a successful
+/// sign-in ends. Unknown identifiers spend a budget of their own in exactly the same way, so the
+/// answers (`BadCredentials`, then `SignInThrottled`) never tell whether an account exists.
 #[tracing::instrument(skip(services, account, password, chosen_account, previous_token), fields(ip = %client_ip))]
 pub async fn sign_in(
     services: &Services,
@@ -80,168 +153,216 @@ pub async fn sign_in(
         return Err(AppError::BadCredentials);
     }
     let identifier = classify(account);
-    let limits = &services.config.limits;
+    let candidates = match &identifier {
+        Some(identifier) => resolve(services, identifier, chosen_account).await?,
+        None => Vec::new(),
+    };
+    let budgets: Vec<Budget> = if candidates.is_empty() {
+        vec![Budget {
+            subject: identifier_subject(identifier.as_ref(), account),
+            fingerprint: String::new(),
+        }]
+    } else {
+        candidates
+            .iter()
+            .map(|c| Budget {
+                subject: c.subject.clone(),
+                fingerprint: c.fingerprint(),
+            })
+            .collect()
+    };
     let now = services.now_ms();
-    let window = rate::window_start(now, limits.sign_in_window_secs * 1000, 0);
-    // Hashed: whatever was typed (1 MB, a NUL byte) makes a short key every database can store.
-    let id_scope = format!(
-        "signin:id:{}",
-        sha256_hex(&account.trim().to_ascii_lowercase())
-    );
-    let ip_scope = format!("signin:ip:{client_ip}");
-    {
-        let mut conn = services.db.pool.acquire().await?;
-        if rate::count(&mut conn, &id_scope, window).await? >= limits.sign_in_failures_per_account
-            || rate::count(&mut conn, &ip_scope, window).await? >= limits.sign_in_failures_per_ip
-        {
-            return Err(AppError::SignInThrottled);
-        }
-    }
-    let found = match identifier {
-        Some(identifier) => find_and_check(services, identifier, password, chosen_account).await?,
-        None => {
-            burn(password.to_string()).await;
-            None
-        }
+    let window = rate::window_start(now, services.config.limits.sign_in_window_secs * 1000, 0);
+    let ip_scope = format!("signin:ip:{}", rate::ip_key(client_ip));
+    let Some(open) = take_slots(services, &ip_scope, &budgets, window, now).await? else {
+        tracing::info!("sign-in throttled");
+        return Err(AppError::SignInThrottled);
     };
-    let Some(found) = found else {
+    if !open.iter().any(|o| *o) {
         let mut conn = services.db.write().await?;
-        rate::hit(&mut conn, &id_scope, window).await?;
-        rate::hit(&mut conn, &ip_scope, window).await?;
-        tracing::info!("sign-in refused");
-        return Err(AppError::BadCredentials);
-    };
-    match found {
-        Found::Choose(choices) => Ok(Outcome::ChooseAccount(choices)),
-        Found::Principal {
-            kind,
-            account_id,
-            actor_id,
-            name,
-        } => {
-            let token = session::create(
-                services,
-                NewSession {
-                    kind,
-                    account_id: &account_id,
-                    actor_id,
-                    actor_name: &name,
-                    via_user_id: None,
-                    client_ip,
-                },
-                previous_token,
-            )
-            .await?;
-            tracing::info!(kind = kind.as_str(), "signed in");
-            Ok(Outcome::SignedIn(SignedIn { token }))
+        rate::give_back(&mut conn, &ip_scope, window).await?;
+        tracing::info!("sign-in throttled");
+        return Err(AppError::SignInThrottled);
+    }
+
+    let mut matched = Vec::new();
+    if candidates.is_empty() {
+        burn(services, password).await;
+    } else {
+        // The password is tried against every account holding the number (whose budget is open).
+        for (i, candidate) in candidates.iter().enumerate() {
+            if open[i] && check_password(services, password, candidate.hash.clone()).await {
+                matched.push(i);
+            }
         }
     }
+    if matched.is_empty() {
+        tracing::info!("sign-in refused");
+        return Err(if open.iter().all(|o| *o) {
+            AppError::BadCredentials
+        } else {
+            AppError::SignInThrottled
+        });
+    }
+
+    // The password was right: this attempt was no guess, at any of the accounts it was tried on.
+    {
+        let mut conn = services.db.write().await?;
+        rate::give_back(&mut conn, &ip_scope, window).await?;
+        for (i, budget) in budgets.iter().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            rate::give_back(&mut conn, &format!("signin:{}", budget.subject), window).await?;
+            if matched.contains(&i) {
+                rate::end_streak(&mut conn, &budget.subject).await?;
+            } else {
+                rate::give_back_streak(&mut conn, &budget.subject).await?;
+            }
+        }
+    }
+    if matched.len() > 1 {
+        return Ok(Outcome::ChooseAccount(
+            matched
+                .into_iter()
+                .map(|i| AccountChoice {
+                    account_id: candidates[i].account_id.clone(),
+                    display_name: candidates[i].display_name.clone(),
+                })
+                .collect(),
+        ));
+    }
+    let candidate = &candidates[matched[0]];
+    let token = session::create(
+        services,
+        NewSession {
+            kind: candidate.kind,
+            account_id: &candidate.account_id,
+            actor_id: candidate.actor_id,
+            actor_name: &candidate.name,
+            via_user_id: None,
+            client_ip,
+        },
+        previous_token,
+    )
+    .await?;
+    tracing::info!(kind = candidate.kind.as_str(), "signed in");
+    Ok(Outcome::SignedIn(SignedIn { token }))
 }
 
-enum Found {
-    Principal {
-        kind: PrincipalKind,
-        account_id: String,
-        actor_id: Option<i64>,
-        name: String,
-    },
-    Choose(Vec<AccountChoice>),
-}
-
-async fn find_and_check(
+/// Takes this attempt's slots: the client address's window, then for each budget its window and
+/// its streak. `None` when the address is at its cap; otherwise whether each budget is open (a
+/// closed one gets no password check).
+async fn take_slots(
     services: &Services,
-    identifier: Identifier,
-    password: &str,
-    chosen_account: Option<&str>,
-) -> AppResult<Option<Found>> {
-    let pool = &services.db.pool;
-    match identifier {
-        Identifier::Email(email) => {
-            let row: Option<(String, String, String)> = sqlx::query_as(
-                "SELECT id, password_hash, email FROM accounts WHERE email = $1 AND status = 'active'",
-            )
-            .bind(&email)
-            .fetch_optional(pool)
-            .await?;
-            let Some((id, hash, email)) = row else {
-                burn(password.to_string()).await;
-                return Ok(None);
+    ip_scope: &str,
+    budgets: &[Budget],
+    window: i64,
+    now: i64,
+) -> AppResult<Option<Vec<bool>>> {
+    let limits = &services.config.limits;
+    let mut conn = services.db.write().await?;
+    if !rate::take(&mut conn, ip_scope, window, limits.sign_in_failures_per_ip).await? {
+        return Ok(None);
+    }
+    let mut open = Vec::with_capacity(budgets.len());
+    for budget in budgets {
+        let scope = format!("signin:{}", budget.subject);
+        let taken = rate::take(
+            &mut conn,
+            &scope,
+            window,
+            limits.sign_in_failures_per_account,
+        )
+        .await?
+            && {
+                let in_streak = rate::take_streak(
+                    &mut conn,
+                    &budget.subject,
+                    &budget.fingerprint,
+                    limits.sign_in_consecutive_failures,
+                    now,
+                )
+                .await?;
+                if !in_streak {
+                    rate::give_back(&mut conn, &scope, window).await?;
+                }
+                in_streak
             };
-            Ok(check_password(password.to_string(), hash)
-                .await
-                .then_some(Found::Principal {
+        open.push(taken);
+    }
+    Ok(Some(open))
+}
+
+/// The active accounts (or RAM user) the identifier names; with `chosen_account`, only that one.
+async fn resolve(
+    services: &Services,
+    identifier: &Identifier,
+    chosen_account: Option<&str>,
+) -> AppResult<Vec<Candidate>> {
+    let pool = &services.db.pool;
+    Ok(match identifier {
+        Identifier::Email(email) => {
+            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+                "SELECT id, display_name, password_hash, email FROM accounts WHERE email = $1 AND status = 'active'",
+            )
+            .bind(email)
+            .fetch_all(pool)
+            .await?;
+            rows.into_iter()
+                .map(|(id, display_name, hash, email)| Candidate {
+                    subject: format!("acct:{id}"),
+                    hash,
                     kind: PrincipalKind::Owner,
                     account_id: id,
                     actor_id: None,
                     name: email,
-                }))
+                    display_name,
+                })
+                .collect()
         }
         Identifier::RamUser { name, alias } => {
-            let row: Option<(i64, String, String)> = sqlx::query_as(
+            let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "SELECT u.id, u.password_hash, u.account_id FROM ram_users u JOIN accounts a ON a.id = u.account_id \
                  WHERE a.alias = $1 AND u.login_name = $2 AND a.status = 'active'",
             )
-            .bind(&alias)
-            .bind(&name)
-            .fetch_optional(pool)
+            .bind(alias)
+            .bind(name)
+            .fetch_all(pool)
             .await?;
-            let Some((user_id, hash, account_id)) = row else {
-                burn(password.to_string()).await;
-                return Ok(None);
-            };
-            Ok(check_password(password.to_string(), hash)
-                .await
-                .then_some(Found::Principal {
+            rows.into_iter()
+                .map(|(user_id, hash, account_id)| Candidate {
+                    subject: format!("ram:{user_id}"),
+                    hash,
                     kind: PrincipalKind::RamUser,
                     account_id,
                     actor_id: Some(user_id),
                     name: format!("{name}@{alias}"),
-                }))
+                    display_name: String::new(),
+                })
+                .collect()
         }
         Identifier::Phone(e164) => {
             let rows: Vec<(String, String, String, String)> = sqlx::query_as(
                 "SELECT id, display_name, password_hash, email FROM accounts WHERE phone = $1 AND status = 'active' ORDER BY id",
             )
-            .bind(&e164)
+            .bind(e164)
             .fetch_all(pool)
             .await?;
-            if rows.is_empty() {
-                burn(password.to_string()).await;
-                return Ok(None);
-            }
-            // The password is tried against every account holding the number.
-            let mut matches = Vec::new();
-            for (id, display_name, hash, email) in rows {
-                if check_password(password.to_string(), hash).await {
-                    matches.push((id, display_name, email));
-                }
-            }
-            if let Some(chosen) = chosen_account {
-                matches.retain(|(id, _, _)| id == chosen);
-            }
-            Ok(match matches.len() {
-                0 => None,
-                1 => {
-                    let (id, _, email) = matches.remove(0);
-                    Some(Found::Principal {
-                        kind: PrincipalKind::Owner,
-                        account_id: id,
-                        actor_id: None,
-                        name: email,
-                    })
-                }
-                _ => Some(Found::Choose(
-                    matches
-                        .into_iter()
-                        .map(|(account_id, display_name, _)| AccountChoice {
-                            account_id,
-                            display_name,
-                        })
-                        .collect(),
-                )),
-            })
+            rows.into_iter()
+                .filter(|(id, ..)| chosen_account.is_none_or(|chosen| chosen == id.as_str()))
+                .map(|(id, display_name, hash, email)| Candidate {
+                    subject: format!("acct:{id}"),
+                    hash,
+                    kind: PrincipalKind::Owner,
+                    account_id: id,
+                    actor_id: None,
+                    name: email,
+                    display_name,
+                })
+                .collect()
         }
-    }
+    })
 }
 
 /// "Switch Role": a RAM user takes a role it is trusted for; the session token is rotated.
@@ -367,5 +488,33 @@ mod tests {
         );
         assert_eq!(classify("not a thing"), None);
         assert_eq!(classify("@alice"), None);
+    }
+
+    #[test]
+    fn every_spelling_of_a_number_is_one_identifier() {
+        for typed in [
+            "+86 138 0013 8000",
+            "86-13800138000",
+            "+8613800138000",
+            "008613800138000",
+            "+86-138-0013-8000",
+            "8613800138000",
+            " (86) 138.0013.8000 ",
+        ] {
+            assert_eq!(
+                classify(typed),
+                Some(Identifier::Phone("+8613800138000".into())),
+                "{typed}"
+            );
+        }
+        assert_eq!(classify("12345"), None);
+    }
+
+    #[test]
+    fn an_unknown_identifier_has_one_key_however_it_is_written() {
+        let key = |typed: &str| identifier_subject(classify(typed).as_ref(), typed);
+        assert_eq!(key("+86 139 0000 0000"), key("008613900000000"));
+        assert_eq!(key("Nobody@Example.com"), key("nobody@example.com "));
+        assert_ne!(key("nobody@example.com"), key("somebody@example.com"));
     }
 }

@@ -42,6 +42,9 @@ pub struct Limits {
     pub sign_in_failures_per_account: i64,
     pub sign_in_failures_per_ip: i64,
     pub sign_in_window_secs: i64,
+    /// Wrong passwords in a row, over any number of windows, after which an account (or an
+    /// identifier that matches none) is refused until it signs in or its password is reset; 0: none.
+    pub sign_in_consecutive_failures: i64,
     pub totp_failures_per_window: i64,
 }
 
@@ -62,6 +65,7 @@ impl Default for Limits {
             sign_in_failures_per_account: 10,
             sign_in_failures_per_ip: 100,
             sign_in_window_secs: 900,
+            sign_in_consecutive_failures: 20,
             totp_failures_per_window: 5,
         }
     }
@@ -130,8 +134,15 @@ pub struct Config {
     pub dev_outbox: bool,
     /// Whether outbound messages go to real providers (production) or stay in the outbox (development).
     pub deliver: bool,
-    /// Trust `X-Forwarded-For` from a load balancer in front.
+    /// Kept for compatibility: `true` means one trusted proxy hop when `trusted_proxies` is unset.
     pub trust_proxy: bool,
+    /// The proxies in front whose `X-Forwarded-For` entries are believed (see `TrustedProxies`).
+    pub trusted_proxies: TrustedProxies,
+    /// The origin browsers reach the console at (`https://console.example.com`). Cross-site
+    /// checks compare `Origin` with it. Empty: derived from the listening address (development).
+    pub public_url: String,
+    /// Password hashes computed at once (argon2id takes about 19 MiB each).
+    pub password_hash_permits: usize,
     pub limits: Limits,
     pub sms: SmsConfig,
     pub smtp: SmtpConfig,
@@ -149,11 +160,131 @@ impl Default for Config {
             dev_outbox: true,
             deliver: false,
             trust_proxy: false,
+            trusted_proxies: TrustedProxies::None,
+            public_url: String::new(),
+            password_hash_permits: 4,
             limits: Limits::default(),
             sms: SmsConfig::default(),
             smtp: SmtpConfig::default(),
             worker_poll_ms: 1000,
             delivery_max_attempts: 12,
+        }
+    }
+}
+
+/// Which hops of `X-Forwarded-For` were written by our own proxies. The entries are read from the
+/// right (each proxy appends the address it saw), and the first one not written by a trusted proxy
+/// is the client; everything to its left is the client's own text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// No proxy: the socket peer is the client and the header is ignored.
+    #[default]
+    None,
+    /// This many proxies in front, the nearest being the socket peer (`1`: one load balancer).
+    Hops(usize),
+    /// Proxies known by address: the peer must be one of them for the header to be read at all.
+    Cidrs(Vec<Cidr>),
+}
+
+impl TrustedProxies {
+    /// `""`, `0` or `none`; a hop count (`1`); or a comma-separated list of CIDRs or addresses.
+    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+        let text = text.trim();
+        if text.is_empty() || text == "0" || text.eq_ignore_ascii_case("none") {
+            return Ok(TrustedProxies::None);
+        }
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            let hops = text
+                .parse::<usize>()
+                .ok()
+                .filter(|h| *h <= 16)
+                .ok_or_else(|| format!("a hop count from 0 to 16, got {text:?}"))?;
+            return Ok(TrustedProxies::Hops(hops));
+        }
+        text.split(',')
+            .map(|part| Cidr::parse(part.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies::Cidrs)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Hops(usize),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Hops(hops) => TrustedProxies::parse(&hops.to_string()),
+            Raw::Text(text) => TrustedProxies::parse(&text),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An address range, `10.0.0.0/8` or `2001:db8::/32`; a bare address is a range of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an address or CIDR: {text:?}"))?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix length in {text:?}"))?,
+        };
+        Ok(Cidr {
+            network: mask(addr, prefix),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        let addr = addr.to_canonical();
+        addr.is_ipv4() == self.network.is_ipv4() && mask(addr, self.prefix) == self.network
+    }
+}
+
+/// `addr` with every bit past the first `prefix` cleared.
+pub fn mask(addr: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match addr {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let kept = if prefix == 0 {
+                0
+            } else {
+                bits & (u32::MAX << (32 - u32::from(prefix.min(32))))
+            };
+            IpAddr::V4(Ipv4Addr::from(kept))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let kept = if prefix == 0 {
+                0
+            } else {
+                bits & (u128::MAX << (128 - u32::from(prefix.min(128))))
+            };
+            IpAddr::V6(Ipv6Addr::from(kept))
         }
     }
 }
@@ -165,6 +296,15 @@ pub const DEV_HMAC_KEY: &str =
 impl Config {
     pub fn is_development(&self) -> bool {
         self.mode == Mode::Development
+    }
+
+    /// The proxies to believe: `trusted_proxies`, or one hop for the older `trust_proxy = true`.
+    pub fn proxies(&self) -> &TrustedProxies {
+        static ONE_HOP: TrustedProxies = TrustedProxies::Hops(1);
+        match (&self.trusted_proxies, self.trust_proxy) {
+            (TrustedProxies::None, true) => &ONE_HOP,
+            (proxies, _) => proxies,
+        }
     }
 
     /// The problems that keep a production server from starting, each naming its setting.
@@ -197,6 +337,10 @@ impl Config {
         if self.deliver && self.smtp.host.is_empty() {
             problems.push("APP_SMTP_HOST: email delivery needs an SMTP server".into());
         }
+        if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
+            problems
+                .push("APP_PUBLIC_URL: production is served over HTTPS (https://your-host)".into());
+        }
         problems
     }
 
@@ -207,5 +351,57 @@ impl Config {
             self.hmac_key.0.trim()
         };
         hex::decode(key).unwrap_or_else(|_| key.as_bytes().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn trusted_proxies_read_a_hop_count_or_a_cidr_list() {
+        assert_eq!(TrustedProxies::parse(""), Ok(TrustedProxies::None));
+        assert_eq!(TrustedProxies::parse("0"), Ok(TrustedProxies::None));
+        assert_eq!(TrustedProxies::parse(" 2 "), Ok(TrustedProxies::Hops(2)));
+        let TrustedProxies::Cidrs(list) =
+            TrustedProxies::parse("10.0.0.0/8, 192.0.2.7,2001:db8::/32").unwrap()
+        else {
+            panic!("a list");
+        };
+        assert_eq!(list.len(), 3);
+        assert!(list[0].contains(ip("10.200.3.4")));
+        assert!(!list[0].contains(ip("11.0.0.1")));
+        assert!(list[1].contains(ip("192.0.2.7")) && !list[1].contains(ip("192.0.2.8")));
+        assert!(list[2].contains(ip("2001:db8:ffff::1")));
+        assert!(!list[2].contains(ip("2001:db9::1")));
+        // An IPv4 address written as IPv6 (a dual-stack socket) is the same address.
+        assert!(list[0].contains(ip("::ffff:10.1.2.3")));
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.internal").is_err());
+        assert!(TrustedProxies::parse("99").is_err());
+    }
+
+    #[test]
+    fn the_older_trust_proxy_flag_means_one_hop() {
+        let mut config = Config {
+            trust_proxy: true,
+            ..Config::default()
+        };
+        assert_eq!(config.proxies(), &TrustedProxies::Hops(1));
+        config.trusted_proxies = TrustedProxies::Hops(2);
+        assert_eq!(config.proxies(), &TrustedProxies::Hops(2));
+        assert_eq!(Config::default().proxies(), &TrustedProxies::None);
+    }
+
+    #[test]
+    fn masks_keep_the_prefix_only() {
+        assert_eq!(mask(ip("203.0.113.77"), 24), ip("203.0.113.0"));
+        assert_eq!(mask(ip("2001:db8:1:2:3:4:5:6"), 64), ip("2001:db8:1:2::"));
+        assert_eq!(mask(ip("2001:db8::1"), 0), ip("::"));
     }
 }

@@ -134,7 +134,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
             AppError::TargetLimitReached,
         ),
         (
-            format!("codes:ip:{}", request.client_ip),
+            format!("codes:ip:{}", rate::ip_key(request.client_ip)),
             hour,
             limits.codes_per_ip_per_hour,
             AppError::IpLimitReached,

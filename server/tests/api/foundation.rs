@@ -147,7 +147,7 @@ async fn a_ram_user_switches_to_a_role_with_a_new_token() {
 #[tokio::test]
 async fn dev_sso_signs_in_an_sso_session() {
     let app = spawn().await;
-    let response = app.get("/dev/sso", None).await;
+    let response = app.dev_sso().await;
     assert_eq!(response.status().as_u16(), 303);
     let cookie = helpers::set_cookie(&response);
     let token =

@@ -181,7 +181,7 @@ pub async fn role_token(app: &TestApp) -> String {
 
 /// A session token from the development SSO stand-in (`/dev/sso`).
 pub async fn sso_token(app: &TestApp) -> String {
-    let response = app.get("/dev/sso", None).await;
+    let response = app.dev_sso().await;
     let cookie = super::set_cookie(&response);
     app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap()
 }

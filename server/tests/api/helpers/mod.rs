@@ -226,6 +226,16 @@ impl TestApp {
         Steps::signed_in(self, account).await
     }
 
+    /// The development SSO entry: a same-site POST (a GET only shows its form).
+    pub async fn dev_sso(&self) -> reqwest::Response {
+        self.http
+            .post(self.url("/dev/sso"))
+            .header("Origin", &self.base)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;

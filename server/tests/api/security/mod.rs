@@ -334,7 +334,7 @@ async fn every_cookie_the_server_sets_is_host_only_secure_and_http_only() {
     let role = reply.session_token().unwrap();
     let reply = app.call("sign_out", &[], Some(&role)).await;
     cookies.push(("sign_out", reply.set_cookie.clone().unwrap()));
-    let sso = app.get("/dev/sso", None).await;
+    let sso = app.dev_sso().await;
     cookies.push(("/dev/sso", helpers::set_cookie(&sso)));
     let response = raw_post(
         &app,

@@ -2,7 +2,7 @@
 //! `X-Forwarded-For` (path 4), a forged origin and the transport headers, and development mode
 //! reached from the network. Each test replays the exploit step by step and asserts where it stops.
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::model::{Me, PrincipalKind};

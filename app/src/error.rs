@@ -46,6 +46,8 @@ pub enum AppError {
     TargetLimitReached,
     #[error("Too many verification codes were requested from your network. Try again later.")]
     IpLimitReached,
+    #[error("Too many appeals were filed. Try again later.")]
+    AppealLimitReached,
     #[error("Verify your identity first. The verification is valid for 15 minutes.")]
     IdentityNotVerified,
     #[error("No authenticator is bound to this account.")]
@@ -86,6 +88,7 @@ impl AppError {
             AppError::DailyLimitReached => "Throttling.DailyLimit",
             AppError::TargetLimitReached => "Throttling.TargetLimit",
             AppError::IpLimitReached => "Throttling.IpLimit",
+            AppError::AppealLimitReached => "Throttling.Appeal",
             AppError::IdentityNotVerified => "IdentityNotVerified",
             AppError::TotpNotBound => "Totp.NotBound",
             AppError::TotpAlreadyBound => "Totp.AlreadyBound",
@@ -107,7 +110,8 @@ impl AppError {
             | AppError::ResendTooSoon(_)
             | AppError::DailyLimitReached
             | AppError::TargetLimitReached
-            | AppError::IpLimitReached => 429,
+            | AppError::IpLimitReached
+            | AppError::AppealLimitReached => 429,
             AppError::Internal | AppError::Transport(_) => 500,
             _ => 400,
         }

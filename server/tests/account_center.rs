@@ -855,6 +855,19 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
     app.stop().await;
 }
 
+/// Appeal step 1: a code to the contact email, read from the development outbox.
+async fn appeal_code(app: &TestApp, token: &str, contact: &str) -> String {
+    let _: CodeSent = app
+        .call(
+            "send_appeal_code",
+            &[("contact_email", contact)],
+            Some(token),
+        )
+        .await
+        .ok();
+    app.latest_code(contact).await.unwrap()
+}
+
 #[tokio::test]
 async fn an_appeal_is_filed_listed_and_changes_nothing() {
     let app = spawn().await;
@@ -871,6 +884,7 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
         )
         .await;
     assert_eq!(bad.err(), AppError::PhoneRegionMismatch);
+    let code = appeal_code(&app, &token, "alice.backup@example.org").await;
     let reference: String = app
         .call(
             "file_appeal",
@@ -878,6 +892,7 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
                 ("new_phone", "13512345678"),
                 ("contact_email", "alice.backup@example.org"),
                 ("reason", "Phone lost, email closed"),
+                ("code", &code),
             ],
             Some(&token),
         )
@@ -896,6 +911,7 @@ async fn the_security_log_lists_the_accounts_events_newest_first() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
     change_to(&app, &token, "13512345678").await.unwrap();
+    let code = appeal_code(&app, &token, "x@y.example").await;
     let _: String = app
         .call(
             "file_appeal",
@@ -903,6 +919,7 @@ async fn the_security_log_lists_the_accounts_events_newest_first() {
                 ("new_phone", "13612345605"),
                 ("contact_email", "x@y.example"),
                 ("reason", "test"),
+                ("code", &code),
             ],
             Some(&token),
         )

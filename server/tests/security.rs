@@ -90,10 +90,12 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "account" | "totp_begin" | "totp_unbind" | "appeals" | "security_log" | "me"
         | "rd_tree" | "rd_members" | "identity_options" => vec![],
         "totp_confirm" => vec![("code", "123456")],
+        "send_appeal_code" => vec![("contact_email", "a@b.example")],
         "file_appeal" => vec![
             ("new_phone", "13512345678"),
             ("contact_email", "a@b.example"),
             ("reason", "lost"),
+            ("code", "123456"),
         ],
         "switch_role" => vec![("role", "auditor")],
         "rd_member" | "rd_member_events" => vec![("account_id", SANDBOX)],
@@ -1633,6 +1635,15 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         )
         .await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
+    let _: CodeSent = app
+        .call(
+            "send_appeal_code",
+            &[("contact_email", "alice.backup@example.org")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let appeal_code = app.latest_code("alice.backup@example.org").await.unwrap();
     let _: String = app
         .call(
             "file_appeal",
@@ -1640,6 +1651,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
                 ("new_phone", "13612345601"),
                 ("contact_email", "alice.backup@example.org"),
                 ("reason", "lost"),
+                ("code", &appeal_code),
             ],
             Some(&alice),
         )

@@ -2,10 +2,10 @@
 
 use crate::api::account::get_account;
 use crate::api::account_center::{
-    BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log,
+    BeginTotp, ConfirmTotp, FileAppeal, SendAppealCode, UnbindTotp, list_appeals, security_log,
 };
 use crate::api::phone::get_identity_options;
-use crate::components::{ErrorAlert, load};
+use crate::components::{Countdown, ErrorAlert, load};
 use crate::error::AppError;
 use crate::model::{AccountSummary, AppealView, IdentityOptions, Me, SECURITY_LOG_PAGE};
 use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
@@ -223,12 +223,28 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
     }
 }
 
+/// The appeal: the number to bind, a contact email confirmed by a code sent to it, and the reason.
 #[component]
 fn AppealForm(on_close: Callback<()>) -> impl IntoView {
     let me = expect_context::<Me>();
     let action = ServerAction::<FileAppeal>::new();
+    let send = ServerAction::<SendAppealCode>::new();
     let error = RwSignal::new(None::<AppError>);
+    let email = RwSignal::new(String::new());
+    let countdown = Countdown::new();
+    let sent_once = RwSignal::new(false);
     report_errors(action.value(), error);
+    report_errors(send.value(), error);
+    // Only a filed appeal replaces the form: a refused one keeps what was typed.
+    let filed = Memo::new(move |_| action.value().get().and_then(Result::ok));
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(sent)) => {
+            countdown.start(sent.resend_after_secs);
+            sent_once.set(true);
+        }
+        Some(Err(AppError::ResendTooSoon(wait))) => countdown.start(i64::from(wait)),
+        _ => {}
+    });
     view! {
         <section class="card flow" role="dialog" aria-labelledby="appeal-title">
             <h2 id="appeal-title">"File an appeal"</h2>
@@ -236,8 +252,8 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                 view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()
             } else {
                 view! {
-                    {move || match action.value().get() {
-                        Some(Ok(reference)) => view! {
+                    {move || match filed.get() {
+                        Some(reference) => view! {
                             <p class="success" role="status">{format!("Your appeal was submitted. Reference number: {reference}")}</p>
                         }.into_any(),
                         _ => view! {
@@ -248,7 +264,31 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                                 </div>
                                 <div class="field">
                                     <label for="appeal-email">"Contact email"</label>
-                                    <input id="appeal-email" name="contact_email" type="email" required maxlength="254"/>
+                                    <input id="appeal-email" name="contact_email" type="email" required maxlength="254"
+                                        prop:value=move || email.get()
+                                        on:input=move |ev| {
+                                            // A code belongs to the address it was sent to.
+                                            email.set(event_target_value(&ev));
+                                            sent_once.set(false);
+                                            countdown.start(0);
+                                        }/>
+                                </div>
+                                <div class="field">
+                                    <label for="appeal-code">"Verification code"</label>
+                                    <div class="code-row">
+                                        <input id="appeal-code" name="code" type="text" inputmode="numeric"
+                                            autocomplete="one-time-code" required maxlength="6"/>
+                                        <button type="button" class="secondary"
+                                            disabled=move || countdown.running() || send.pending().get()
+                                            on:click=move |_| {
+                                                send.dispatch(SendAppealCode { contact_email: email.get_untracked() });
+                                            }>
+                                            {move || countdown.label("Get verification code", sent_once.get())}
+                                        </button>
+                                    </div>
+                                    <Show when=move || sent_once.get()>
+                                        <p class="muted">"The code was sent to the contact email. It is valid for 5 minutes."</p>
+                                    </Show>
                                 </div>
                                 <div class="field">
                                     <label for="appeal-reason">"Reason"</label>

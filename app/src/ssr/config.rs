@@ -43,6 +43,10 @@ pub struct Limits {
     pub sign_in_failures_per_ip: i64,
     pub sign_in_window_secs: i64,
     pub totp_failures_per_window: i64,
+    /// Appeals filed per account per day (the day of `day_starts_at_utc_minutes`).
+    pub appeals_per_account_per_day: i64,
+    /// Appeals filed per client address per hour.
+    pub appeals_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -63,6 +67,8 @@ impl Default for Limits {
             sign_in_failures_per_ip: 100,
             sign_in_window_secs: 900,
             totp_failures_per_window: 5,
+            appeals_per_account_per_day: 5,
+            appeals_per_ip_per_hour: 20,
         }
     }
 }

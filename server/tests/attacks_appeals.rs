@@ -347,10 +347,13 @@ async fn concurrent_appeals_cannot_pass_the_account_cap() {
 // ---------------------------------------------------------------------------------------------
 // Secrets at rest: the outbox forgets a delivered code
 
+/// The fields of one SendSms request.
+type SmsForm = Vec<(String, String)>;
+
 /// The SMS provider stand-in: answers every SendSms with OK and keeps the forms it got.
 #[derive(Clone, Default)]
 struct Provider {
-    forms: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    forms: Arc<Mutex<Vec<SmsForm>>>,
 }
 
 async fn sms_endpoint(

@@ -48,6 +48,8 @@ pub enum AppError {
     TargetLimitReached,
     #[error("Too many verification codes were requested from your network. Try again later.")]
     IpLimitReached,
+    #[error("Too many appeals were filed. Try again later.")]
+    AppealLimitReached,
     #[error("Verify your identity first. The verification is valid for 15 minutes.")]
     IdentityNotVerified,
     #[error("No authenticator is bound to this account.")]
@@ -88,6 +90,7 @@ impl AppError {
             AppError::DailyLimitReached(_) => "Throttling.DailyLimit",
             AppError::TargetLimitReached => "Throttling.TargetLimit",
             AppError::IpLimitReached => "Throttling.IpLimit",
+            AppError::AppealLimitReached => "Throttling.Appeal",
             AppError::IdentityNotVerified => "IdentityNotVerified",
             AppError::TotpNotBound => "Totp.NotBound",
             AppError::TotpAlreadyBound => "Totp.AlreadyBound",
@@ -109,7 +112,8 @@ impl AppError {
             | AppError::ResendTooSoon(_)
             | AppError::DailyLimitReached(_)
             | AppError::TargetLimitReached
-            | AppError::IpLimitReached => 429,
+            | AppError::IpLimitReached
+            | AppError::AppealLimitReached => 429,
             AppError::Internal | AppError::Transport(_) => 500,
             _ => 400,
         }

@@ -428,3 +428,53 @@ test('Bob binds an authenticator', async ({ page }) => {
   await expect(row.locator('.setting-value')).toHaveText('Bound');
   await expect(row.getByRole('button', { name: 'Unbind', exact: true })).toBeVisible();
 });
+
+// ---- Appeals: the contact email is confirmed by a code before the appeal is filed ----
+
+test('an appeal is filed only with the code sent to its contact email, and changes nothing', async ({ page, request }) => {
+  const contact = 'alice.appeal@example.org';
+  await signInAs(page, ALICE.email);
+  await page.goto('/security');
+  await settle(page);
+  await page.getByRole('button', { name: 'File an appeal', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'File an appeal' });
+  await expect(dialog).toBeVisible();
+  await dialog.getByLabel('Phone number to bind', { exact: true }).fill('13712345602');
+  await dialog.getByLabel('Contact email', { exact: true }).fill(contact);
+  await dialog.getByLabel('Reason', { exact: true }).fill('Phone lost, logon email closed');
+
+  // A code that was never sent files nothing.
+  await dialog.getByLabel('Verification code', { exact: true }).fill('123456');
+  const [refused] = await Promise.all([
+    page.waitForResponse(apiCall('file_appeal')),
+    dialog.getByRole('button', { name: 'Submit appeal', exact: true }).click(),
+  ]);
+  expect(refused.status()).toBe(400);
+  await expect(alertWith(page, MSG.incorrect)).toBeVisible();
+
+  // Get verification code: the code goes to the contact email.
+  const since = new Date();
+  const get = dialog.getByRole('button', { name: 'Get verification code', exact: true });
+  const [sent] = await Promise.all([page.waitForResponse(apiCall('send_appeal_code')), get.click()]);
+  expect(sent.status()).toBe(200);
+  await expect(dialog.getByRole('button', { name: /^Resend \(\d+s\)$/ })).toBeDisabled();
+  const code = await latestCode(request, contact, { since });
+
+  // What was typed is still there; with the right code the appeal is filed.
+  await expect(dialog.getByLabel('Contact email', { exact: true })).toHaveValue(contact);
+  await dialog.getByLabel('Verification code', { exact: true }).fill(code);
+  await dialog.getByRole('button', { name: 'Submit appeal', exact: true }).click();
+  const status = dialog.getByRole('status');
+  await expect(status).toHaveText(/^Your appeal was submitted\. Reference number: AP[0-9A-F]{12}$/);
+  const reference = (await status.innerText()).split(': ')[1];
+
+  // Listed with its status; the number is unchanged.
+  await page.goto('/security');
+  await settle(page);
+  // The appeals table (the security log also names the reference, in its FileAppeal event).
+  const appeal = page.getByRole('row').filter({ hasText: reference }).filter({ hasText: '+86 137****5602' });
+  await expect(appeal).toContainText('submitted');
+  const row = page.locator('.setting-row').filter({ hasText: 'Mobile Phone Number' });
+  await expect(row).toContainText(ALICE.masked);
+  expect((await outbox(request, contact)).some((m) => m.body.includes(reference))).toBeTruthy();
+});

@@ -1,7 +1,7 @@
 //! Authenticator, password recovery, appeals and the security log.
 
 use crate::error::AppError;
-use crate::model::{AppealView, AuditView, TotpEnrollment};
+use crate::model::{AppealView, AuditView, CodeSent, TotpEnrollment};
 use leptos::prelude::*;
 
 #[server(endpoint = "totp_begin")]
@@ -90,14 +90,31 @@ pub async fn reset_password(
     Ok(())
 }
 
+/// Appeal, step 1: a code to the contact email, which step 2 must carry.
+#[server(endpoint = "send_appeal_code")]
+pub async fn send_appeal_code(contact_email: String) -> Result<CodeSent, AppError> {
+    let (services, meta, principal) = crate::api::ctx::signed_in().await?;
+    if contact_email.len() > 254 {
+        return Err(AppError::invalid("The input is too long."));
+    }
+    let sent = crate::ssr::appeals::send_contact_code(&services, &principal, &meta, &contact_email)
+        .await?;
+    Ok(CodeSent {
+        expires_in_secs: (sent.expires_at_ms - services.now_ms()) / 1000,
+        resend_after_secs: sent.resend_after_secs,
+    })
+}
+
+/// Appeal, step 2: filed only with the code sent to its contact email.
 #[server(endpoint = "file_appeal")]
 pub async fn file_appeal(
     new_phone: String,
     contact_email: String,
     reason: String,
+    #[server(default)] code: String,
 ) -> Result<String, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
-    if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 {
+    if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 || code.len() > 64 {
         return Err(AppError::invalid("The input is too long."));
     }
     crate::ssr::appeals::file_appeal(
@@ -107,6 +124,7 @@ pub async fn file_appeal(
         &new_phone,
         &contact_email,
         &reason,
+        &code,
     )
     .await
 }

@@ -2,10 +2,10 @@
 
 use crate::api::account::get_account;
 use crate::api::account_center::{
-    BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log,
+    BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log, send_appeal_code,
 };
 use crate::api::phone::get_identity_options;
-use crate::components::{ErrorAlert, load};
+use crate::components::{CodeEntry, ErrorAlert, load};
 use crate::error::AppError;
 use crate::model::{AccountSummary, AppealView, IdentityOptions, Me, SECURITY_LOG_PAGE};
 use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
@@ -215,12 +215,18 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
     }
 }
 
+/// The appeal: the number to bind, a contact email confirmed by a code sent to it, and the reason.
 #[component]
 fn AppealForm(on_close: Callback<()>) -> impl IntoView {
     let me = expect_context::<Me>();
     let action = ServerAction::<FileAppeal>::new();
     let error = RwSignal::new(None::<AppError>);
+    let email = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let sent_once = RwSignal::new(false);
     report_errors(action.value(), error);
+    // Only a filed appeal replaces the form: a refused one keeps what was typed.
+    let filed = Memo::new(move |_| action.value().get().and_then(Result::ok));
     view! {
         <section class="card flow" role="dialog" aria-labelledby="appeal-title">
             <h2 id="appeal-title">"File an appeal"</h2>
@@ -228,8 +234,8 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                 view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()
             } else {
                 view! {
-                    {move || match action.value().get() {
-                        Some(Ok(reference)) => view! {
+                    {move || match filed.get() {
+                        Some(reference) => view! {
                             <p class="success" role="status">{format!("Your appeal was submitted. Reference number: {reference}")}</p>
                         }.into_any(),
                         _ => view! {
@@ -240,7 +246,21 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                                 </div>
                                 <div class="field">
                                     <label for="appeal-email">"Contact email"</label>
-                                    <input id="appeal-email" name="contact_email" type="email" required maxlength="254"/>
+                                    <input id="appeal-email" name="contact_email" type="email" required maxlength="254"
+                                        prop:value=move || email.get()
+                                        on:input=move |ev| {
+                                            // A code belongs to the address it was sent to.
+                                            email.set(event_target_value(&ev));
+                                            sent_once.set(false);
+                                        }/>
+                                </div>
+                                <div class="field">
+                                    <CodeEntry id="appeal-code" get_label="Get verification code"
+                                        send=move || send_appeal_code(email.get_untracked())
+                                        code error sent=sent_once name="code"/>
+                                    <Show when=move || sent_once.get()>
+                                        <p class="muted">"The code was sent to the contact email. It is valid for 5 minutes."</p>
+                                    </Show>
                                 </div>
                                 <div class="field">
                                     <label for="appeal-reason">"Reason"</label>
@@ -250,7 +270,6 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                             </ActionForm>
                         }.into_any(),
                     }}
-                    <ErrorAlert error/>
                 }.into_any()
             }}
             <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>

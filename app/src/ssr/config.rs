@@ -46,6 +46,10 @@ pub struct Limits {
     /// identifier that matches none) is refused until it signs in or its password is reset; 0: none.
     pub sign_in_consecutive_failures: i64,
     pub totp_failures_per_window: i64,
+    /// Appeals filed per account per day (the day of `day_starts_at_utc_minutes`).
+    pub appeals_per_account_per_day: i64,
+    /// Appeals filed per client address per hour.
+    pub appeals_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -67,6 +71,8 @@ impl Default for Limits {
             sign_in_window_secs: 900,
             sign_in_consecutive_failures: 20,
             totp_failures_per_window: 5,
+            appeals_per_account_per_day: 5,
+            appeals_per_ip_per_hour: 20,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Periodic clean-up of what has expired: sessions, challenges, tickets and old counters.
+//! Periodic clean-up of what has expired: sessions, challenges, tickets, old counters, and the
+//! codes that delivered messages kept for the development outbox.
 
 use crate::ssr::Services;
 
@@ -24,5 +25,12 @@ pub async fn clean_up(services: &Services) -> Result<(), sqlx::Error> {
         .bind(now - 2 * 86_400_000)
         .execute(&mut *conn)
         .await?;
+    // A code whose lifetime has passed opens nothing, but is still a secret at rest.
+    let wiped =
+        crate::ssr::outbox::wipe_dead_codes(&mut conn, now - limits.code_lifetime_secs * 1000)
+            .await?;
+    if wiped > 0 {
+        tracing::info!(wiped, "codes of expired messages wiped from the outbox");
+    }
     Ok(())
 }

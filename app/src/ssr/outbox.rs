@@ -203,21 +203,52 @@ pub async fn renew_claim(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a successful delivery. Outside development the body and code are erased once sent.
+/// What a delivered message's row keeps: a code is a secret at rest once it has left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterDelivery {
+    /// The database outbox is the inbox (development): the row keeps its code for
+    /// /dev/outbox until the code's lifetime has passed and `wipe_dead_codes` takes it.
+    KeepUntilExpiry,
+    /// Delivered by a provider while the development outbox still lists it: the code column is
+    /// wiped and the code in the body masked, so the listing shows the message but no secret.
+    MaskCode,
+    /// Production: nothing of the message stays but its envelope.
+    EraseBody,
+}
+
+impl AfterDelivery {
+    /// `through_providers`: the message went out by SMS or SMTP, not only into the database.
+    pub fn choose(through_providers: bool, dev_outbox: bool) -> AfterDelivery {
+        match (through_providers, dev_outbox) {
+            (_, false) => AfterDelivery::EraseBody,
+            (true, true) => AfterDelivery::MaskCode,
+            (false, true) => AfterDelivery::KeepUntilExpiry,
+        }
+    }
+}
+
+/// The SET clause that wipes a row's code and masks it in the body (as `******`); both
+/// expressions read the row's old values.
+const WIPE_CODE: &str = "body = CASE WHEN code IS NULL OR code = '' THEN body ELSE REPLACE(body, code, '******') END, code = NULL";
+
+/// Records a successful delivery, and in the same statement forgets what `after` says to.
 pub async fn mark_sent(
     db: &crate::ssr::db::Db,
     id: i64,
     now_ms: i64,
-    keep_body: bool,
+    after: AfterDelivery,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    let sql = if keep_body {
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $2"
-    } else {
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL, \
-         body = '[delivered]', code = NULL WHERE id = $2"
+    let sent = "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL";
+    let sql = match after {
+        AfterDelivery::KeepUntilExpiry => format!("{sent} WHERE id = $2"),
+        AfterDelivery::MaskCode => format!("{sent}, {WIPE_CODE} WHERE id = $2"),
+        AfterDelivery::EraseBody => {
+            format!("{sent}, body = '[delivered]', code = NULL WHERE id = $2")
+        }
     };
-    sqlx::query(sql)
+    // Only fixed fragments are formatted in; every value is bound.
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now_ms)
         .bind(id)
         .execute(&mut *tx)
@@ -228,6 +259,23 @@ pub async fn mark_sent(
         .execute(&mut *tx)
         .await?;
     tx.commit().await
+}
+
+/// Wipes the code of every message that is done with delivery (sent or given up) and was queued
+/// at or before `dead_since_ms`, so its code's lifetime is over: the code column is cleared and
+/// the code masked in the body. Returns how many rows it wiped.
+pub async fn wipe_dead_codes(
+    conn: &mut AnyConnection,
+    dead_since_ms: i64,
+) -> Result<u64, sqlx::Error> {
+    let sql = format!(
+        "UPDATE outbox SET {WIPE_CODE} WHERE code IS NOT NULL AND status <> 'pending' AND created_at <= $1"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(dead_since_ms)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Records a failed attempt and schedules the next one, or gives up after `max_attempts`.
@@ -277,7 +325,21 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::{AfterDelivery, backoff_ms};
+
+    #[test]
+    fn only_the_development_inbox_keeps_a_delivered_code() {
+        assert_eq!(
+            AfterDelivery::choose(false, true),
+            AfterDelivery::KeepUntilExpiry
+        );
+        assert_eq!(AfterDelivery::choose(true, true), AfterDelivery::MaskCode);
+        assert_eq!(AfterDelivery::choose(true, false), AfterDelivery::EraseBody);
+        assert_eq!(
+            AfterDelivery::choose(false, false),
+            AfterDelivery::EraseBody
+        );
+    }
 
     #[test]
     fn backoff_doubles_then_caps() {

@@ -26,6 +26,8 @@ pub enum Purpose {
     ResetPassword,
     /// An administrator binding or modifying a member's number.
     MemberPhone,
+    /// Proving that the contact email of an appeal reaches its author.
+    AppealContact,
 }
 
 impl Purpose {
@@ -36,6 +38,7 @@ impl Purpose {
             Purpose::NewPhone => "new_phone",
             Purpose::ResetPassword => "reset_password",
             Purpose::MemberPhone => "member_phone",
+            Purpose::AppealContact => "appeal_contact",
         }
     }
 }

@@ -7,7 +7,7 @@ use app::error::AppError;
 use app::model::{AppealView, AuditView, CodeSent, IdentityOptions};
 use app::ssr::seed::{ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
 use helpers::fixtures::{
-    ALICE_EMAIL, ALICE_PHONE, NEW_CN, role_token, sso_token, totp_at, wrong_code,
+    ALICE_EMAIL, ALICE_PHONE, NEW_CN, appeal_code, role_token, sso_token, totp_at, wrong_code,
 };
 use helpers::{PASSWORD, TestApp, spawn, spawn_with};
 
@@ -558,6 +558,7 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
         )
         .await;
     assert_eq!(bad.err(), AppError::PhoneRegionMismatch);
+    let code = appeal_code(&app, &token, "alice.backup@example.org").await;
     let reference: String = app
         .call(
             "file_appeal",
@@ -565,6 +566,7 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
                 ("new_phone", "13512345678"),
                 ("contact_email", "alice.backup@example.org"),
                 ("reason", "Phone lost, email closed"),
+                ("code", &code),
             ],
             Some(&token),
         )
@@ -583,6 +585,7 @@ async fn the_security_log_lists_the_accounts_events_newest_first() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
     app.change_number(&token, "13512345678").await.unwrap();
+    let code = appeal_code(&app, &token, "x@y.example").await;
     let _: String = app
         .call(
             "file_appeal",
@@ -590,6 +593,7 @@ async fn the_security_log_lists_the_accounts_events_newest_first() {
                 ("new_phone", "13612345605"),
                 ("contact_email", "x@y.example"),
                 ("reason", "test"),
+                ("code", &code),
             ],
             Some(&token),
         )

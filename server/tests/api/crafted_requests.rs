@@ -81,12 +81,19 @@ const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     ep(
+        "send_appeal_code",
+        Owner,
+        &[("contact_email", "not-an-email")],
+        false,
+    ),
+    ep(
         "file_appeal",
         Owner,
         &[
             ("new_phone", "13512345678"),
             ("contact_email", "not-an-email"),
             ("reason", "lost"),
+            ("code", "123456"),
         ],
         false,
     ),
@@ -778,6 +785,15 @@ async fn an_appeal_reason_with_control_characters_is_refused_clearly() {
         );
     }
     assert_same(&before, &snapshot(&app.services.db.pool).await);
+    let _: app::model::CodeSent = app
+        .call(
+            "send_appeal_code",
+            &[("contact_email", "alice.backup@example.org")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let code = app.latest_code("alice.backup@example.org").await.unwrap();
     let reference: String = app
         .call(
             "file_appeal",
@@ -785,6 +801,7 @@ async fn an_appeal_reason_with_control_characters_is_refused_clearly() {
                 ("new_phone", "13512345678"),
                 ("contact_email", "alice.backup@example.org"),
                 ("reason", "Phone lost.\r\nEmail closed.\tThanks"),
+                ("code", &code),
             ],
             Some(&alice),
         )

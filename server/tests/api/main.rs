@@ -61,6 +61,7 @@ mod helpers;
 use helpers as common;
 
 mod account_center;
+mod attacks_appeals;
 mod attacks_signin;
 mod crafted_requests;
 mod delivery;

@@ -4,7 +4,7 @@ pub mod aliyun;
 pub mod smtp;
 
 use crate::ssr::Services;
-use crate::ssr::outbox::{self, OutboxRow};
+use crate::ssr::outbox::{self, AfterDelivery, OutboxRow};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,6 +40,8 @@ pub trait EmailSender: Send + Sync + 'static {
 pub struct Senders {
     pub sms: Arc<dyn SmsSender>,
     pub email: Arc<dyn EmailSender>,
+    /// The messages leave through real providers (SMS, SMTP), not only into the database outbox.
+    pub through_providers: bool,
 }
 
 /// Development mode: a message is "delivered" by staying in the outbox, where /dev/outbox shows it.
@@ -64,11 +66,13 @@ impl Senders {
             return Ok(Senders {
                 sms: Arc::new(OutboxOnly),
                 email: Arc::new(OutboxOnly),
+                through_providers: false,
             });
         }
         Ok(Senders {
             sms: Arc::new(aliyun::AliyunSms::new(services.config.sms.clone())?),
             email: Arc::new(smtp::SmtpEmail::new(&services.config.smtp)?),
+            through_providers: true,
         })
     }
 }
@@ -120,7 +124,9 @@ async fn deliver_one(
     match result {
         Ok(()) => {
             tracing::info!(outbox_id = row.id, channel = %row.channel, "message delivered");
-            outbox::mark_sent(&services.db, row.id, now, services.config.dev_outbox).await
+            let after =
+                AfterDelivery::choose(senders.through_providers, services.config.dev_outbox);
+            outbox::mark_sent(&services.db, row.id, now, after).await
         }
         Err(error) => {
             tracing::warn!(outbox_id = row.id, channel = %row.channel, %error, "delivery failed; will retry");

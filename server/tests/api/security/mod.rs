@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use helpers::fixtures::{
     ALICE_PHONE, BOB_PHONE, CI as CI_MEMBER, GLOBEX_MEMBER, SANDBOX, add_second_directory, api,
-    form_body, raw_post, role_token, sso_token, totp_at, wrong_code,
+    appeal_code, form_body, raw_post, role_token, sso_token, totp_at, wrong_code,
 };
 const BLOCKED: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
 
@@ -87,10 +87,12 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "account" | "totp_begin" | "totp_unbind" | "appeals" | "security_log" | "me"
         | "rd_tree" | "rd_members" | "identity_options" => vec![],
         "totp_confirm" => vec![("code", "123456")],
+        "send_appeal_code" => vec![("contact_email", "a@b.example")],
         "file_appeal" => vec![
             ("new_phone", "13512345678"),
             ("contact_email", "a@b.example"),
             ("reason", "lost"),
+            ("code", "123456"),
         ],
         "switch_role" => vec![("role", "auditor")],
         "rd_member" | "rd_member_events" => vec![("account_id", SANDBOX)],
@@ -624,6 +626,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let _: () = app.verify_identity(&alice, Method::Totp, &next).await.ok();
     let replay = app.verify_identity(&alice, Method::Totp, &next).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
+    let appeal_code = appeal_code(&app, &alice, "alice.backup@example.org").await;
     let _: String = app
         .call(
             "file_appeal",
@@ -631,6 +634,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
                 ("new_phone", "13612345601"),
                 ("contact_email", "alice.backup@example.org"),
                 ("reason", "lost"),
+                ("code", &appeal_code),
             ],
             Some(&alice),
         )

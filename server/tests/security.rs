@@ -1607,6 +1607,29 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         .await
         .ok();
     let _: () = app.call("totp_unbind", &[], Some(&alice)).await.ok();
+    // Binding needs its own identity step (issue 11, path 1).
+    app.clock.advance_secs(61);
+    let _: CodeSent = app
+        .call(
+            "send_identity_code",
+            &[("method", "email"), ("intent", "bind_totp")],
+            Some(&alice),
+        )
+        .await
+        .ok();
+    let code = app.latest_code("alice@example.com").await.unwrap();
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[
+                ("method", "email"),
+                ("code", &code),
+                ("intent", "bind_totp"),
+            ],
+            Some(&alice),
+        )
+        .await
+        .ok();
     let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(&alice)).await.ok();
     let first = totp_at(&enrollment.secret, now(&app));
     typed_codes.push(first.clone());
@@ -1617,10 +1640,15 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     app.clock.advance_secs(30);
     let next = totp_at(&enrollment.secret, now(&app));
     typed_codes.push(next.clone());
+    // A fresh authenticator proves nothing for a phone change; unbinding it again it may.
     let _: () = app
         .call(
             "verify_identity",
-            &[("method", "totp"), ("code", &next)],
+            &[
+                ("method", "totp"),
+                ("code", &next),
+                ("intent", "unbind_totp"),
+            ],
             Some(&alice),
         )
         .await
@@ -1628,7 +1656,11 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let replay = app
         .call(
             "verify_identity",
-            &[("method", "totp"), ("code", &next)],
+            &[
+                ("method", "totp"),
+                ("code", &next),
+                ("intent", "unbind_totp"),
+            ],
             Some(&alice),
         )
         .await;

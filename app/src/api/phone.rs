@@ -16,6 +16,7 @@ fn parse_intent(intent: &str) -> Result<crate::ssr::verification::TicketPurpose,
     match intent {
         "" | "change_phone" => Ok(TicketPurpose::ChangePhone),
         "unbind_totp" => Ok(TicketPurpose::UnbindTotp),
+        "bind_totp" => Ok(TicketPurpose::BindTotp),
         _ => Err(AppError::invalid("Unknown operation.")),
     }
 }

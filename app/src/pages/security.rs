@@ -142,6 +142,8 @@ fn SecuritySettings(
     }
 }
 
+/// Binding an authenticator: first the identity step (phone or logon email only, never the
+/// password alone), then the secret, shown once, and its first code.
 #[component]
 fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     let me = expect_context::<Me>();
@@ -156,31 +158,42 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
             on_changed.run(());
         }
     });
-    if me.is_owner() {
+    let options = load(|| (), None, |_| get_identity_options());
+    let on_verified = Callback::new(move |_| {
         begin.dispatch(BeginTotp {});
-    }
+    });
     view! {
         <section class="card flow" role="dialog" aria-labelledby="totp-title">
             <h2 id="totp-title">"Bind an authenticator"</h2>
             {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
-            {move || match (begin.value().get(), confirm.value().get()) {
-                (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is bound."</p> }.into_any(),
-                (Some(Ok(enrollment)), _) => view! {
-                    <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
-                    <div class="qr" inner_html=enrollment.qr_svg.clone()></div>
-                    <p>"Secret: " <code class="secret">{enrollment.secret.clone()}</code></p>
-                    <p class="muted small">{enrollment.uri.clone()}</p>
-                    <div class="field">
-                        <label for="totp-first-code">"Verification code"</label>
-                        <input id="totp-first-code" type="text" inputmode="numeric" maxlength="6"
-                            prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
-                    </div>
-                    <button type="button" class="primary" on:click=move |_| {
-                        confirm.dispatch(ConfirmTotp { code: code.get_untracked() });
-                    }>"Confirm"</button>
-                }.into_any(),
-                _ => ().into_any(),
-            }}
+            {me.is_owner().then(|| view! {
+                {move || match (options.get(), begin.value().get(), confirm.value().get()) {
+                    (_, _, Some(Ok(()))) => view! {
+                        <p class="success" role="status">"The authenticator is bound."</p>
+                    }.into_any(),
+                    (_, Some(Ok(enrollment)), _) => view! {
+                        <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
+                        <div class="qr" inner_html=enrollment.qr_svg.clone()></div>
+                        <p>"Secret: " <code class="secret">{enrollment.secret.clone()}</code></p>
+                        <p class="muted small">{enrollment.uri.clone()}</p>
+                        <div class="field">
+                            <label for="totp-first-code">"Verification code"</label>
+                            <input id="totp-first-code" type="text" inputmode="numeric" maxlength="6"
+                                prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
+                        </div>
+                        <button type="button" class="primary" on:click=move |_| {
+                            confirm.dispatch(ConfirmTotp { code: code.get_untracked() });
+                        }>"Confirm"</button>
+                    }.into_any(),
+                    (None, _, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    // The authenticator cannot vouch for its own binding: phone or email only.
+                    (Some(Ok(options)), _, _) => {
+                        let options = IdentityOptions { totp_bound: false, ..options };
+                        view! { <IdentityStep options intent="bind_totp" on_verified error/> }.into_any()
+                    }
+                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }}
+            })}
             <ErrorAlert error/>
             <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
         </section>
@@ -208,7 +221,9 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
             {if me.is_owner() {
                 view! {
                     {move || match (options.get(), unbind.value().get()) {
-                        (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is unbound."</p> }.into_any(),
+                        (_, Some(Ok(()))) => view! {
+                            <p class="success" role="status">"The authenticator is unbound."</p>
+                            }.into_any(),
                         (None, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
                         (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
                         (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),

@@ -43,6 +43,10 @@ pub struct Limits {
     pub sign_in_failures_per_ip: i64,
     pub sign_in_window_secs: i64,
     pub totp_failures_per_window: i64,
+    /// An authenticator bound more recently than this is no identity proof for a phone change.
+    pub totp_fresh_secs: i64,
+    /// Consecutive wrong authenticator codes that lock it as an identity method.
+    pub totp_max_failures: i64,
 }
 
 impl Default for Limits {
@@ -63,6 +67,8 @@ impl Default for Limits {
             sign_in_failures_per_ip: 100,
             sign_in_window_secs: 900,
             totp_failures_per_window: 5,
+            totp_fresh_secs: 86_400,
+            totp_max_failures: 10,
         }
     }
 }

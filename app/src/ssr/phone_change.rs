@@ -17,6 +17,7 @@ fn identity_purpose(ticket: TicketPurpose) -> Purpose {
     match ticket {
         TicketPurpose::ChangePhone => Purpose::IdentityForPhoneChange,
         TicketPurpose::UnbindTotp => Purpose::IdentityForTotpUnbind,
+        TicketPurpose::BindTotp => Purpose::IdentityForTotpBind,
     }
 }
 
@@ -70,8 +71,19 @@ pub async fn verify_identity(
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     if method == IdentityMethod::Totp {
-        if account.totp_bound == 0 {
+        // A second factor is added only on the word of the phone or the mailbox, never its own.
+        if ticket == TicketPurpose::BindTotp {
+            return Err(AppError::invalid(
+                "Verify with your original mobile phone number or your logon email to bind an authenticator.",
+            ));
+        }
+        let state = totp::state(services, &account.id).await?;
+        if !state.bound {
             return Err(AppError::TotpNotBound);
+        }
+        // One bound by a password thief must not vouch for moving the number (issue 11, path 1).
+        if ticket == TicketPurpose::ChangePhone && state.fresh {
+            return Err(AppError::TotpTooFresh);
         }
         totp::check_totp(services, &account.id, code).await?;
         let mut tx = services.db.begin().await?;
@@ -295,10 +307,12 @@ pub async fn identity_options(
         .await?
         .is_some()
     };
+    let totp = totp::state(services, &account.id).await?;
     Ok(crate::model::IdentityOptions {
         masked_phone: account.phone.as_deref().map(mask_e164),
         masked_email: mask_email(&account.email),
-        totp_bound: account.totp_bound != 0,
+        // Offered only where it is accepted: bound, not fresh, not locked.
+        totp_bound: totp.bound && !totp.fresh && !totp.locked,
         region: account.region.clone(),
         calling_code,
         identity_verified: has_ticket,

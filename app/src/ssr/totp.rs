@@ -4,10 +4,12 @@ use crate::domain::VerificationCode;
 use crate::error::{AppError, AppResult};
 use crate::model::TotpEnrollment;
 use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, TicketPurpose};
 use crate::ssr::{Services, account, rate};
+use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
 
@@ -31,8 +33,21 @@ fn qr_svg(text: &str) -> AppResult<String> {
 }
 
 /// Starts binding an authenticator: a new secret, shown once, waiting for its first code.
+/// Needs a live identity ticket earned by the phone or the logon email: the password alone
+/// must never be enough to add a second factor (issue 11, path 1). The ticket is spent by `confirm`.
 pub async fn begin(services: &Services, principal: &Principal) -> AppResult<TotpEnrollment> {
     principal.require_owner()?;
+    {
+        let mut conn = services.db.pool.acquire().await?;
+        verification::require_ticket(
+            &mut conn,
+            services,
+            &principal.session_hash,
+            &principal.account_id,
+            TicketPurpose::BindTotp,
+        )
+        .await?;
+    }
     let account = account::find(services, &principal.account_id).await?;
     if account.totp_bound != 0 {
         return Err(AppError::TotpAlreadyBound);
@@ -65,6 +80,8 @@ pub async fn begin(services: &Services, principal: &Principal) -> AppResult<Totp
 }
 
 /// Confirms the authenticator with its first code; the code's step is the last one accepted.
+/// Spends the bind ticket, stores the bind time (a fresh authenticator proves nothing for a phone
+/// change) and tells the bound phone and the logon email, all in one transaction.
 pub async fn confirm(
     services: &Services,
     principal: &Principal,
@@ -84,8 +101,17 @@ pub async fn confirm(
     .await?;
     let (secret,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
     let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
+    verification::spend_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        TicketPurpose::BindTotp,
+    )
+    .await?;
     let bound = sqlx::query(
-        "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4 AND totp_secret IS NULL",
+        "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, totp_bound_at = $3, totp_failures = 0, updated_at = $3 \
+         WHERE id = $4 AND totp_secret IS NULL",
     )
     .bind(&secret)
     .bind(step)
@@ -112,7 +138,16 @@ pub async fn confirm(
         ),
     )
     .await?;
+    notify_owner(
+        &mut tx,
+        &principal.account_id,
+        "An authenticator was added",
+        "An authenticator app was added to your Account Center account. Not you? Contact support at once and secure your account.",
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    services.outbox_wake.notify_one();
     Ok(())
 }
 
@@ -134,7 +169,8 @@ pub async fn unbind(
     )
     .await?;
     let done = sqlx::query(
-        "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2 AND totp_secret IS NOT NULL",
+        "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, totp_bound_at = NULL, totp_failures = 0, updated_at = $1 \
+         WHERE id = $2 AND totp_secret IS NOT NULL",
     )
     .bind(now)
     .bind(&principal.account_id)
@@ -154,8 +190,81 @@ pub async fn unbind(
         ),
     )
     .await?;
+    notify_owner(
+        &mut tx,
+        &principal.account_id,
+        "An authenticator was removed",
+        "The authenticator app was removed from your Account Center account. Not you? Contact support at once and secure your account.",
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    services.outbox_wake.notify_one();
     Ok(())
+}
+
+/// Queues a security notice to the account's bound phone (SMS) and logon email, in `conn`'s
+/// transaction: the notice exists exactly when the change does.
+async fn notify_owner(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (phone, email): (Option<String>, String) =
+        sqlx::query_as("SELECT phone, email FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut recipients = vec![(Channel::Email, email)];
+    if let Some(phone) = phone {
+        recipients.push((Channel::Sms, phone));
+    }
+    for (channel, recipient) in &recipients {
+        outbox::enqueue(
+            conn,
+            NewMessage {
+                channel: *channel,
+                recipient,
+                subject,
+                body,
+                template: Template::Notice,
+                code: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What the identity step may do with the account's authenticator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TotpState {
+    pub bound: bool,
+    /// Bound less than `limits.totp_fresh_secs` ago: no proof for a phone change.
+    pub fresh: bool,
+    /// Locked as an identity method after too many consecutive wrong codes.
+    pub locked: bool,
+}
+
+pub async fn state(services: &Services, account_id: &str) -> AppResult<TotpState> {
+    let limits = &services.config.limits;
+    let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END, totp_bound_at, totp_failures FROM accounts WHERE id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(&services.db.pool)
+    .await?;
+    let (bound, bound_at, failures) = row.ok_or(AppError::NotFound)?;
+    let now = services.now_ms();
+    Ok(TotpState {
+        bound: bound != 0,
+        // No bind time on a bound authenticator cannot happen after migration 0005; treat it as fresh.
+        fresh: bound != 0 && bound_at.is_none_or(|at| now - at < limits.totp_fresh_secs * 1000),
+        locked: failures >= limits.totp_max_failures,
+    })
 }
 
 fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {

@@ -1,0 +1,223 @@
+//! Issue 11, the authenticator paths, replayed over HTTP as an attacker would run them: each test
+//! walks the exploit step by step and asserts the step where it must now stop.
+
+mod common;
+
+use app::error::AppError;
+use app::model::{CodeSent, IdentityOptions, TotpEnrollment};
+use app::ssr::clock::Clock;
+use app::ssr::seed::{ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
+use common::{Reply, TestApp, spawn};
+
+const ALICE_PHONE: &str = "+8613800138000";
+const ALICE_EMAIL: &str = "alice@example.com";
+const BOB_PHONE: &str = "+12025550143";
+const BOB_EMAIL: &str = "bob@example.com";
+
+fn now(app: &TestApp) -> i64 {
+    app.clock.now_ms()
+}
+
+fn totp_at(secret: &str, ms: i64) -> String {
+    use totp_rs::{Algorithm, Builder, Secret};
+    let totp = Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_secret(Secret::try_from_base32(secret).unwrap())
+        .build_noncompliant();
+    totp.generate((ms / 1000) as u64).to_string()
+}
+
+/// Six-digit codes that no step within ±1 of now accepts.
+fn wrong_totp_codes(secret: &str, ms: i64, n: usize) -> Vec<String> {
+    let near: Vec<String> = (-1..=1).map(|s| totp_at(secret, ms + s * 30_000)).collect();
+    (0..)
+        .map(|i: u32| format!("{:06}", (i * 7919 + 13) % 1_000_000))
+        .filter(|c| !near.contains(c))
+        .take(n)
+        .collect()
+}
+
+/// The owner proves identity by a code sent to `target` (`sms` or `email`) for `intent`.
+async fn verify_by_code(app: &TestApp, token: &str, method: &str, target: &str, intent: &str) {
+    let _: CodeSent = app
+        .call(
+            "send_identity_code",
+            &[("method", method), ("intent", intent)],
+            Some(token),
+        )
+        .await
+        .ok();
+    let code = app.latest_code(target).await.expect("an identity code");
+    let _: () = app
+        .call(
+            "verify_identity",
+            &[("method", method), ("code", &code), ("intent", intent)],
+            Some(token),
+        )
+        .await
+        .ok();
+}
+
+async fn verify_by_totp(app: &TestApp, token: &str, code: &str, intent: &str) -> Reply {
+    app.call(
+        "verify_identity",
+        &[("method", "totp"), ("code", code), ("intent", intent)],
+        Some(token),
+    )
+    .await
+}
+
+async fn notices(app: &TestApp, to: &str, subject: &'static str) -> i64 {
+    let sql: &'static str = match subject {
+        "An authenticator was added" => {
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'notice' AND subject = 'An authenticator was added'"
+        }
+        "An authenticator was removed" => {
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'notice' AND subject = 'An authenticator was removed'"
+        }
+        "Authenticator locked" => {
+            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'notice' AND subject = 'Authenticator locked'"
+        }
+        other => panic!("no query for {other}"),
+    };
+    app.count(sql, to).await
+}
+
+/// Binds an authenticator to the signed-in owner after an identity step by `method`.
+async fn bind_authenticator(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    target: &str,
+) -> (TotpEnrollment, Reply) {
+    verify_by_code(app, token, method, target, "bind_totp").await;
+    let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(token)).await.ok();
+    let first = totp_at(&enrollment.secret, now(app));
+    let reply = app
+        .call("totp_confirm", &[("code", &first)], Some(token))
+        .await;
+    let _: () = reply.ok();
+    (enrollment, reply)
+}
+
+// Path 1: with only Bob's password, bind an authenticator, use it at once as the identity proof of
+// a phone change, move the number to the attacker's, reset the password by SMS.
+#[tokio::test]
+async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_with_a_fresh_one() {
+    let app = spawn().await;
+    let attacker = app.sign_in(BOB_EMAIL).await;
+
+    // Step 1, the password thief asks for a secret: refused, no identity was proven.
+    let begin = app.call("totp_begin", &[], Some(&attacker)).await;
+    assert_eq!(
+        begin.err(),
+        AppError::IdentityNotVerified,
+        "step 1: binding an authenticator with the password alone must be refused"
+    );
+    // Nor can a confirmation skip the beginning, nor can TOTP vouch for its own binding.
+    let confirm = app
+        .call("totp_confirm", &[("code", "123456")], Some(&attacker))
+        .await;
+    assert!(confirm.status >= 400, "{}", confirm.body);
+    let by_totp = verify_by_totp(&app, &attacker, "123456", "bind_totp").await;
+    assert!(
+        matches!(by_totp.err(), AppError::InvalidInput(_)),
+        "TOTP is no identity proof for binding TOTP"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM accounts WHERE id = $1 AND totp_secret IS NOT NULL",
+            BOB_ID
+        )
+        .await,
+        0,
+        "no authenticator was bound"
+    );
+
+    // The owner binds one legitimately, with a code to his phone; both channels are told.
+    let owner = app.sign_in(BOB_EMAIL).await;
+    let (enrollment, _) = bind_authenticator(&app, &owner, "sms", BOB_PHONE).await;
+    assert_eq!(
+        notices(&app, BOB_PHONE, "An authenticator was added").await,
+        1
+    );
+    assert_eq!(
+        notices(&app, BOB_EMAIL, "An authenticator was added").await,
+        1
+    );
+    // The bind ticket was spent: another enrollment needs a new identity step.
+    assert_eq!(
+        app.call("totp_begin", &[], Some(&owner)).await.err(),
+        AppError::IdentityNotVerified
+    );
+
+    // Step 2, a fresh authenticator as the identity proof of a phone change: not offered, refused.
+    app.clock.advance_secs(30);
+    let options: IdentityOptions = app.call("identity_options", &[], Some(&owner)).await.ok();
+    assert!(!options.totp_bound, "a fresh authenticator is not offered");
+    let fresh = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "").await;
+    assert_eq!(
+        fresh.err(),
+        AppError::TotpTooFresh,
+        "step 2: an authenticator bound minutes ago must not prove identity for a phone change"
+    );
+    // Step 3 therefore has no ticket: no code goes to the attacker's number.
+    let send = app
+        .call(
+            "send_new_phone_code",
+            &[("number", "2025550199")],
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(send.err(), AppError::IdentityNotVerified, "step 3");
+    assert_eq!(app.outbox_count("+12025550199").await, 0);
+
+    // Just short of 24 hours it is still fresh; after them it is accepted.
+    app.clock.advance_secs(24 * 3600 - 120);
+    let owner = app.sign_in(BOB_EMAIL).await;
+    let still_fresh =
+        verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "").await;
+    assert_eq!(still_fresh.err(), AppError::TotpTooFresh);
+    app.clock.advance_secs(120);
+    let options: IdentityOptions = app.call("identity_options", &[], Some(&owner)).await.ok();
+    assert!(options.totp_bound, "after 24 hours it is offered");
+    let _: () = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "")
+        .await
+        .ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unbinding_the_authenticator_tells_the_phone_and_the_email() {
+    let app = spawn().await;
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    verify_by_code(&app, &alice, "email", ALICE_EMAIL, "unbind_totp").await;
+    let _: () = app.call("totp_unbind", &[], Some(&alice)).await.ok();
+    assert_eq!(
+        notices(&app, ALICE_PHONE, "An authenticator was removed").await,
+        1
+    );
+    assert_eq!(
+        notices(&app, ALICE_EMAIL, "An authenticator was removed").await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM accounts WHERE id = $1 AND totp_secret IS NULL AND totp_bound_at IS NULL",
+            ALICE_ID
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_authenticator_counts_as_bound_thirty_days_ago() {
+    let app = spawn().await;
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+        .await
+        .ok();
+    app.stop().await;
+}

@@ -221,3 +221,58 @@ async fn the_demo_authenticator_counts_as_bound_thirty_days_ago() {
         .ok();
     app.stop().await;
 }
+
+// Path 5: a burst of authenticator guesses. Before, the count was read before and written after
+// the check, so concurrent guesses all passed a cap, and the window reset every 5 minutes.
+#[tokio::test]
+async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_email_unlocks() {
+    let app = spawn().await;
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let guesses = wrong_totp_codes(ALICE_TOTP_SECRET, now(&app), 40);
+    let replies = futures::future::join_all(
+        guesses
+            .iter()
+            .map(|code| verify_by_totp(&app, &alice, code, "")),
+    )
+    .await;
+    let checked = replies
+        .iter()
+        .filter(|r| r.err() == AppError::CodeIncorrectOrExpired)
+        .count();
+    let locked = replies
+        .iter()
+        .filter(|r| r.err() == AppError::TotpLocked)
+        .count();
+    println!("40 concurrent wrong TOTP codes: {checked} checked, {locked} refused as locked");
+    assert!(checked <= 10, "{checked} guesses were checked");
+    assert_eq!(checked + locked, 40);
+    assert_eq!(
+        app.count("SELECT totp_failures FROM accounts WHERE id = $1", ALICE_ID)
+            .await,
+        10
+    );
+
+    // Even the right code is refused now, with a message that says what to do.
+    let right = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "").await;
+    let error = right.err();
+    assert_eq!(error, AppError::TotpLocked);
+    assert!(error.to_string().contains("locked"), "{error}");
+    // Waiting does not unlock it (no resetting window), and it is no longer offered.
+    app.clock.advance_secs(20 * 60);
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let later = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "").await;
+    assert_eq!(later.err(), AppError::TotpLocked);
+    let options: IdentityOptions = app.call("identity_options", &[], Some(&alice)).await.ok();
+    assert!(!options.totp_bound);
+    // The phone and the email were told once.
+    assert_eq!(notices(&app, ALICE_PHONE, "Authenticator locked").await, 1);
+    assert_eq!(notices(&app, ALICE_EMAIL, "Authenticator locked").await, 1);
+
+    // A success by SMS unlocks it; the authenticator works again.
+    verify_by_code(&app, &alice, "sms", ALICE_PHONE, "change_phone").await;
+    app.clock.advance_secs(30);
+    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+        .await
+        .ok();
+    app.stop().await;
+}

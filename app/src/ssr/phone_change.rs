@@ -111,6 +111,8 @@ pub async fn verify_identity(
     )
     .await?;
     if outcome.is_ok() {
+        // The phone or the mailbox answered: a TOTP lock from guessing ends here.
+        totp::unlock(&mut tx, &account.id).await?;
         verification::grant_ticket(
             &mut tx,
             services,

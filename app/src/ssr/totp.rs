@@ -8,7 +8,7 @@ use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, TicketPurpose};
-use crate::ssr::{Services, account, rate};
+use crate::ssr::{Services, account};
 use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
@@ -300,46 +300,84 @@ pub fn totp_step(
 }
 
 /// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
-/// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
+///
+/// Every check first takes a failure slot in one conditional statement (committed before the code
+/// is looked at), so concurrent guesses queue on the row and at most `totp_max_failures` are ever
+/// checked. A right code gives the slot back (the run of failures ends); at the ceiling TOTP is
+/// locked as an identity method, the phone and the email are told, and only a success by SMS or
+/// email (`unlock`) opens it again.
 #[tracing::instrument(skip(services, code))]
 pub async fn check_totp(
     services: &Services,
     account_id: &str,
     code: &VerificationCode,
 ) -> AppResult<()> {
-    let limits = &services.config.limits;
+    let cap = services.config.limits.totp_max_failures;
     let now = services.now_ms();
-    let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
-    let scope = format!("totp_fail:{account_id}");
-    let mut conn = services.db.write().await?;
-    if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
-        return Err(AppError::TooManyAttempts);
-    }
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
-    let accepted = match totp_step(&secret, code, now)? {
-        // Accept the step only if it is later than the last accepted one: no replays.
-        Some(step) => {
-            sqlx::query(
-                "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(step)
-            .bind(account_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                == 1
-        }
-        None => false,
+    let taken: Option<(i64, String)> = {
+        let mut conn = services.db.write().await?;
+        sqlx::query_as(
+            "UPDATE accounts SET totp_failures = totp_failures + 1 \
+             WHERE id = $1 AND totp_secret IS NOT NULL AND totp_failures < $2 \
+             RETURNING totp_failures, totp_secret",
+        )
+        .bind(account_id)
+        .bind(cap)
+        .fetch_optional(&mut *conn)
+        .await?
     };
-    if !accepted {
-        rate::hit(&mut conn, &scope, window).await?;
-        return Err(AppError::CodeIncorrectOrExpired);
+    let Some((failures, secret)) = taken else {
+        let bound = state(services, account_id).await?.bound;
+        tracing::info!(bound, "authenticator code refused without a check");
+        return Err(if bound {
+            AppError::TotpLocked
+        } else {
+            AppError::TotpNotBound
+        });
+    };
+    let step = totp_step(&secret, code, now)?;
+    let mut conn = services.db.write().await?;
+    if let Some(step) = step {
+        // Accept the step only if it is later than the last accepted one: no replays.
+        let accepted = sqlx::query(
+            "UPDATE accounts SET totp_last_step = $1, totp_failures = 0 \
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if accepted {
+            return Ok(());
+        }
     }
+    drop(conn);
+    tracing::info!(failures, "wrong authenticator code");
+    if failures == cap {
+        // This guess reached the ceiling: exactly one request sees `cap`, so one notice each.
+        let mut tx = services.db.begin().await?;
+        notify_owner(
+            &mut tx,
+            account_id,
+            "Authenticator locked",
+            "Too many wrong authenticator codes were entered for your Account Center account, so TOTP is locked as a verification method. Verify with your phone or email to unlock it. Not you? Change your password at once.",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        services.outbox_wake.notify_one();
+    }
+    Err(AppError::CodeIncorrectOrExpired)
+}
+
+/// Ends a run of wrong authenticator codes (and a lock): the phone or the email proved identity.
+pub async fn unlock(conn: &mut AnyConnection, account_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET totp_failures = 0 WHERE id = $1 AND totp_failures <> 0")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -136,7 +136,8 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
 
     // The owner binds one legitimately, with a code to his phone; both channels are told.
     let owner = app.sign_in(BOB_EMAIL).await;
-    let (enrollment, _) = bind_authenticator(&app, &owner, "sms", BOB_PHONE).await;
+    let (enrollment, bound) = bind_authenticator(&app, &owner, "sms", BOB_PHONE).await;
+    let owner = bound.session_token().expect("binding rotates the session");
     assert_eq!(
         notices(&app, BOB_PHONE, "An authenticator was added").await,
         1
@@ -274,5 +275,227 @@ async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_e
     let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
         .await
         .ok();
+    app.stop().await;
+}
+
+/// The owner changes the phone by SMS; answers the reply of `confirm_phone_change`.
+async fn change_phone(app: &TestApp, token: &str, national: &str, e164: &str) -> Reply {
+    verify_by_code(app, token, "sms", ALICE_PHONE, "change_phone").await;
+    let _: CodeSent = app
+        .call("send_new_phone_code", &[("number", national)], Some(token))
+        .await
+        .ok();
+    let code = app
+        .latest_code(e164)
+        .await
+        .expect("a code to the new number");
+    app.call(
+        "confirm_phone_change",
+        &[("number", national), ("code", &code)],
+        Some(token),
+    )
+    .await
+}
+
+// A session opened with a stolen password must not outlive the owner's change of a factor.
+#[tokio::test]
+async fn a_phone_change_ends_the_other_sessions_and_rotates_this_one() {
+    let app = spawn().await;
+    let thief = app.sign_in(ALICE_EMAIL).await;
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let ram_user = app.sign_in("dev@alice").await;
+    let bob = app.sign_in(BOB_EMAIL).await;
+
+    let reply = change_phone(&app, &alice, "13512345678", "+8613512345678").await;
+    let masked: String = reply.ok();
+    assert_eq!(masked, "+86 135****5678");
+    let rotated = reply
+        .session_token()
+        .expect("the answer carries a new session cookie");
+    assert_ne!(rotated, alice);
+
+    let dead = app.call("identity_options", &[], Some(&thief)).await;
+    assert_eq!(
+        dead.err(),
+        AppError::NotSignedIn,
+        "the other session of Alice must be signed out"
+    );
+    let old = app.call("identity_options", &[], Some(&alice)).await;
+    assert_eq!(
+        old.err(),
+        AppError::NotSignedIn,
+        "the old token must be dead"
+    );
+    let _: IdentityOptions = app.call("identity_options", &[], Some(&rotated)).await.ok();
+    // Other principals are not the owner's sessions; other accounts are untouched.
+    let _: serde_json::Value = app.call("me", &[], Some(&ram_user)).await.ok();
+    let _: IdentityOptions = app.call("identity_options", &[], Some(&bob)).await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn binding_and_unbinding_the_authenticator_end_the_other_sessions() {
+    let app = spawn().await;
+    let bob = app.sign_in(BOB_EMAIL).await;
+    let other = app.sign_in(BOB_EMAIL).await;
+    let (_, reply) = bind_authenticator(&app, &bob, "email", BOB_EMAIL).await;
+    let bob = reply
+        .session_token()
+        .expect("a rotated session after binding");
+    assert_eq!(
+        app.call("identity_options", &[], Some(&other)).await.err(),
+        AppError::NotSignedIn
+    );
+
+    let other = app.sign_in(BOB_EMAIL).await;
+    app.clock.advance_secs(61);
+    verify_by_code(&app, &bob, "email", BOB_EMAIL, "unbind_totp").await;
+    let reply = app.call("totp_unbind", &[], Some(&bob)).await;
+    let _: () = reply.ok();
+    let rotated = reply
+        .session_token()
+        .expect("a rotated session after unbinding");
+    assert_eq!(
+        app.call("identity_options", &[], Some(&other)).await.err(),
+        AppError::NotSignedIn
+    );
+    assert_eq!(
+        app.call("identity_options", &[], Some(&bob)).await.err(),
+        AppError::NotSignedIn
+    );
+    let _: IdentityOptions = app.call("identity_options", &[], Some(&rotated)).await.ok();
+    app.stop().await;
+}
+
+async fn stored_secret(app: &TestApp, id: &str) -> String {
+    let (stored,): (Option<String>,) =
+        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.services.db.pool)
+            .await
+            .unwrap();
+    stored.expect("a bound authenticator")
+}
+
+// Secrets at rest: a copy of the database must not hand out the authenticator.
+#[tokio::test]
+async fn the_accounts_row_holds_no_base32_secret_and_totp_still_verifies() {
+    let app = spawn().await;
+    // The seeded secret is stored sealed.
+    let alice_row = stored_secret(&app, ALICE_ID).await;
+    assert!(alice_row.starts_with("v1:"), "{alice_row}");
+    assert!(!alice_row.contains(ALICE_TOTP_SECRET));
+
+    // A new binding too, and the enrollment on its way.
+    let bob = app.sign_in(BOB_EMAIL).await;
+    verify_by_code(&app, &bob, "email", BOB_EMAIL, "bind_totp").await;
+    let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(&bob)).await.ok();
+    let pending = app
+        .count(
+            "SELECT COUNT(*) FROM totp_enrollments WHERE account_id = $1 AND secret LIKE 'v1:%'",
+            BOB_ID,
+        )
+        .await;
+    assert_eq!(pending, 1, "the enrollment's secret is sealed");
+    let first = totp_at(&enrollment.secret, now(&app));
+    let reply = app
+        .call("totp_confirm", &[("code", &first)], Some(&bob))
+        .await;
+    let _: () = reply.ok();
+    let bob = reply.session_token().unwrap();
+    let bob_row = stored_secret(&app, BOB_ID).await;
+    assert!(bob_row.starts_with("v1:"), "{bob_row}");
+    assert!(!bob_row.contains(&enrollment.secret));
+    assert!(!bob_row.contains(enrollment.secret.trim_end_matches('=')));
+
+    // The authenticator still verifies (unbinding a fresh one may use it).
+    app.clock.advance_secs(30);
+    let _: () = verify_by_totp(
+        &app,
+        &bob,
+        &totp_at(&enrollment.secret, now(&app)),
+        "unbind_totp",
+    )
+    .await
+    .ok();
+    // A row written before sealing (plain base32) is still read.
+    sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE id = $2")
+        .bind(ALICE_TOTP_SECRET)
+        .bind(ALICE_ID)
+        .execute(&app.services.db.pool)
+        .await
+        .unwrap();
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+        .await
+        .ok();
+    app.stop().await;
+}
+
+/// An SSO session of Alice's account, through the development route (GET, or POST once it is a form).
+async fn sso_token(app: &TestApp) -> String {
+    let mut response = app.get("/dev/sso", None).await;
+    if response.headers().get("set-cookie").is_none() {
+        response = app
+            .http
+            .post(app.url("/dev/sso"))
+            .header("Origin", &app.base)
+            .form(&[("user", "sso-user@alice")])
+            .send()
+            .await
+            .unwrap();
+    }
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("__Host-session"))
+        .expect("an SSO session cookie")
+        .to_string();
+    app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap()
+}
+
+// The security log tells what was done to the account: only its owner reads it.
+#[tokio::test]
+async fn only_the_owner_reads_the_security_log() {
+    let app = spawn().await;
+    let alice = app.sign_in(ALICE_EMAIL).await;
+    let _: Vec<app::model::AuditView> = app.call("security_log", &[], Some(&alice)).await.ok();
+
+    let ram_user = app.sign_in("dev@alice").await;
+    let role = app
+        .call(
+            "switch_role",
+            &[("role", "auditor")],
+            Some(&app.sign_in("dev@alice").await),
+        )
+        .await
+        .session_token()
+        .expect("a role session");
+    let sso = sso_token(&app).await;
+    for (who, token) in [
+        ("RAM user without a policy", &ram_user),
+        ("RAM role session", &role),
+        ("SSO session", &sso),
+    ] {
+        let reply = app.call("security_log", &[], Some(token)).await;
+        assert_eq!(reply.err(), AppError::Forbidden, "{who}");
+        // The page does not render the log for them.
+        let page = app
+            .get("/security", Some(token))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("Security log"), "{who} sees the log section");
+    }
+    let page = app
+        .get("/security", Some(&alice))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Security log"));
     app.stop().await;
 }

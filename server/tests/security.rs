@@ -1575,14 +1575,17 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         .await
         .ok();
     let code = app.latest_code("+8613512345678").await.unwrap();
-    let _: String = app
+    let changed = app
         .call(
             "confirm_phone_change",
             &[("number", "13512345678"), ("code", &code)],
             Some(&alice),
         )
-        .await
-        .ok();
+        .await;
+    let _: String = changed.ok();
+    // A phone change rotates the session token (issue 11): go on with the new one.
+    let alice = changed.session_token().unwrap();
+    tokens.push(alice.clone());
 
     // Authenticator: unbind (identity by email), bind a new one, then identity by it.
     let _: CodeSent = app
@@ -1606,7 +1609,10 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         )
         .await
         .ok();
-    let _: () = app.call("totp_unbind", &[], Some(&alice)).await.ok();
+    let unbound = app.call("totp_unbind", &[], Some(&alice)).await;
+    let _: () = unbound.ok();
+    let alice = unbound.session_token().unwrap();
+    tokens.push(alice.clone());
     // Binding needs its own identity step (issue 11, path 1).
     app.clock.advance_secs(61);
     let _: CodeSent = app
@@ -1633,10 +1639,12 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(&alice)).await.ok();
     let first = totp_at(&enrollment.secret, now(&app));
     typed_codes.push(first.clone());
-    let _: () = app
+    let bound = app
         .call("totp_confirm", &[("code", &first)], Some(&alice))
-        .await
-        .ok();
+        .await;
+    let _: () = bound.ok();
+    let alice = bound.session_token().unwrap();
+    tokens.push(alice.clone());
     app.clock.advance_secs(30);
     let next = totp_at(&enrollment.secret, now(&app));
     typed_codes.push(next.clone());

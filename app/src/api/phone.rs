@@ -107,5 +107,9 @@ pub async fn confirm_phone_change(number: String, code: String) -> Result<String
     principal.require_owner()?;
     bounded(&number, 64, "phone number")?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::phone_change::confirm_change(&services, &principal, &meta, &number, &code).await
+    let (masked, token) =
+        crate::ssr::phone_change::confirm_change(&services, &principal, &meta, &number, &code)
+            .await?;
+    crate::api::ctx::set_cookie(crate::ssr::session::cookie(&token));
+    Ok(masked)
 }

@@ -13,6 +13,9 @@ use crate::pages::identity::{IdentityStep, report_errors};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+/// Shown after a change that ended the account's other sessions.
+const SIGNED_OUT_ELSEWHERE: &str = "You were signed out on your other devices.";
+
 #[derive(Clone, Copy, PartialEq)]
 enum Panel {
     None,
@@ -70,7 +73,8 @@ pub fn SecurityPage() -> impl IntoView {
                 })
             }}
         </Suspense>
-        <SecurityLog/>
+        // The log is the owner's: other principals of the account are refused it by the server too.
+        {is_owner.then(|| view! { <SecurityLog/> })}
     }
 }
 
@@ -170,6 +174,7 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
                 {move || match (options.get(), begin.value().get(), confirm.value().get()) {
                     (_, _, Some(Ok(()))) => view! {
                         <p class="success" role="status">"The authenticator is bound."</p>
+                        <p>{SIGNED_OUT_ELSEWHERE}</p>
                     }.into_any(),
                     (_, Some(Ok(enrollment)), _) => view! {
                         <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
@@ -223,6 +228,7 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
                     {move || match (options.get(), unbind.value().get()) {
                         (_, Some(Ok(()))) => view! {
                             <p class="success" role="status">"The authenticator is unbound."</p>
+                            <p>{SIGNED_OUT_ELSEWHERE}</p>
                             }.into_any(),
                         (None, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
                         (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),

@@ -9,7 +9,7 @@ use crate::ssr::account::{self, AccountRow};
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::session::Principal;
+use crate::ssr::session::{self, Principal};
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
 use crate::ssr::{Services, phone_binding, totp};
 
@@ -193,7 +193,8 @@ pub async fn send_new_number_code(
 }
 
 /// Step 3: in one transaction, the code is checked, the ticket spent, the cap rechecked, the
-/// number bound, the audit event written and the notices queued. Answers the new masked number.
+/// number bound, the audit event written, the notices queued, the account's other sessions ended
+/// and this one given a new token. Answers the new masked number and that token.
 #[tracing::instrument(skip(services, principal, meta, code), fields(account = %principal.account_id))]
 pub async fn confirm_change(
     services: &Services,
@@ -201,7 +202,7 @@ pub async fn confirm_change(
     meta: &RequestMeta,
     input: &str,
     code: &VerificationCode,
-) -> AppResult<String> {
+) -> AppResult<(String, String)> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     let region = Region::parse(&account.region)?;
@@ -281,10 +282,12 @@ pub async fn confirm_change(
     );
     outbox::enqueue_phone_changed(&mut tx, current.as_deref(), &account.email, &notice, now)
         .await?;
+    // Whoever else was signed in (perhaps the one who knew the password) is signed out.
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();
     tracing::info!("mobile phone number changed");
-    Ok(number.masked())
+    Ok((number.masked(), token))
 }
 
 /// The masked targets the identity step offers.

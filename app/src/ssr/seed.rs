@@ -226,7 +226,7 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
         ),
     ];
     for a in roots.iter().chain(MEMBERS.iter().map(|(a, _, _)| a)) {
-        insert_account(conn, a, &hash, now).await?;
+        insert_account(conn, services, a, &hash, now).await?;
     }
 
     let dev = insert_ram_user(conn, ALICE_ID, "dev", &hash, now).await?;
@@ -301,6 +301,7 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
 
 async fn insert_account(
     conn: &mut AnyConnection,
+    services: &Services,
     a: &DemoAccount,
     hash: &str,
     now: i64,
@@ -316,7 +317,14 @@ async fn insert_account(
     .bind(hash)
     .bind(a.region)
     .bind(a.phone)
-    .bind(a.totp)
+    // Sealed like every bound secret: the row never holds it in base32.
+    .bind(a.totp.map(|secret| {
+        crate::ssr::totp::seal_secret(
+            services,
+            &crate::ssr::totp::account_context(a.id),
+            secret,
+        )
+    }))
     .bind(now)
     // SPEC 8: every binding of the demo data counts as made 30 days before seeding.
     .bind(a.totp.map(|_| now - 30 * 86_400_000))

@@ -6,12 +6,36 @@ use crate::model::TotpEnrollment;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::session::Principal;
+use crate::ssr::session::{self, Principal};
 use crate::ssr::verification::{self, TicketPurpose};
 use crate::ssr::{Services, account};
 use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
+
+/// The row's sealed form of an authenticator secret: bound to its account and its use, so a value
+/// moved to another row or from an enrollment to the account does not open.
+pub fn seal_secret(services: &Services, context: &str, secret_base32: &str) -> String {
+    crate::ssr::crypto::seal(&services.config.secrets_key_bytes(), context, secret_base32)
+}
+
+fn open_secret(services: &Services, context: &str, stored: &str) -> AppResult<String> {
+    crate::ssr::crypto::open(&services.config.secrets_key_bytes(), context, stored).ok_or_else(
+        || {
+            tracing::error!("a sealed TOTP secret does not open: wrong APP_SECRETS_KEY?");
+            AppError::Internal
+        },
+    )
+}
+
+/// The context an account's bound secret is sealed under.
+pub fn account_context(account_id: &str) -> String {
+    format!("totp:{account_id}")
+}
+
+fn enrollment_context(account_id: &str) -> String {
+    format!("totp_enrollment:{account_id}")
+}
 
 /// Renders a QR code of `text` as an SVG image (dark modules as one path).
 fn qr_svg(text: &str) -> AppResult<String> {
@@ -66,7 +90,7 @@ pub async fn begin(services: &Services, principal: &Principal) -> AppResult<Totp
     )
     .bind(&principal.session_hash)
     .bind(&account.id)
-    .bind(&secret)
+    .bind(seal_secret(services, &enrollment_context(&account.id), &secret))
     .bind(now)
     .bind(now + ENROLLMENT_SECS * 1000)
     .execute(&mut *tx)
@@ -87,7 +111,7 @@ pub async fn confirm(
     principal: &Principal,
     meta: &RequestMeta,
     code: &VerificationCode,
-) -> AppResult<()> {
+) -> AppResult<String> {
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -99,7 +123,12 @@ pub async fn confirm(
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let (secret,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let (stored,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let secret = open_secret(
+        services,
+        &enrollment_context(&principal.account_id),
+        &stored,
+    )?;
     let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
     verification::spend_ticket(
         &mut tx,
@@ -113,7 +142,11 @@ pub async fn confirm(
         "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, totp_bound_at = $3, totp_failures = 0, updated_at = $3 \
          WHERE id = $4 AND totp_secret IS NULL",
     )
-    .bind(&secret)
+    .bind(seal_secret(
+        services,
+        &account_context(&principal.account_id),
+        &secret,
+    ))
     .bind(step)
     .bind(now)
     .bind(&principal.account_id)
@@ -146,17 +179,19 @@ pub async fn confirm(
         now,
     )
     .await?;
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();
-    Ok(())
+    Ok(token)
 }
 
-/// Unbinds the authenticator; needs a live identity ticket for that purpose.
+/// Unbinds the authenticator; needs a live identity ticket for that purpose. Like binding, it ends
+/// the account's other sessions and answers this session's new token.
 pub async fn unbind(
     services: &Services,
     principal: &Principal,
     meta: &RequestMeta,
-) -> AppResult<()> {
+) -> AppResult<String> {
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -198,9 +233,10 @@ pub async fn unbind(
         now,
     )
     .await?;
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();
-    Ok(())
+    Ok(token)
 }
 
 /// Queues a security notice to the account's bound phone (SMS) and logon email, in `conn`'s
@@ -326,7 +362,7 @@ pub async fn check_totp(
         .fetch_optional(&mut *conn)
         .await?
     };
-    let Some((failures, secret)) = taken else {
+    let Some((failures, stored)) = taken else {
         let bound = state(services, account_id).await?.bound;
         tracing::info!(bound, "authenticator code refused without a check");
         return Err(if bound {
@@ -335,6 +371,7 @@ pub async fn check_totp(
             AppError::TotpNotBound
         });
     };
+    let secret = open_secret(services, &account_context(account_id), &stored)?;
     let step = totp_step(&secret, code, now)?;
     let mut conn = services.db.write().await?;
     if let Some(step) = step {

@@ -56,6 +56,14 @@ pub enum AppError {
     TotpNotBound,
     #[error("An authenticator is already bound to this account.")]
     TotpAlreadyBound,
+    #[error(
+        "An authenticator bound less than 24 hours ago cannot prove your identity for this change. Verify with your original mobile phone number or your logon email."
+    )]
+    TotpTooFresh,
+    #[error(
+        "Too many wrong authenticator codes: TOTP is locked as a verification method. Verify with your original mobile phone number or your logon email to unlock it."
+    )]
+    TotpLocked,
     #[error("No mobile phone number is bound to this account.")]
     NoPhoneBound,
     #[error("The member already has a mobile phone number. Modify it from the console.")]
@@ -94,6 +102,8 @@ impl AppError {
             AppError::IdentityNotVerified => "IdentityNotVerified",
             AppError::TotpNotBound => "Totp.NotBound",
             AppError::TotpAlreadyBound => "Totp.AlreadyBound",
+            AppError::TotpTooFresh => "Totp.TooFresh",
+            AppError::TotpLocked => "Totp.Locked",
             AppError::NoPhoneBound => "SecureMobilePhone.NotBound",
             AppError::PhoneAlreadyBound => "SecureMobilePhone.AlreadyBound",
             AppError::NotFound => "EntityNotExist.Account",

@@ -407,7 +407,7 @@ test('forgot password: a code to the bound phone sets a new password', async ({ 
   await signInAs(page, account, newPassword);
 });
 
-test('Bob binds an authenticator', async ({ page }) => {
+test('Bob binds an authenticator', async ({ page, request }) => {
   await signInAs(page, BOB.email);
   await page.goto('/security');
   await settle(page);
@@ -416,6 +416,12 @@ test('Bob binds an authenticator', async ({ page }) => {
   await row.getByRole('button', { name: 'Bind', exact: true }).click();
 
   const dialog = page.getByRole('dialog', { name: 'Bind an authenticator' });
+  // First the identity step, by the phone or the email only: the password alone binds nothing.
+  await expect(dialog.getByRole('radio', { name: 'TOTP', exact: true })).toHaveCount(0);
+  await dialog.getByRole('radio', { name: 'Original mobile phone number', exact: true }).check();
+  const identityCode = await requestIdentityCode(page, request, BOB.phone);
+  await dialog.getByLabel('Verification code', { exact: true }).fill(identityCode);
+  await clickNextAndWait(page);
   await expect(dialog.getByRole('img', { name: 'QR code for the authenticator app' })).toBeVisible();
   await expect(dialog.locator('svg[aria-label]')).toHaveCount(1);
   const secret = (await dialog.locator('code.secret').innerText()).trim();
@@ -425,6 +431,7 @@ test('Bob binds an authenticator', async ({ page }) => {
   await dialog.getByLabel('Verification code', { exact: true }).fill(totpCode(secret));
   await dialog.getByRole('button', { name: 'Confirm', exact: true }).click();
   await expect(dialog.getByRole('status')).toHaveText('The authenticator is bound.');
+  await expect(dialog.getByText('You were signed out on your other devices.')).toBeVisible();
   await expect(row.locator('.setting-value')).toHaveText('Bound');
   await expect(row.getByRole('button', { name: 'Unbind', exact: true })).toBeVisible();
 });

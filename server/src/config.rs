@@ -133,6 +133,7 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
         };
     }
     secret!("APP_HMAC_KEY", config.hmac_key);
+    secret!("APP_SECRETS_KEY", config.secrets_key);
     flag!("APP_DEMO_DATA", config.demo_data);
     flag!("APP_DEV_OUTBOX", config.dev_outbox);
     flag!("APP_DELIVER", config.deliver);

@@ -15,13 +15,17 @@ pub async fn confirm_totp(code: String) -> Result<(), AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::totp::confirm(&services, &principal, &meta, &code).await
+    let token = crate::ssr::totp::confirm(&services, &principal, &meta, &code).await?;
+    crate::api::ctx::set_cookie(crate::ssr::session::cookie(&token));
+    Ok(())
 }
 
 #[server(endpoint = "totp_unbind")]
 pub async fn unbind_totp() -> Result<(), AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
-    crate::ssr::totp::unbind(&services, &principal, &meta).await
+    let token = crate::ssr::totp::unbind(&services, &principal, &meta).await?;
+    crate::api::ctx::set_cookie(crate::ssr::session::cookie(&token));
+    Ok(())
 }
 
 #[cfg(feature = "ssr")]

@@ -16,6 +16,7 @@ fn parse_intent(intent: &str) -> Result<crate::ssr::verification::TicketPurpose,
     match intent {
         "" | "change_phone" => Ok(TicketPurpose::ChangePhone),
         "unbind_totp" => Ok(TicketPurpose::UnbindTotp),
+        "bind_totp" => Ok(TicketPurpose::BindTotp),
         _ => Err(AppError::invalid("Unknown operation.")),
     }
 }
@@ -106,5 +107,9 @@ pub async fn confirm_phone_change(number: String, code: String) -> Result<String
     principal.require_owner()?;
     bounded(&number, 64, "phone number")?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::phone_change::confirm_change(&services, &principal, &meta, &number, &code).await
+    let (masked, token) =
+        crate::ssr::phone_change::confirm_change(&services, &principal, &meta, &number, &code)
+            .await?;
+    crate::api::ctx::set_cookie(crate::ssr::session::cookie(&token));
+    Ok(masked)
 }

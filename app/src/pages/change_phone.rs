@@ -82,6 +82,7 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
             Step::NewNumber => view! { <NewNumberStep calling_code error on_done/> }.into_any(),
             Step::Done(masked) => view! {
                 <p class="success" role="status">"Modified successfully"</p>
+                <p>"You were signed out on your other devices."</p>
                 <p>"Your mobile phone number is now " <strong>{masked}</strong> ". Use it to sign in and to recover your password."</p>
             }.into_any(),
         }}

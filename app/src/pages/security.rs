@@ -13,6 +13,9 @@ use crate::pages::identity::{IdentityStep, on_success, report_errors};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+/// Shown after a change that ended the account's other sessions.
+const SIGNED_OUT_ELSEWHERE: &str = "You were signed out on your other devices.";
+
 #[derive(Clone, Copy, PartialEq)]
 enum Panel {
     None,
@@ -70,7 +73,8 @@ pub fn SecurityPage() -> impl IntoView {
                 })
             }}
         </Suspense>
-        <SecurityLog/>
+        // The log is the owner's: other principals of the account are refused it by the server too.
+        {is_owner.then(|| view! { <SecurityLog/> })}
     }
 }
 
@@ -142,6 +146,8 @@ fn SecuritySettings(
     }
 }
 
+/// Binding an authenticator: first the identity step (phone or logon email only, never the
+/// password alone), then the secret, shown once, and its first code.
 #[component]
 fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     let me = expect_context::<Me>();
@@ -152,31 +158,43 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     report_errors(begin.value(), error);
     report_errors(confirm.value(), error);
     on_success(confirm.value(), on_changed);
-    if me.is_owner() {
+    let options = load(|| (), None, |_| get_identity_options());
+    let on_verified = Callback::new(move |_| {
         begin.dispatch(BeginTotp {});
-    }
+    });
     view! {
         <section class="card flow" role="dialog" aria-labelledby="totp-title">
             <h2 id="totp-title">"Bind an authenticator"</h2>
             {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
-            {move || match (begin.value().get(), confirm.value().get()) {
-                (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is bound."</p> }.into_any(),
-                (Some(Ok(enrollment)), _) => view! {
-                    <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
-                    <div class="qr" inner_html=enrollment.qr_svg.clone()></div>
-                    <p>"Secret: " <code class="secret">{enrollment.secret.clone()}</code></p>
-                    <p class="muted small">{enrollment.uri.clone()}</p>
-                    <div class="field">
-                        <label for="totp-first-code">"Verification code"</label>
-                        <input id="totp-first-code" type="text" inputmode="numeric" maxlength="6"
-                            prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
-                    </div>
-                    <button type="button" class="primary" on:click=move |_| {
-                        confirm.dispatch(ConfirmTotp { code: code.get_untracked() });
-                    }>"Confirm"</button>
-                }.into_any(),
-                _ => ().into_any(),
-            }}
+            {me.is_owner().then(|| view! {
+                {move || match (options.get(), begin.value().get(), confirm.value().get()) {
+                    (_, _, Some(Ok(()))) => view! {
+                        <p class="success" role="status">"The authenticator is bound."</p>
+                        <p>{SIGNED_OUT_ELSEWHERE}</p>
+                    }.into_any(),
+                    (_, Some(Ok(enrollment)), _) => view! {
+                        <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
+                        <div class="qr" inner_html=enrollment.qr_svg.clone()></div>
+                        <p>"Secret: " <code class="secret">{enrollment.secret.clone()}</code></p>
+                        <p class="muted small">{enrollment.uri.clone()}</p>
+                        <div class="field">
+                            <label for="totp-first-code">"Verification code"</label>
+                            <input id="totp-first-code" type="text" inputmode="numeric" maxlength="6"
+                                prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
+                        </div>
+                        <button type="button" class="primary" on:click=move |_| {
+                            confirm.dispatch(ConfirmTotp { code: code.get_untracked() });
+                        }>"Confirm"</button>
+                    }.into_any(),
+                    (None, _, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    // The authenticator cannot vouch for its own binding: phone or email only.
+                    (Some(Ok(options)), _, _) => {
+                        let options = IdentityOptions { totp_bound: false, ..options };
+                        view! { <IdentityStep options intent="bind_totp" on_verified error/> }.into_any()
+                    }
+                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }}
+            })}
             <ErrorAlert error/>
             <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
         </section>
@@ -201,7 +219,10 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
             {if me.is_owner() {
                 view! {
                     {move || match (options.get(), unbind.value().get()) {
-                        (_, Some(Ok(()))) => view! { <p class="success" role="status">"The authenticator is unbound."</p> }.into_any(),
+                        (_, Some(Ok(()))) => view! {
+                            <p class="success" role="status">"The authenticator is unbound."</p>
+                            <p>{SIGNED_OUT_ELSEWHERE}</p>
+                            }.into_any(),
                         (None, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
                         (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
                         (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),

@@ -1,6 +1,6 @@
 //! Audit events: who did what to which account, from where, and how it ended; and the logs that show them.
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::model::AuditView;
 use crate::ssr::Services;
 use crate::ssr::clock::rfc3339;
@@ -123,12 +123,18 @@ pub async fn views_for_subject(
     Ok(rows.into_iter().map(AuditView::from).collect())
 }
 
-/// The account's own audit events, newest first, a page at a time.
+/// The account's own audit events, newest first, a page at a time. Only the owner reads them: a
+/// RAM user, a role session or an SSO session of the account is refused (`Forbidden`). A member
+/// account's directory administrators read its events through `directory::member_events`,
+/// which checks that the member is in the directory they administer.
 pub async fn security_log(
     services: &Services,
     principal: &Principal,
     before: Option<i64>,
 ) -> AppResult<Vec<AuditView>> {
+    if !principal.is_owner() {
+        return Err(AppError::Forbidden);
+    }
     let mut conn = services.db.pool.acquire().await?;
     Ok(views_for_subject(
         &mut conn,

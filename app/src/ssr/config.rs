@@ -50,6 +50,10 @@ pub struct Limits {
     pub appeals_per_account_per_day: i64,
     /// Appeals filed per client address per hour.
     pub appeals_per_ip_per_hour: i64,
+    /// An authenticator bound more recently than this is no identity proof for a phone change.
+    pub totp_fresh_secs: i64,
+    /// Consecutive wrong authenticator codes that lock it as an identity method.
+    pub totp_max_failures: i64,
 }
 
 impl Default for Limits {
@@ -73,6 +77,8 @@ impl Default for Limits {
             totp_failures_per_window: 5,
             appeals_per_account_per_day: 5,
             appeals_per_ip_per_hour: 20,
+            totp_fresh_secs: 86_400,
+            totp_max_failures: 10,
         }
     }
 }
@@ -136,6 +142,8 @@ pub struct Config {
     pub database_url: String,
     /// Hex key for the HMAC of verification codes (at least 32 bytes in production).
     pub hmac_key: Secret,
+    /// Hex key (32 bytes) that seals secrets at rest, such as TOTP secrets (`APP_SECRETS_KEY`).
+    pub secrets_key: Secret,
     pub demo_data: bool,
     pub dev_outbox: bool,
     /// Whether outbound messages go to real providers (production) or stay in the outbox (development).
@@ -162,6 +170,7 @@ impl Default for Config {
             mode: Mode::Development,
             database_url: "sqlite://data/console.sqlite".into(),
             hmac_key: Secret::default(),
+            secrets_key: Secret::default(),
             demo_data: true,
             dev_outbox: true,
             deliver: false,
@@ -299,6 +308,13 @@ pub fn mask(addr: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
 pub const DEV_HMAC_KEY: &str =
     "6465762d6f6e6c792d686d61632d6b65792d6e6f742d666f722d70726f64756374696f6e";
 
+/// The development sealing key: SHA-256 of a fixed text, so development data stays readable
+/// across restarts. Production refuses to start with it.
+pub fn dev_secrets_key() -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b"development-only secrets key, never for production").into()
+}
+
 impl Config {
     pub fn is_development(&self) -> bool {
         self.mode == Mode::Development
@@ -326,6 +342,14 @@ impl Config {
         } else if hex::decode(key).map(|k| k.len() < 32).unwrap_or(true) {
             problems.push("APP_HMAC_KEY: must be hex and at least 32 bytes".into());
         }
+        match self.secrets_key_from_config() {
+            None => problems.push(
+                "APP_SECRETS_KEY: set a random 32-byte key, hex-encoded (64 hex digits)".into(),
+            ),
+            Some(key) if key == dev_secrets_key() => problems
+                .push("APP_SECRETS_KEY: the development key must not be used in production".into()),
+            Some(_) => {}
+        }
         if self.demo_data {
             problems.push("APP_DEMO_DATA: demo data must be off in production".into());
         }
@@ -348,6 +372,19 @@ impl Config {
                 .push("APP_PUBLIC_URL: production is served over HTTPS (https://your-host)".into());
         }
         problems
+    }
+
+    fn secrets_key_from_config(&self) -> Option<[u8; 32]> {
+        hex::decode(self.secrets_key.0.trim())
+            .ok()
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+    }
+
+    /// The key that seals secrets at rest; the development key when none is set (development only:
+    /// production does not start without one, see `production_problems`).
+    pub fn secrets_key_bytes(&self) -> [u8; 32] {
+        self.secrets_key_from_config()
+            .unwrap_or_else(dev_secrets_key)
     }
 
     pub fn hmac_key_bytes(&self) -> Vec<u8> {

@@ -63,6 +63,54 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// The prefix of a value sealed by `seal`; a stored value without it is legacy plain text.
+const SEALED_V1: &str = "v1:";
+
+/// Seals `plain` with XChaCha20-Poly1305 under `key`, bound to `context` (e.g. `totp:<account>`),
+/// so a sealed value copied to another row or purpose does not open. `v1:` + hex(nonce ‖ ciphertext).
+pub fn seal(key: &[u8; 32], context: &str, plain: &str) -> String {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; 24];
+    OsRng.fill_bytes(&mut nonce);
+    let sealed = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plain.as_bytes(),
+                aad: context.as_bytes(),
+            },
+        )
+        .expect("XChaCha20-Poly1305 seals any message of this size");
+    format!("{SEALED_V1}{}{}", hex::encode(nonce), hex::encode(sealed))
+}
+
+/// Opens a value stored by `seal`; a value without the version prefix is read as it is (stored
+/// before sealing existed). `None` when it was sealed under another key or context, or altered.
+pub fn open(key: &[u8; 32], context: &str, stored: &str) -> Option<String> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+    let Some(body) = stored.strip_prefix(SEALED_V1) else {
+        return Some(stored.to_string());
+    };
+    let bytes = hex::decode(body).ok()?;
+    if bytes.len() < 24 {
+        return None;
+    }
+    let (nonce, sealed) = bytes.split_at(24);
+    let plain = XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: context.as_bytes(),
+            },
+        )
+        .ok()?;
+    String::from_utf8(plain).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +137,36 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("Demo-pass-123", &hash));
         assert!(!verify_password("demo-pass-123", &hash));
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_with_its_key_and_context() {
+        let key = [7u8; 32];
+        let sealed = seal(&key, "totp:1", "JBSWY3DPEHPK3PXP");
+        assert!(sealed.starts_with("v1:"));
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_ne!(
+            sealed,
+            seal(&key, "totp:1", "JBSWY3DPEHPK3PXP"),
+            "a fresh nonce each time"
+        );
+        assert_eq!(
+            open(&key, "totp:1", &sealed).as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert_eq!(open(&key, "totp:2", &sealed), None);
+        assert_eq!(open(&[8u8; 32], "totp:1", &sealed), None);
+        let mut altered = sealed.clone();
+        altered.replace_range(sealed.len() - 2.., "00");
+        assert_eq!(open(&key, "totp:1", &altered), None);
+    }
+
+    #[test]
+    fn a_legacy_plain_value_is_read_as_it_is() {
+        assert_eq!(
+            open(&[7u8; 32], "totp:1", "JBSWY3DPEHPK3PXP").as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::ssr::account::{self, AccountRow};
 use crate::ssr::outbox::Channel;
 use crate::ssr::phone_binding::{AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::session::Principal;
+use crate::ssr::session::{self, Principal};
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
 use crate::ssr::{Services, phone_binding, totp};
 use sqlx::AnyConnection;
@@ -18,6 +18,7 @@ fn identity_purpose(ticket: TicketPurpose) -> Purpose {
     match ticket {
         TicketPurpose::ChangePhone => Purpose::IdentityForPhoneChange,
         TicketPurpose::UnbindTotp => Purpose::IdentityForTotpUnbind,
+        TicketPurpose::BindTotp => Purpose::IdentityForTotpBind,
     }
 }
 
@@ -71,8 +72,19 @@ pub async fn verify_identity(
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     if method == IdentityMethod::Totp {
-        if account.totp_bound == 0 {
+        // A second factor is added only on the word of the phone or the mailbox, never its own.
+        if ticket == TicketPurpose::BindTotp {
+            return Err(AppError::invalid(
+                "Verify with your original mobile phone number or your logon email to bind an authenticator.",
+            ));
+        }
+        let state = totp::state(services, &account.id).await?;
+        if !state.bound {
             return Err(AppError::TotpNotBound);
+        }
+        // One bound by a password thief must not vouch for moving the number (issue 11, path 1).
+        if ticket == TicketPurpose::ChangePhone && state.fresh {
+            return Err(AppError::TotpTooFresh);
         }
         totp::check_totp(services, &account.id, code).await?;
         let mut tx = services.db.begin().await?;
@@ -100,6 +112,8 @@ pub async fn verify_identity(
     )
     .await?;
     if outcome.is_ok() {
+        // The phone or the mailbox answered: a TOTP lock from guessing ends here.
+        totp::unlock(&mut tx, &account.id).await?;
         verification::grant_ticket(
             &mut tx,
             services,
@@ -179,14 +193,16 @@ struct OwnerChange<'a> {
 }
 
 impl BindingFlow for OwnerChange<'_> {
-    type Subject = ();
+    /// The session's new token: whoever else was signed in (perhaps the one who knew the
+    /// password) is signed out in the same transaction.
+    type Subject = String;
 
     async fn recheck(
         &self,
         conn: &mut AnyConnection,
         services: &Services,
         _old: Option<&str>,
-    ) -> AppResult<()> {
+    ) -> AppResult<String> {
         verification::spend_ticket(
             conn,
             services,
@@ -194,10 +210,11 @@ impl BindingFlow for OwnerChange<'_> {
             &self.account.id,
             TicketPurpose::ChangePhone,
         )
-        .await
+        .await?;
+        Ok(session::end_others_and_rotate(conn, self.principal).await?)
     }
 
-    fn events(&self, _: &(), _old: Option<&str>, change: &str) -> Vec<AuditEntry> {
+    fn events(&self, _: &String, _old: Option<&str>, change: &str) -> Vec<AuditEntry> {
         vec![AuditEntry {
             action: "ChangeMobilePhone",
             subject_account_id: self.account.id.clone(),
@@ -205,7 +222,7 @@ impl BindingFlow for OwnerChange<'_> {
         }]
     }
 
-    fn notice(&self, _: &(), _old: Option<&str>) -> Notice {
+    fn notice(&self, _: &String, _old: Option<&str>) -> Notice {
         Notice {
             email: self.account.email.clone(),
             text: format!(
@@ -218,7 +235,8 @@ impl BindingFlow for OwnerChange<'_> {
 }
 
 /// Step 3: in one transaction, the code is checked, the ticket spent, the cap rechecked, the
-/// number bound, the audit event written and the notices queued. Answers the new masked number.
+/// number bound, the audit event written, the notices queued, the account's other sessions ended
+/// and this one given a new token. Answers the new masked number and that token.
 #[tracing::instrument(skip(services, principal, meta, code), fields(account = %principal.account_id))]
 pub async fn confirm_change(
     services: &Services,
@@ -226,7 +244,7 @@ pub async fn confirm_change(
     meta: &RequestMeta,
     input: &str,
     code: &VerificationCode,
-) -> AppResult<String> {
+) -> AppResult<(String, String)> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     let number = phone_binding::parse_new_number(&account.region, account.phone.as_deref(), input)?;
@@ -245,9 +263,9 @@ pub async fn confirm_change(
         number: &number,
         code,
     };
-    phone_binding::bind(services, request, &flow).await?;
+    let token = phone_binding::bind(services, request, &flow).await?;
     tracing::info!("mobile phone number changed");
-    Ok(number.masked())
+    Ok((number.masked(), token))
 }
 
 /// The masked targets the identity step offers.
@@ -272,10 +290,12 @@ pub async fn identity_options(
         .await?
         .is_some()
     };
+    let totp = totp::state(services, &account.id).await?;
     Ok(crate::model::IdentityOptions {
         masked_phone: account.phone.as_deref().map(mask_e164),
         masked_email: mask_email(&account.email),
-        totp_bound: account.totp_bound != 0,
+        // Offered only where it is accepted: bound, not fresh, not locked.
+        totp_bound: totp.bound && !totp.fresh && !totp.locked,
         region: account.region.clone(),
         calling_code,
         identity_verified: has_ticket,

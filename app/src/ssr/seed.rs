@@ -226,7 +226,7 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
         ),
     ];
     for a in roots.iter().chain(MEMBERS.iter().map(|(a, _, _)| a)) {
-        insert_account(conn, a, &hash, now).await?;
+        insert_account(conn, services, a, &hash, now).await?;
     }
 
     let dev = insert_ram_user(conn, ALICE_ID, "dev", &hash, now).await?;
@@ -301,13 +301,14 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
 
 async fn insert_account(
     conn: &mut AnyConnection,
+    services: &Services,
     a: &DemoAccount,
     hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, phone, totp_secret, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9)",
+        "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, phone, totp_secret, totp_bound_at, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, 'active', $9, $9)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -316,8 +317,17 @@ async fn insert_account(
     .bind(hash)
     .bind(a.region)
     .bind(a.phone)
-    .bind(a.totp)
+    // Sealed like every bound secret: the row never holds it in base32.
+    .bind(a.totp.map(|secret| {
+        crate::ssr::totp::seal_secret(
+            services,
+            &crate::ssr::totp::account_context(a.id),
+            secret,
+        )
+    }))
     .bind(now)
+    // SPEC 8: every binding of the demo data counts as made 30 days before seeding.
+    .bind(a.totp.map(|_| now - 30 * 86_400_000))
     .execute(conn)
     .await?;
     Ok(())

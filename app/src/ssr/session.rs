@@ -93,6 +93,30 @@ pub async fn create(
     Ok(token)
 }
 
+/// After a change of the account's factors (phone, authenticator): ends every other session of the
+/// account's owner and gives this one a new token, in the caller's transaction. Answers the new
+/// token, for the `Set-Cookie` of the answer; the old one is dead from the commit on.
+pub async fn end_others_and_rotate(
+    conn: &mut sqlx::AnyConnection,
+    principal: &Principal,
+) -> Result<String, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM sessions WHERE account_id = $1 AND principal_kind = $2 AND token_hash <> $3",
+    )
+    .bind(&principal.account_id)
+    .bind(PrincipalKind::Owner.as_str())
+    .bind(&principal.session_hash)
+    .execute(&mut *conn)
+    .await?;
+    let token = random_token();
+    sqlx::query("UPDATE sessions SET token_hash = $1 WHERE token_hash = $2")
+        .bind(sha256_hex(&token))
+        .bind(&principal.session_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(token)
+}
+
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     principal_kind: String,

@@ -4,12 +4,38 @@ use crate::domain::VerificationCode;
 use crate::error::{AppError, AppResult};
 use crate::model::TotpEnrollment;
 use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::session::Principal;
+use crate::ssr::session::{self, Principal};
 use crate::ssr::verification::{self, TicketPurpose};
-use crate::ssr::{Services, account, rate};
+use crate::ssr::{Services, account};
+use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
+
+/// The row's sealed form of an authenticator secret: bound to its account and its use, so a value
+/// moved to another row or from an enrollment to the account does not open.
+pub fn seal_secret(services: &Services, context: &str, secret_base32: &str) -> String {
+    crate::ssr::crypto::seal(&services.config.secrets_key_bytes(), context, secret_base32)
+}
+
+fn open_secret(services: &Services, context: &str, stored: &str) -> AppResult<String> {
+    crate::ssr::crypto::open(&services.config.secrets_key_bytes(), context, stored).ok_or_else(
+        || {
+            tracing::error!("a sealed TOTP secret does not open: wrong APP_SECRETS_KEY?");
+            AppError::Internal
+        },
+    )
+}
+
+/// The context an account's bound secret is sealed under.
+pub fn account_context(account_id: &str) -> String {
+    format!("totp:{account_id}")
+}
+
+fn enrollment_context(account_id: &str) -> String {
+    format!("totp_enrollment:{account_id}")
+}
 
 /// Renders a QR code of `text` as an SVG image (dark modules as one path).
 fn qr_svg(text: &str) -> AppResult<String> {
@@ -31,8 +57,21 @@ fn qr_svg(text: &str) -> AppResult<String> {
 }
 
 /// Starts binding an authenticator: a new secret, shown once, waiting for its first code.
+/// Needs a live identity ticket earned by the phone or the logon email: the password alone
+/// must never be enough to add a second factor (issue 11, path 1). The ticket is spent by `confirm`.
 pub async fn begin(services: &Services, principal: &Principal) -> AppResult<TotpEnrollment> {
     principal.require_owner()?;
+    {
+        let mut conn = services.db.pool.acquire().await?;
+        verification::require_ticket(
+            &mut conn,
+            services,
+            &principal.session_hash,
+            &principal.account_id,
+            TicketPurpose::BindTotp,
+        )
+        .await?;
+    }
     let account = account::find(services, &principal.account_id).await?;
     if account.totp_bound != 0 {
         return Err(AppError::TotpAlreadyBound);
@@ -51,7 +90,7 @@ pub async fn begin(services: &Services, principal: &Principal) -> AppResult<Totp
     )
     .bind(&principal.session_hash)
     .bind(&account.id)
-    .bind(&secret)
+    .bind(seal_secret(services, &enrollment_context(&account.id), &secret))
     .bind(now)
     .bind(now + ENROLLMENT_SECS * 1000)
     .execute(&mut *tx)
@@ -65,12 +104,14 @@ pub async fn begin(services: &Services, principal: &Principal) -> AppResult<Totp
 }
 
 /// Confirms the authenticator with its first code; the code's step is the last one accepted.
+/// Spends the bind ticket, stores the bind time (a fresh authenticator proves nothing for a phone
+/// change) and tells the bound phone and the logon email, all in one transaction.
 pub async fn confirm(
     services: &Services,
     principal: &Principal,
     meta: &RequestMeta,
     code: &VerificationCode,
-) -> AppResult<()> {
+) -> AppResult<String> {
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -82,12 +123,30 @@ pub async fn confirm(
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let (secret,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let (stored,) = row.ok_or(AppError::CodeIncorrectOrExpired)?;
+    let secret = open_secret(
+        services,
+        &enrollment_context(&principal.account_id),
+        &stored,
+    )?;
     let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
-    let bound = sqlx::query(
-        "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, updated_at = $3 WHERE id = $4 AND totp_secret IS NULL",
+    verification::spend_ticket(
+        &mut tx,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        TicketPurpose::BindTotp,
     )
-    .bind(&secret)
+    .await?;
+    let bound = sqlx::query(
+        "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, totp_bound_at = $3, totp_failures = 0, updated_at = $3 \
+         WHERE id = $4 AND totp_secret IS NULL",
+    )
+    .bind(seal_secret(
+        services,
+        &account_context(&principal.account_id),
+        &secret,
+    ))
     .bind(step)
     .bind(now)
     .bind(&principal.account_id)
@@ -112,16 +171,27 @@ pub async fn confirm(
         ),
     )
     .await?;
+    notify_owner(
+        &mut tx,
+        &principal.account_id,
+        "An authenticator was added",
+        "An authenticator app was added to your Account Center account. Not you? Contact support at once and secure your account.",
+        now,
+    )
+    .await?;
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
     tx.commit().await?;
-    Ok(())
+    services.outbox_wake.notify_one();
+    Ok(token)
 }
 
-/// Unbinds the authenticator; needs a live identity ticket for that purpose.
+/// Unbinds the authenticator; needs a live identity ticket for that purpose. Like binding, it ends
+/// the account's other sessions and answers this session's new token.
 pub async fn unbind(
     services: &Services,
     principal: &Principal,
     meta: &RequestMeta,
-) -> AppResult<()> {
+) -> AppResult<String> {
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -134,7 +204,8 @@ pub async fn unbind(
     )
     .await?;
     let done = sqlx::query(
-        "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2 AND totp_secret IS NOT NULL",
+        "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, totp_bound_at = NULL, totp_failures = 0, updated_at = $1 \
+         WHERE id = $2 AND totp_secret IS NOT NULL",
     )
     .bind(now)
     .bind(&principal.account_id)
@@ -154,8 +225,82 @@ pub async fn unbind(
         ),
     )
     .await?;
+    notify_owner(
+        &mut tx,
+        &principal.account_id,
+        "An authenticator was removed",
+        "The authenticator app was removed from your Account Center account. Not you? Contact support at once and secure your account.",
+        now,
+    )
+    .await?;
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
     tx.commit().await?;
+    services.outbox_wake.notify_one();
+    Ok(token)
+}
+
+/// Queues a security notice to the account's bound phone (SMS) and logon email, in `conn`'s
+/// transaction: the notice exists exactly when the change does.
+async fn notify_owner(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (phone, email): (Option<String>, String) =
+        sqlx::query_as("SELECT phone, email FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut recipients = vec![(Channel::Email, email)];
+    if let Some(phone) = phone {
+        recipients.push((Channel::Sms, phone));
+    }
+    for (channel, recipient) in &recipients {
+        outbox::enqueue(
+            conn,
+            NewMessage {
+                channel: *channel,
+                recipient,
+                subject,
+                body,
+                template: Template::Notice,
+                code: None,
+            },
+            now,
+        )
+        .await?;
+    }
     Ok(())
+}
+
+/// What the identity step may do with the account's authenticator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TotpState {
+    pub bound: bool,
+    /// Bound less than `limits.totp_fresh_secs` ago: no proof for a phone change.
+    pub fresh: bool,
+    /// Locked as an identity method after too many consecutive wrong codes.
+    pub locked: bool,
+}
+
+pub async fn state(services: &Services, account_id: &str) -> AppResult<TotpState> {
+    let limits = &services.config.limits;
+    let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END, totp_bound_at, totp_failures FROM accounts WHERE id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(&services.db.pool)
+    .await?;
+    let (bound, bound_at, failures) = row.ok_or(AppError::NotFound)?;
+    let now = services.now_ms();
+    Ok(TotpState {
+        bound: bound != 0,
+        // No bind time on a bound authenticator cannot happen after migration 0005; treat it as fresh.
+        fresh: bound != 0 && bound_at.is_none_or(|at| now - at < limits.totp_fresh_secs * 1000),
+        locked: failures >= limits.totp_max_failures,
+    })
 }
 
 fn totp_for(secret_base32: &str, account: &str) -> AppResult<totp_rs::Totp> {
@@ -191,46 +336,85 @@ pub fn totp_step(
 }
 
 /// Checks a TOTP code for the account's bound authenticator, refusing a step already used.
-/// Wrong codes are counted: past the limit in a window even a right one is refused for a while.
+///
+/// Every check first takes a failure slot in one conditional statement (committed before the code
+/// is looked at), so concurrent guesses queue on the row and at most `totp_max_failures` are ever
+/// checked. A right code gives the slot back (the run of failures ends); at the ceiling TOTP is
+/// locked as an identity method, the phone and the email are told, and only a success by SMS or
+/// email (`unlock`) opens it again.
 #[tracing::instrument(skip(services, code))]
 pub async fn check_totp(
     services: &Services,
     account_id: &str,
     code: &VerificationCode,
 ) -> AppResult<()> {
-    let limits = &services.config.limits;
+    let cap = services.config.limits.totp_max_failures;
     let now = services.now_ms();
-    let window = rate::window_start(now, limits.code_lifetime_secs * 1000, 0);
-    let scope = format!("totp_fail:{account_id}");
-    let mut conn = services.db.write().await?;
-    if rate::count(&mut conn, &scope, window).await? >= limits.totp_failures_per_window {
-        return Err(AppError::TooManyAttempts);
-    }
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT totp_secret FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let secret = row.and_then(|r| r.0).ok_or(AppError::TotpNotBound)?;
-    let accepted = match totp_step(&secret, code, now)? {
-        // Accept the step only if it is later than the last accepted one: no replays.
-        Some(step) => {
-            sqlx::query(
-                "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-            )
-            .bind(step)
-            .bind(account_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                == 1
-        }
-        None => false,
+    let taken: Option<(i64, String)> = {
+        let mut conn = services.db.write().await?;
+        sqlx::query_as(
+            "UPDATE accounts SET totp_failures = totp_failures + 1 \
+             WHERE id = $1 AND totp_secret IS NOT NULL AND totp_failures < $2 \
+             RETURNING totp_failures, totp_secret",
+        )
+        .bind(account_id)
+        .bind(cap)
+        .fetch_optional(&mut *conn)
+        .await?
     };
-    if !accepted {
-        rate::hit(&mut conn, &scope, window).await?;
-        return Err(AppError::CodeIncorrectOrExpired);
+    let Some((failures, stored)) = taken else {
+        let bound = state(services, account_id).await?.bound;
+        tracing::info!(bound, "authenticator code refused without a check");
+        return Err(if bound {
+            AppError::TotpLocked
+        } else {
+            AppError::TotpNotBound
+        });
+    };
+    let secret = open_secret(services, &account_context(account_id), &stored)?;
+    let step = totp_step(&secret, code, now)?;
+    let mut conn = services.db.write().await?;
+    if let Some(step) = step {
+        // Accept the step only if it is later than the last accepted one: no replays.
+        let accepted = sqlx::query(
+            "UPDATE accounts SET totp_last_step = $1, totp_failures = 0 \
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if accepted {
+            return Ok(());
+        }
     }
+    drop(conn);
+    tracing::info!(failures, "wrong authenticator code");
+    if failures == cap {
+        // This guess reached the ceiling: exactly one request sees `cap`, so one notice each.
+        let mut tx = services.db.begin().await?;
+        notify_owner(
+            &mut tx,
+            account_id,
+            "Authenticator locked",
+            "Too many wrong authenticator codes were entered for your Account Center account, so TOTP is locked as a verification method. Verify with your phone or email to unlock it. Not you? Change your password at once.",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        services.outbox_wake.notify_one();
+    }
+    Err(AppError::CodeIncorrectOrExpired)
+}
+
+/// Ends a run of wrong authenticator codes (and a lock): the phone or the email proved identity.
+pub async fn unlock(conn: &mut AnyConnection, account_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET totp_failures = 0 WHERE id = $1 AND totp_failures <> 0")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

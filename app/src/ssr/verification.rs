@@ -21,6 +21,8 @@ pub enum Purpose {
     IdentityForPhoneChange,
     /// Proving identity before unbinding the authenticator.
     IdentityForTotpUnbind,
+    /// Proving identity, by the phone or the logon email, before binding an authenticator.
+    IdentityForTotpBind,
     /// Proving ownership of the new number.
     NewPhone,
     ResetPassword,
@@ -35,6 +37,7 @@ impl Purpose {
         match self {
             Purpose::IdentityForPhoneChange => "identity_change_phone",
             Purpose::IdentityForTotpUnbind => "identity_unbind_totp",
+            Purpose::IdentityForTotpBind => "identity_bind_totp",
             Purpose::NewPhone => "new_phone",
             Purpose::ResetPassword => "reset_password",
             Purpose::MemberPhone => "member_phone",
@@ -340,6 +343,8 @@ pub async fn consume_alone(
 pub enum TicketPurpose {
     ChangePhone,
     UnbindTotp,
+    /// Earned by the bound phone or the logon email only: a password alone never binds one.
+    BindTotp,
 }
 
 impl TicketPurpose {
@@ -347,6 +352,7 @@ impl TicketPurpose {
         match self {
             TicketPurpose::ChangePhone => "change_phone",
             TicketPurpose::UnbindTotp => "unbind_totp",
+            TicketPurpose::BindTotp => "bind_totp",
         }
     }
 }

@@ -106,7 +106,9 @@ async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
 
     let token = verified_alice(&app).await;
-    app.change_number(&token, "13512345678").await.unwrap();
+    let token = app
+        .change_number_keeping_session(&token, "13512345678")
+        .await;
     app.clock.advance_secs(61);
     let again = app.send_new_phone_code(&token, "13612345603").await;
     assert_eq!(again.err(), AppError::IdentityNotVerified);
@@ -584,7 +586,9 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
 async fn the_security_log_lists_the_accounts_events_newest_first() {
     let app = spawn().await;
     let token = verified_alice(&app).await;
-    app.change_number(&token, "13512345678").await.unwrap();
+    let token = app
+        .change_number_keeping_session(&token, "13512345678")
+        .await;
     let code = appeal_code(&app, &token, "x@y.example").await;
     let _: String = app
         .call(

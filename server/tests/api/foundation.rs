@@ -312,6 +312,7 @@ async fn development_routes_are_404_in_production() {
     let app = spawn_with(|c| {
         c.mode = app::ssr::config::Mode::Production;
         c.hmac_key = app::ssr::config::Secret("ab".repeat(32));
+        c.secrets_key = app::ssr::config::Secret("cd".repeat(32));
         c.demo_data = false;
         c.dev_outbox = false;
         c.deliver = true;

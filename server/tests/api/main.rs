@@ -63,6 +63,7 @@ use helpers as common;
 mod account_center;
 mod attacks_appeals;
 mod attacks_signin;
+mod attacks_totp;
 mod crafted_requests;
 mod delivery;
 mod directory;

@@ -585,10 +585,11 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let _: CodeSent = app.send_new_phone_code(&alice, "13512345678").await.ok();
     let code = app.latest_code("+8613512345678").await.unwrap();
-    let _: String = app
-        .confirm_phone_change(&alice, "13512345678", &code)
-        .await
-        .ok();
+    let changed = app.confirm_phone_change(&alice, "13512345678", &code).await;
+    let _: String = changed.ok();
+    // A phone change rotates the session token (issue 11): go on with the new one.
+    let alice = changed.session_token().unwrap();
+    tokens.push(alice.clone());
 
     // Authenticator: unbind (identity by email), bind a new one, then identity by it.
     let _: CodeSent = app
@@ -612,19 +613,44 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         )
         .await
         .ok();
-    let _: () = app.call("totp_unbind", &[], Some(&alice)).await.ok();
+    let unbound = app.call("totp_unbind", &[], Some(&alice)).await;
+    let _: () = unbound.ok();
+    let alice = unbound.session_token().unwrap();
+    tokens.push(alice.clone());
+    // Binding needs its own identity step (issue 11, path 1).
+    app.clock.advance_secs(61);
+    let bind_intent = [("method", "email"), ("intent", "bind_totp")];
+    let _: CodeSent = app
+        .call("send_identity_code", &bind_intent, Some(&alice))
+        .await
+        .ok();
+    let code = app.latest_code("alice@example.com").await.unwrap();
+    let form = [
+        ("method", "email"),
+        ("code", &code),
+        ("intent", "bind_totp"),
+    ];
+    let _: () = app.call("verify_identity", &form, Some(&alice)).await.ok();
     let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(&alice)).await.ok();
     let first = totp_at(&enrollment.secret, app.now());
     typed_codes.push(first.clone());
-    let _: () = app
+    let bound = app
         .call("totp_confirm", &[("code", &first)], Some(&alice))
-        .await
-        .ok();
+        .await;
+    let _: () = bound.ok();
+    let alice = bound.session_token().unwrap();
+    tokens.push(alice.clone());
     app.clock.advance_secs(30);
     let next = totp_at(&enrollment.secret, app.now());
     typed_codes.push(next.clone());
-    let _: () = app.verify_identity(&alice, Method::Totp, &next).await.ok();
-    let replay = app.verify_identity(&alice, Method::Totp, &next).await;
+    // A fresh authenticator proves nothing for a phone change; for unbinding it again it may.
+    let form = [
+        ("method", "totp"),
+        ("code", &next),
+        ("intent", "unbind_totp"),
+    ];
+    let _: () = app.call("verify_identity", &form, Some(&alice)).await.ok();
+    let replay = app.call("verify_identity", &form, Some(&alice)).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
     let appeal_code = appeal_code(&app, &alice, "alice.backup@example.org").await;
     let _: String = app

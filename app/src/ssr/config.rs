@@ -43,6 +43,14 @@ pub struct Limits {
     pub sign_in_failures_per_ip: i64,
     pub sign_in_window_secs: i64,
     pub totp_failures_per_window: i64,
+    /// After a number is bound by anyone but the account's owner, SMS password recovery is
+    /// refused for this long (the logon email still works).
+    pub recovery_hold_secs: i64,
+    /// Password recovery's own send budgets, apart from the signed-in ones.
+    pub recovery_codes_per_target_per_hour: i64,
+    pub recovery_codes_per_account_per_day: i64,
+    /// Forgot-password requests per client address, counted for known and unknown accounts alike.
+    pub recovery_requests_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -63,6 +71,10 @@ impl Default for Limits {
             sign_in_failures_per_ip: 100,
             sign_in_window_secs: 900,
             totp_failures_per_window: 5,
+            recovery_hold_secs: 72 * 3600,
+            recovery_codes_per_target_per_hour: 5,
+            recovery_codes_per_account_per_day: 10,
+            recovery_requests_per_ip_per_hour: 20,
         }
     }
 }

@@ -48,17 +48,22 @@ fn recovery_token() -> Option<String> {
 
 /// Forgot password, step 1. The same answer whether or not the account exists.
 #[server(endpoint = "forgot_password")]
-pub async fn request_password_reset(account: String) -> Result<(), AppError> {
+pub async fn request_password_reset(
+    account: String,
+    /// `sms` ("Mobile phone", also when absent) or `email` ("Logon email").
+    channel: Option<String>,
+) -> Result<(), AppError> {
     use crate::api::ctx;
+    use crate::ssr::recovery::{self, RecoveryChannel};
     let services = ctx::services()?;
     let meta = ctx::request_meta(&services)?;
     if account.len() > 254 {
         return Err(AppError::invalid("The account is too long."));
     }
+    let channel = RecoveryChannel::parse(channel.as_deref())?;
     let existing = recovery_token();
     let token =
-        crate::ssr::recovery::request_reset(&services, &meta, &account, existing.as_deref())
-            .await?;
+        recovery::request_reset(&services, &meta, &account, channel, existing.as_deref()).await?;
     ctx::set_cookie(format!(
         "{RECOVERY_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=900"
     ));
@@ -70,6 +75,8 @@ pub async fn reset_password(
     account: String,
     code: String,
     new_password: String,
+    /// The channel the code was sent by: `sms` (also when absent) or `email`.
+    channel: Option<String>,
 ) -> Result<(), AppError> {
     use crate::api::ctx;
     let services = ctx::services()?;
@@ -77,6 +84,7 @@ pub async fn reset_password(
     if account.len() > 254 || new_password.len() > 512 {
         return Err(AppError::invalid("The input is too long."));
     }
+    let channel = crate::ssr::recovery::RecoveryChannel::parse(channel.as_deref())?;
     let code = crate::domain::VerificationCode::parse(&code)?;
     let token = recovery_token();
     crate::ssr::recovery::reset_password(
@@ -84,6 +92,7 @@ pub async fn reset_password(
         &meta,
         token.as_deref(),
         &account,
+        channel,
         &code,
         &new_password,
     )

@@ -1,4 +1,4 @@
-//! Forgot password: a code to the bound phone, then a new password.
+//! Forgot password: a code to the bound phone or the logon email, then a new password.
 
 use crate::api::account_center::{RequestPasswordReset, ResetPassword, request_password_reset};
 use crate::components::{CodeEntry, ErrorAlert};
@@ -26,13 +26,14 @@ fn ResetFlow() -> impl IntoView {
     report_errors(request.value(), error);
     report_errors(reset.value(), error);
     let account = RwSignal::new(String::new());
+    let channel = RwSignal::new(String::from("sms"));
     view! {
         {move || match (request.value().get(), reset.value().get()) {
             (_, Some(Ok(()))) => view! {
-                <p class="success" role="status">"Your password was reset. Sign in with the new password."</p>
+                <p class="success" role="status">"Your password was reset and every session of the account was signed out. Sign in with the new password."</p>
                 <p><a href="/login">"Sign in"</a></p>
             }.into_any(),
-            (Some(Ok(())), _) => view! { <NewPasswordForm reset account error/> }.into_any(),
+            (Some(Ok(())), _) => view! { <NewPasswordForm reset account channel error/> }.into_any(),
             _ => view! {
                 <ActionForm action=request>
                     <div class="field">
@@ -40,6 +41,19 @@ fn ResetFlow() -> impl IntoView {
                         <input id="reset-account" name="account" type="text" required placeholder="Logon email or bound phone number"
                             on:input=move |ev| account.set(event_target_value(&ev))/>
                     </div>
+                    <fieldset class="field">
+                        <legend>"Send the code to"</legend>
+                        <label>
+                            <input type="radio" name="channel" value="sms" checked
+                                on:change=move |_| channel.set("sms".into())/>
+                            " Mobile phone"
+                        </label>
+                        <label>
+                            <input type="radio" name="channel" value="email"
+                                on:change=move |_| channel.set("email".into())/>
+                            " Logon email"
+                        </label>
+                    </fieldset>
                     <button type="submit" class="primary wide">"Send verification code"</button>
                 </ActionForm>
                 <ErrorAlert error/>
@@ -54,18 +68,24 @@ fn ResetFlow() -> impl IntoView {
 fn NewPasswordForm(
     reset: ServerAction<ResetPassword>,
     account: RwSignal<String>,
+    channel: RwSignal<String>,
     error: RwSignal<Option<AppError>>,
 ) -> impl IntoView {
     let code = RwSignal::new(String::new());
     view! {
-        <p class="muted">"If the account exists and has a bound mobile phone number, a verification code was sent to it."</p>
+        <p class="muted">{move || if channel.get() == "email" {
+            "If the account exists, a verification code was sent to its logon email."
+        } else {
+            "If the account exists and has a bound mobile phone number, a verification code was sent to it."
+        }}</p>
         <ActionForm action=reset>
             <input type="hidden" name="account" prop:value=move || account.get()/>
+            <input type="hidden" name="channel" prop:value=move || channel.get()/>
             <CodeEntry
                 id="reset-code"
                 name="code"
                 get_label="Send verification code"
-                send=move || request_password_reset(account.get_untracked())
+                send=move || request_password_reset(account.get_untracked(), Some(channel.get_untracked()))
                 code
                 error
                 sent=RwSignal::new(true)

@@ -54,6 +54,14 @@ pub struct Limits {
     pub totp_fresh_secs: i64,
     /// Consecutive wrong authenticator codes that lock it as an identity method.
     pub totp_max_failures: i64,
+    /// After a number is bound by anyone but the account's owner, SMS password recovery is
+    /// refused for this long (the logon email still works).
+    pub recovery_hold_secs: i64,
+    /// Password recovery's own send budgets, apart from the signed-in ones.
+    pub recovery_codes_per_target_per_hour: i64,
+    pub recovery_codes_per_account_per_day: i64,
+    /// Forgot-password requests per client address, counted for known and unknown accounts alike.
+    pub recovery_requests_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -79,6 +87,10 @@ impl Default for Limits {
             appeals_per_ip_per_hour: 20,
             totp_fresh_secs: 86_400,
             totp_max_failures: 10,
+            recovery_hold_secs: 72 * 3600,
+            recovery_codes_per_target_per_hour: 5,
+            recovery_codes_per_account_per_day: 10,
+            recovery_requests_per_ip_per_hour: 20,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::outbox;
+use crate::ssr::recovery;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, Purpose};
@@ -132,6 +133,12 @@ pub trait BindingFlow {
     fn notice(&self, subject: &Self::Subject, old: Option<&str>) -> Notice;
 }
 
+/// Whether `principal` is the owner binding a number to its own account. Every other binding
+/// (a directory administrator, its RAM users) starts the SMS recovery hold.
+pub fn binds_own_number(principal: &Principal, account_id: &str) -> bool {
+    principal.is_owner() && principal.account_id == account_id
+}
+
 /// A binding asked for with a code sent to the new number.
 pub struct BindRequest<'a> {
     pub principal: &'a Principal,
@@ -178,6 +185,16 @@ pub async fn bind<F: BindingFlow + Sync>(
     rebind(&mut tx, services, request.account_id, old, number).await?;
 
     let now = services.now_ms();
+    let by_other = !binds_own_number(request.principal, request.account_id);
+    if by_other {
+        // Only time ends the hold: not even the owner's own change clears it, since whoever
+        // holds the owner's session after a takeover could clear it as well.
+        sqlx::query("UPDATE accounts SET phone_set_by_other_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(request.account_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     let old_masked = old.map(mask_e164).unwrap_or_else(|| "none".into());
     let change = format!("{old_masked} -> {}", number.masked());
     for entry in flow.events(&subject, old, &change) {
@@ -190,7 +207,14 @@ pub async fn bind<F: BindingFlow + Sync>(
         );
         audit::record(&mut tx, event.detail(&entry.detail)).await?;
     }
-    let notice = flow.notice(&subject, old);
+    let mut notice = flow.notice(&subject, old);
+    if by_other {
+        let until = recovery::hold_until(services, now);
+        notice.text.push_str(&format!(
+            " Password recovery by SMS for this account is on hold until {}; the logon email still works.",
+            recovery::format_utc(until)
+        ));
+    }
     outbox::enqueue_phone_changed(&mut tx, old, &notice.email, &notice.text, now).await?;
     tx.commit().await?;
     services.outbox_wake.notify_one();

@@ -33,6 +33,11 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// A purpose asked for without a session (password recovery), with budgets of its own.
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self, Purpose::ResetPassword)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Purpose::IdentityForPhoneChange => "identity_change_phone",
@@ -83,6 +88,55 @@ fn mac(
     )
 }
 
+/// The send budgets a code takes (scope, window start, cap, refusal), counted last in `send_code`.
+fn budgets(
+    limits: &crate::ssr::config::Limits,
+    request: &CodeRequest<'_>,
+    day: i64,
+    hour: i64,
+) -> Vec<(String, i64, i64, AppError)> {
+    if request.purpose.is_unauthenticated() {
+        // Anyone can ask for a recovery code, so its budgets are its own and smaller, in scopes
+        // no signed-in purpose uses: a stranger never spends the owner's. The per-client budget
+        // is taken by the recovery request itself, for known and unknown accounts alike.
+        vec![
+            (
+                format!("recovery:account:{}", request.account_id),
+                day,
+                limits.recovery_codes_per_account_per_day,
+                AppError::daily_limit(limits.recovery_codes_per_account_per_day),
+            ),
+            (
+                format!("recovery:target:{}", request.target),
+                hour,
+                limits.recovery_codes_per_target_per_hour,
+                AppError::TargetLimitReached,
+            ),
+        ]
+    } else {
+        vec![
+            (
+                format!("codes:account:{}", request.account_id),
+                day,
+                limits.codes_per_account_per_day,
+                AppError::daily_limit(limits.codes_per_account_per_day),
+            ),
+            (
+                format!("codes:target:{}", request.target),
+                hour,
+                limits.codes_per_target_per_hour,
+                AppError::TargetLimitReached,
+            ),
+            (
+                format!("codes:ip:{}", rate::ip_key(request.client_ip)),
+                hour,
+                limits.codes_per_ip_per_hour,
+                AppError::IpLimitReached,
+            ),
+        ]
+    }
+}
+
 /// Sends a new code, replacing any pending one for the same (purpose, subject, session).
 /// The resend interval and the three send limits are taken in the same transaction as the
 /// challenge and its outbox message: a refused send counts nothing and sends nothing.
@@ -126,26 +180,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
 
     let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
     let hour = rate::window_start(now, HOUR_MS, 0);
-    let checks = [
-        (
-            format!("codes:account:{}", request.account_id),
-            day,
-            limits.codes_per_account_per_day,
-            AppError::daily_limit(limits.codes_per_account_per_day),
-        ),
-        (
-            format!("codes:target:{}", request.target),
-            hour,
-            limits.codes_per_target_per_hour,
-            AppError::TargetLimitReached,
-        ),
-        (
-            format!("codes:ip:{}", rate::ip_key(request.client_ip)),
-            hour,
-            limits.codes_per_ip_per_hour,
-            AppError::IpLimitReached,
-        ),
-    ];
+    let checks = budgets(limits, &request, day, hour);
     sqlx::query(
         "UPDATE challenges SET status = 'replaced' \
          WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending'",

@@ -62,6 +62,7 @@ use helpers as common;
 
 mod account_center;
 mod attacks_appeals;
+mod attacks_recovery;
 mod attacks_signin;
 mod attacks_totp;
 mod crafted_requests;

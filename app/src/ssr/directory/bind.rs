@@ -97,14 +97,17 @@ impl BindingFlow for AdminBind<'_> {
             AuditEntry {
                 action,
                 subject_account_id: member.account_id.clone(),
-                detail: format!("{change} (by the directory administrator, via the {via})"),
+                detail: format!(
+                    "{change} (by {} of resource directory {}, via the {via}; SMS password recovery on hold)",
+                    self.principal.name, self.directory
+                ),
             },
             AuditEntry {
                 action,
                 subject_account_id: self.principal.account_id.clone(),
                 detail: format!(
-                    "member {} ({}): {change} (via the {via})",
-                    member.account_id, member.display_name
+                    "member {} ({}): {change} (by {} of resource directory {}, via the {via})",
+                    member.account_id, member.display_name, self.principal.name, self.directory
                 ),
             },
         ]
@@ -114,7 +117,7 @@ impl BindingFlow for AdminBind<'_> {
         Notice {
             email: member.email.clone(),
             text: format!(
-                "The mobile phone number of your account {} ({}) was {} {} by an administrator of its resource directory. \
+                "The mobile phone number of your account {} ({}) was {} {} by {}, an administrator of the resource directory {}. \
                  Not you? Contact your directory administrator at once.",
                 member.display_name,
                 member.account_id,
@@ -124,6 +127,8 @@ impl BindingFlow for AdminBind<'_> {
                     "set to"
                 },
                 self.number.masked(),
+                self.principal.name,
+                self.directory,
             ),
         }
     }

@@ -100,7 +100,15 @@ pub fn router(state: AppState) -> Router {
             shell,
         ))
         .layer(axum::middleware::map_response(with_error_status))
-        .layer(axum::middleware::from_fn_with_state(services, guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            guard::guard,
+        ))
+        // Outside the guard: a signed cloud-style call at `/` carries no cookie and no Origin.
+        .layer(axum::middleware::from_fn_with_state(
+            services,
+            automation::signed_api,
+        ))
         .with_state(state)
 }
 

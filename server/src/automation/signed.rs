@@ -186,6 +186,17 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// What a request claims (key, timestamp, nonce, action, version) and the check of its
+/// signature against a secret, whichever style it is signed in.
+type Claimed = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Box<dyn Fn(&str) -> bool + Send>,
+);
+
 /// Checks the signature, the timestamp, the nonce and the key; then who the caller is.
 async fn authenticate(services: &Services, request: Request) -> Result<Signed, CloudError> {
     let (parts, body) = request.into_parts();
@@ -221,14 +232,9 @@ async fn authenticate(services: &Services, request: Request) -> Result<Signed, C
 
     // Which style: the ACS3 Authorization header, or the RPC signature in the parameters.
     let authorization = header_text(headers, "authorization");
-    let (key_id, timestamp, nonce, action, version, check): (
-        String,
-        String,
-        String,
-        String,
-        String,
-        Box<dyn Fn(&str) -> bool + Send>,
-    ) = if let Some(auth) = authorization.filter(|a| a.starts_with(ACS3)) {
+    let (key_id, timestamp, nonce, action, version, check): Claimed = if let Some(auth) =
+        authorization.filter(|a| a.starts_with(ACS3))
+    {
         let auth = Acs3Authorization::parse(auth).ok_or_else(|| {
             refuse(
                 400,

@@ -70,6 +70,14 @@ pub enum AppError {
     PhoneAlreadyBound,
     #[error("The account was not found.")]
     NotFound,
+    /// The automation API binds a first number to resource accounts only (the cloud's rule).
+    #[error(
+        "Only a resource account can be bound through the API. Bind a cloud account's number in the console."
+    )]
+    NotAResourceAccount,
+    /// Carries the cap (2, as in the cloud).
+    #[error("A RAM user can have at most {0} AccessKeys. Delete one before creating another.")]
+    AccessKeyLimit(u32),
     #[error("Something went wrong on our side. Try again.")]
     Internal,
     #[error("The service could not be reached. Check your connection and try again.")]
@@ -107,6 +115,8 @@ impl AppError {
             AppError::NoPhoneBound => "SecureMobilePhone.NotBound",
             AppError::PhoneAlreadyBound => "SecureMobilePhone.AlreadyBound",
             AppError::NotFound => "EntityNotExist.Account",
+            AppError::NotAResourceAccount => "AccountTypeMismatch",
+            AppError::AccessKeyLimit(_) => "LimitExceeded.AccessKey",
             AppError::Internal => "InternalError",
             AppError::Transport(_) => "Transport",
         }

@@ -20,6 +20,7 @@ use crate::pages::layout::Layout;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
+use crate::pages::ram_users::RamUsersPage;
 use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
 use crate::pages::security::SecurityPage;
 
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/ram/users") view=RamUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/resource-directory/management") view=ManagementPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/resource-directory/members/:account_id")

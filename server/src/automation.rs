@@ -1,12 +1,17 @@
-//! The automation API (SPEC 5): the cloud's two operations for binding a member's number, as
-//! JSON over HTTP under `/api/v1/`, authorised exactly like the console (the `__Host-session`
-//! cookie, behind the same CSRF guard), answering errors as `{"Code", "Message", "RequestId"}`.
+//! The automation API (SPEC 5): the cloud's operations for a member's number. Signed with a RAM
+//! user's AccessKey at `/` as the official SDKs call the cloud (see `signed`); and, for the
+//! console's own use, as JSON under `/api/v1/` authorised by the session cookie.
+
+pub mod signature;
+mod signed;
+
+pub use signed::signed_api;
 
 use app::domain::{AccountId, VerificationCode};
 use app::error::AppError;
 use app::ssr::Services;
 use app::ssr::clock::rfc3339;
-use app::ssr::directory::{self, NOT_A_RESOURCE_ACCOUNT, Via};
+use app::ssr::directory::{self, Via};
 use app::ssr::request::RequestMeta;
 use app::ssr::session::{self, Principal};
 use app::ssr::state::AppState;
@@ -69,9 +74,7 @@ impl ApiError {
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         let code = match &error {
-            AppError::InvalidInput(message) if message == NOT_A_RESOURCE_ACCOUNT => {
-                "InvalidParameter.AccountType"
-            }
+            AppError::NotAResourceAccount => "InvalidParameter.AccountType",
             other => other.code(),
         };
         ApiError {
@@ -83,7 +86,7 @@ impl From<AppError> for ApiError {
 }
 
 /// A random (version 4) UUID naming one call, for the caller's logs and ours.
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     let mut bytes: [u8; 16] = rand::random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
@@ -155,9 +158,30 @@ fn account_id(body: &Map<String, Value>) -> Result<AccountId, ApiError> {
     })
 }
 
+/// The API gives a first number to a resource account only, as the cloud does: asked before the
+/// directory's own checks so that the refusal names the rule (the binding rechecks it).
+pub(crate) async fn api_precheck(
+    services: &Services,
+    principal: &Principal,
+    member: &AccountId,
+) -> Result<(), AppError> {
+    let details = directory::member(services, principal, member).await?;
+    if details.member.status != "active" {
+        return Ok(());
+    }
+    if details.member.member_type != app::model::MemberType::ResourceAccount {
+        return Err(AppError::NotAResourceAccount);
+    }
+    if details.member.masked_phone.is_some() {
+        return Err(AppError::PhoneAlreadyBound);
+    }
+    Ok(())
+}
+
 async fn send(services: &Services, request: Request) -> Result<Value, ApiError> {
     let call = read_call(services, request).await?;
     let member = account_id(&call.body)?;
+    api_precheck(services, &call.principal, &member).await?;
     let phone = text(&call.body, "SecureMobilePhone")?;
     let sent = directory::send_code(
         services,
@@ -174,6 +198,7 @@ async fn send(services: &Services, request: Request) -> Result<Value, ApiError> 
 async fn bind(services: &Services, request: Request) -> Result<Value, ApiError> {
     let call = read_call(services, request).await?;
     let member = account_id(&call.body)?;
+    api_precheck(services, &call.principal, &member).await?;
     let phone = text(&call.body, "SecureMobilePhone")?;
     let code = VerificationCode::parse(text(&call.body, "VerificationCode")?)?;
     directory::bind_phone(
@@ -234,7 +259,7 @@ mod tests {
     fn errors_keep_the_stable_codes() {
         let e = ApiError::from(AppError::DailyLimitReached(100));
         assert_eq!((e.status, e.code), (429, "Throttling.DailyLimit"));
-        let e = ApiError::from(AppError::invalid(NOT_A_RESOURCE_ACCOUNT));
+        let e = ApiError::from(AppError::NotAResourceAccount);
         assert_eq!((e.status, e.code), (400, "InvalidParameter.AccountType"));
         let e = ApiError::from(AppError::PhoneAlreadyBound);
         assert_eq!((e.status, e.code), (400, "SecureMobilePhone.AlreadyBound"));

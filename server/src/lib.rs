@@ -102,6 +102,11 @@ pub fn router(state: AppState, guard: guard::Guard, dev_routes: bool) -> Router 
         ))
         .layer(axum::middleware::map_response(with_error_status))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        // Outside the guard: a signed cloud-style call at `/` carries no cookie and no Origin.
+        .layer(axum::middleware::from_fn_with_state(
+            services,
+            automation::signed_api,
+        ))
         .with_state(state)
 }
 

@@ -1,5 +1,6 @@
 //! Server functions only: parse the input, call one service, map the error.
 
+pub mod access_keys;
 pub mod account;
 pub mod account_center;
 pub mod auth;

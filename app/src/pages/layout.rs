@@ -28,6 +28,7 @@ pub fn Layout() -> impl IntoView {
 fn Chrome(me: Me) -> impl IntoView {
     provide_context(me.clone());
     let can_manage = me.can_manage_directory;
+    let is_owner = me.is_owner();
     view! {
         <header class="topbar">
             <a class="brand" href="/overview">"Account Center"</a>
@@ -41,6 +42,9 @@ fn Chrome(me: Me) -> impl IntoView {
             <nav class="sidenav" aria-label="Main">
                 <A href="/overview">"Overview"</A>
                 <A href="/security">"Security Settings"</A>
+                <Show when=move || is_owner>
+                    <A href="/ram/users">"RAM Users"</A>
+                </Show>
                 <Show when=move || can_manage>
                     <div class="navgroup">
                         <span class="navhead">"Resource Directory"</span>

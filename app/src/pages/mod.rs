@@ -9,5 +9,6 @@ pub mod layout;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod ram_users;
 pub mod resource_directory;
 pub mod security;

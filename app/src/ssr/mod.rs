@@ -1,5 +1,6 @@
 //! Everything that runs only on the server: state, storage, services and delivery.
 
+pub mod access_keys;
 pub mod account;
 pub mod appeals;
 pub mod audit;

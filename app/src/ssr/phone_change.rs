@@ -211,7 +211,7 @@ impl BindingFlow for OwnerChange<'_> {
             TicketPurpose::ChangePhone,
         )
         .await?;
-        Ok(session::end_others_and_rotate(conn, self.principal).await?)
+        session::end_others_and_rotate(conn, self.principal).await
     }
 
     fn events(&self, _: &String, _old: Option<&str>, change: &str) -> Vec<AuditEntry> {

@@ -95,11 +95,13 @@ pub async fn create(
 
 /// After a change of the account's factors (phone, authenticator): ends every other session of the
 /// account's owner and gives this one a new token, in the caller's transaction. Answers the new
-/// token, for the `Set-Cookie` of the answer; the old one is dead from the commit on.
+/// token, for the `Set-Cookie` of the answer; the old one is dead from the commit on. A session
+/// that another change ended meanwhile (two sessions racing) answers `NotSignedIn`, and the
+/// caller's transaction rolls back: an ended session finishes nothing.
 pub async fn end_others_and_rotate(
     conn: &mut sqlx::AnyConnection,
     principal: &Principal,
-) -> Result<String, sqlx::Error> {
+) -> AppResult<String> {
     sqlx::query(
         "DELETE FROM sessions WHERE account_id = $1 AND principal_kind = $2 AND token_hash <> $3",
     )
@@ -109,11 +111,14 @@ pub async fn end_others_and_rotate(
     .execute(&mut *conn)
     .await?;
     let token = random_token();
-    sqlx::query("UPDATE sessions SET token_hash = $1 WHERE token_hash = $2")
+    let rotated = sqlx::query("UPDATE sessions SET token_hash = $1 WHERE token_hash = $2")
         .bind(sha256_hex(&token))
         .bind(&principal.session_hash)
         .execute(&mut *conn)
         .await?;
+    if rotated.rows_affected() != 1 {
+        return Err(AppError::NotSignedIn);
+    }
     Ok(token)
 }
 

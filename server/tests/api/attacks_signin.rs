@@ -311,6 +311,7 @@ async fn a_forged_origin_with_a_rewritten_host_is_refused() {
 fn production(c: &mut app::ssr::config::Config) {
     c.mode = app::ssr::config::Mode::Production;
     c.hmac_key = app::ssr::config::Secret("ab".repeat(32));
+    c.secrets_key = app::ssr::config::Secret("cd".repeat(32));
     c.demo_data = false;
     c.dev_outbox = false;
     c.deliver = true;

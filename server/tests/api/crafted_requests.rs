@@ -98,6 +98,21 @@ const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     ep("appeals", Owner, &[], true),
+    // access_keys.rs
+    ep("ram_users", Owner, &[], true),
+    ep("create_access_key", Owner, &[("user_id", "999999")], false),
+    ep(
+        "set_access_key_active",
+        Owner,
+        &[("key_id", "LTAI0000000000000000"), ("active", "false")],
+        false,
+    ),
+    ep(
+        "delete_access_key",
+        Owner,
+        &[("key_id", "LTAI0000000000000000")],
+        false,
+    ),
     ep("security_log", Owner, &[("before", "100")], true),
     // auth.rs
     ep(

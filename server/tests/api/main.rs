@@ -65,6 +65,7 @@ mod attacks_appeals;
 mod attacks_recovery;
 mod attacks_signin;
 mod attacks_totp;
+mod automation_sdk;
 mod crafted_requests;
 mod delivery;
 mod directory;

@@ -619,6 +619,9 @@ pub struct SmsHit {
     pub signature_ok: bool,
     /// Answered `{"Code":"OK"}`: the message reached the phone.
     pub accepted: bool,
+    /// The verification code of the message, if it carried one (a delivered code is wiped from
+    /// the outbox, so a test that races the worker reads it here).
+    pub code: Option<String>,
 }
 
 #[derive(Clone)]
@@ -654,6 +657,9 @@ async fn sms_endpoint(
         at: Instant::now(),
         signature_ok,
         accepted,
+        code: serde_json::from_str::<serde_json::Value>(&get("TemplateParam"))
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_string)),
     };
     let n = {
         let mut hits = sms.hits.lock().unwrap();

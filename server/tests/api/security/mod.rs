@@ -88,6 +88,10 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         | "rd_tree" | "rd_members" | "identity_options" => vec![],
         "totp_confirm" => vec![("code", "123456")],
         "send_appeal_code" => vec![("contact_email", "a@b.example")],
+        "ram_users" => vec![],
+        "create_access_key" => vec![("user_id", "1")],
+        "set_access_key_active" => vec![("key_id", "LTAI0000000000000000"), ("active", "false")],
+        "delete_access_key" => vec![("key_id", "LTAI0000000000000000")],
         "file_appeal" => vec![
             ("new_phone", "13512345678"),
             ("contact_email", "a@b.example"),

@@ -1,0 +1,133 @@
+//! RAM users (owner only): each user's AccessKeys, created (the secret shown once), disabled,
+//! enabled and deleted; with the time and address each key last signed a request.
+
+use crate::api::access_keys::{
+    NewAccessKey, RamUserKeys, create_access_key, delete_access_key, ram_users,
+    set_access_key_active,
+};
+use leptos::prelude::*;
+
+#[component]
+pub fn RamUsersPage() -> impl IntoView {
+    let users = Resource::new(|| (), |_| ram_users());
+    view! {
+        <h1>"RAM Users"</h1>
+        <p class="muted">
+            "AccessKeys let scripts and the official SDKs call the automation API as a RAM user. "
+            "A RAM user can have at most 2 AccessKeys."
+        </p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match users.await {
+                    Ok(users) => view! { <RamUsersTable users/> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The users and their keys; every action reloads the list from the server.
+#[island(lazy)]
+fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
+    let users = RwSignal::new(users);
+    let created = RwSignal::new(None::<NewAccessKey>);
+    let error = RwSignal::new(None::<String>);
+    let reload = move || {
+        leptos::task::spawn_local(async move {
+            match ram_users().await {
+                Ok(fresh) => users.set(fresh),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let create = move |user_id: i64| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match create_access_key(user_id).await {
+                Ok(key) => created.set(Some(key)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            reload();
+        });
+    };
+    let set_active = move |key_id: String, active: bool| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = set_access_key_active(key_id, active).await {
+                error.set(Some(e.to_string()));
+            }
+            reload();
+        });
+    };
+    let delete = move |key_id: String| {
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = delete_access_key(key_id).await {
+                error.set(Some(e.to_string()));
+            }
+            reload();
+        });
+    };
+    view! {
+        {move || error.get().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
+        {move || created.get().map(|key| view! {
+            <section class="card notice" role="status" aria-labelledby="new-key">
+                <h2 id="new-key">"AccessKey created for " {key.login_name.clone()}</h2>
+                <p>"Save the AccessKey secret now: it is shown only once."</p>
+                <dl class="facts">
+                    <dt>"AccessKey ID"</dt>
+                    <dd><code class="access-key-id">{key.id.clone()}</code></dd>
+                    <dt>"AccessKey Secret"</dt>
+                    <dd><code class="access-key-secret">{key.secret.clone()}</code></dd>
+                </dl>
+                <button type="button" on:click=move |_| created.set(None)>"I have saved it"</button>
+            </section>
+        })}
+        <For each=move || users.get() key=|u| (u.user_id, u.keys.clone()) let:user>
+            <section class="card" aria-label=format!("RAM user {}", user.login_name)>
+                <h2>{user.login_name.clone()}</h2>
+                <p class="muted">
+                    {if user.policies.is_empty() { "No policies".to_string() } else { user.policies.join(", ") }}
+                </p>
+                <table class="members">
+                    <thead>
+                        <tr><th>"AccessKey ID"</th><th>"Status"</th><th>"Created"</th><th>"Last used"</th><th>"Actions"</th></tr>
+                    </thead>
+                    <tbody>
+                        {user.keys.iter().map(|k| {
+                            let (id_toggle, id_delete) = (k.id.clone(), k.id.clone());
+                            let active = k.active;
+                            let last_used = match (&k.last_used_at, &k.last_used_ip) {
+                                (Some(at), Some(ip)) => format!("{at} from {ip}"),
+                                (Some(at), None) => at.clone(),
+                                _ => "Never".into(),
+                            };
+                            view! {
+                                <tr>
+                                    <td><code>{k.id.clone()}</code></td>
+                                    <td>{if active { "Active" } else { "Disabled" }}</td>
+                                    <td>{k.created_at.clone()}</td>
+                                    <td>{last_used}</td>
+                                    <td>
+                                        <button type="button" class="link" on:click=move |_| set_active(id_toggle.clone(), !active)>
+                                            {if active { "Disable" } else { "Enable" }}
+                                        </button>
+                                        <button type="button" class="link danger" on:click=move |_| delete(id_delete.clone())>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                {
+                    let user_id = user.user_id;
+                    let full = user.keys.len() >= 2;
+                    view! {
+                        <button type="button" disabled=full on:click=move |_| create(user_id)>"Create AccessKey"</button>
+                    }
+                }
+            </section>
+        </For>
+    }
+}

@@ -159,7 +159,21 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     text!("APP_SMTP_USERNAME", config.smtp.username);
     secret!("APP_SMTP_PASSWORD", config.smtp.password);
     text!("APP_SMTP_FROM", config.smtp.from);
-    let l = &mut config.limits;
+    apply_limits_env(&mut config.limits, &get)
+}
+
+/// The `APP_LIMITS_…` overrides: one per number of SPEC 3 and the rules built on it.
+fn apply_limits_env(
+    l: &mut app::ssr::config::Limits,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    macro_rules! number {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = parse($name, &v)?;
+            }
+        };
+    }
     number!("APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
     number!("APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
     number!("APP_LIMITS_RESEND_INTERVAL_SECS", l.resend_interval_secs);
@@ -196,6 +210,29 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     number!(
         "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
         l.totp_failures_per_window
+    );
+    number!("APP_LIMITS_TOTP_FRESH_SECS", l.totp_fresh_secs);
+    number!("APP_LIMITS_TOTP_MAX_FAILURES", l.totp_max_failures);
+    number!("APP_LIMITS_RECOVERY_HOLD_SECS", l.recovery_hold_secs);
+    number!(
+        "APP_LIMITS_RECOVERY_CODES_PER_TARGET_PER_HOUR",
+        l.recovery_codes_per_target_per_hour
+    );
+    number!(
+        "APP_LIMITS_RECOVERY_CODES_PER_ACCOUNT_PER_DAY",
+        l.recovery_codes_per_account_per_day
+    );
+    number!(
+        "APP_LIMITS_RECOVERY_REQUESTS_PER_IP_PER_HOUR",
+        l.recovery_requests_per_ip_per_hour
+    );
+    number!(
+        "APP_LIMITS_APPEALS_PER_ACCOUNT_PER_DAY",
+        l.appeals_per_account_per_day
+    );
+    number!(
+        "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
+        l.appeals_per_ip_per_hour
     );
     Ok(())
 }

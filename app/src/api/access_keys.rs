@@ -53,12 +53,25 @@ pub async fn create_access_key(user_id: i64) -> Result<NewAccessKey, AppError> {
 /// `active` false disables the key, true enables it again.
 #[server(endpoint = "set_access_key_active")]
 pub async fn set_access_key_active(key_id: String, active: bool) -> Result<(), AppError> {
+    check_key_id(&key_id)?;
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     crate::ssr::access_keys::set_active(&services, &principal, &meta, &key_id, active).await
 }
 
 #[server(endpoint = "delete_access_key")]
 pub async fn delete_access_key(key_id: String) -> Result<(), AppError> {
+    check_key_id(&key_id)?;
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     crate::ssr::access_keys::delete(&services, &principal, &meta, &key_id).await
+}
+
+/// An AccessKey ID is a short run of ASCII letters and digits; anything else (a NUL byte, 1 MB)
+/// is refused before it reaches the database.
+#[cfg(feature = "ssr")]
+fn check_key_id(key_id: &str) -> Result<(), AppError> {
+    if (1..=64).contains(&key_id.len()) && key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(AppError::invalid("The AccessKey ID is not valid."))
+    }
 }

@@ -64,6 +64,8 @@ pub enum AppError {
         "Too many wrong authenticator codes: TOTP is locked as a verification method. Verify with your original mobile phone number or your logon email to unlock it."
     )]
     TotpLocked,
+    #[error("The sign-in has expired. Sign in again with your password.")]
+    SignInStepExpired,
     #[error("No mobile phone number is bound to this account.")]
     NoPhoneBound,
     #[error("The member already has a mobile phone number. Modify it from the console.")]
@@ -112,6 +114,7 @@ impl AppError {
             AppError::TotpAlreadyBound => "Totp.AlreadyBound",
             AppError::TotpTooFresh => "Totp.TooFresh",
             AppError::TotpLocked => "Totp.Locked",
+            AppError::SignInStepExpired => "SignIn.StepExpired",
             AppError::NoPhoneBound => "SecureMobilePhone.NotBound",
             AppError::PhoneAlreadyBound => "SecureMobilePhone.AlreadyBound",
             AppError::NotFound => "EntityNotExist.Account",

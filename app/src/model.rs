@@ -69,6 +69,53 @@ pub struct AccountSummary {
     pub region: String,
     pub calling_code: u16,
     pub totp_bound: bool,
+    pub logon_protection: LogonProtection,
+}
+
+/// What sign-in asks for after the password (SPEC 4, "Logon protection"). Off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogonProtection {
+    #[default]
+    Off,
+    /// A code from the bound authenticator.
+    Totp,
+    /// A code sent by SMS to the bound phone.
+    Sms,
+}
+
+impl LogonProtection {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LogonProtection::Off => "off",
+            LogonProtection::Totp => "totp",
+            LogonProtection::Sms => "sms",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<LogonProtection> {
+        Some(match value {
+            "off" => LogonProtection::Off,
+            "totp" => LogonProtection::Totp,
+            "sms" => LogonProtection::Sms,
+            _ => return None,
+        })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            LogonProtection::Off => "Off",
+            LogonProtection::Totp => "Authenticator (TOTP) code",
+            LogonProtection::Sms => "SMS code to the bound phone",
+        }
+    }
+}
+
+/// The second sign-in step an account with logon protection asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInStep {
+    pub method: LogonProtection,
+    /// The bound phone, masked, where the SMS code goes.
+    pub masked_phone: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +129,8 @@ pub enum SignInReply {
     SignedIn,
     /// The number and password match several accounts: the user picks one.
     ChooseAccount(Vec<AccountChoice>),
+    /// The password was right; the account's logon protection asks for a second step.
+    SecondStep(SignInStep),
 }
 
 /// How the owner proves identity before a sensitive change.

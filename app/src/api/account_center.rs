@@ -28,22 +28,23 @@ pub async fn unbind_totp() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Logon protection: `off`, `totp` or `sms`; needs this session's identity ticket for it.
+#[server(endpoint = "logon_protection")]
+pub async fn set_logon_protection(setting: String) -> Result<(), AppError> {
+    use crate::model::LogonProtection;
+    let (services, meta, principal) = crate::api::ctx::signed_in().await?;
+    let setting = LogonProtection::parse(&setting)
+        .ok_or_else(|| AppError::invalid("Choose Off, the authenticator or an SMS code."))?;
+    crate::ssr::logon::set(&services, &principal, &meta, setting).await
+}
+
 #[cfg(feature = "ssr")]
 const RECOVERY_COOKIE: &str = "__Host-recovery";
 
 /// The password-recovery token this browser holds, if any.
 #[cfg(feature = "ssr")]
 fn recovery_token() -> Option<String> {
-    let parts = use_context::<http::request::Parts>()?;
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == RECOVERY_COOKIE)
-        .map(|(_, v)| v.to_string())
+    crate::api::ctx::cookie(RECOVERY_COOKIE)
 }
 
 /// Forgot password, step 1. The same answer whether or not the account exists.

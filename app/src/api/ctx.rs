@@ -41,6 +41,20 @@ pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
     Ok((services, meta, principal))
 }
 
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(name: &str) -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().to_string())
+}
+
 pub fn set_cookie(value: String) {
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),

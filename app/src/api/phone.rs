@@ -17,12 +17,13 @@ fn parse_intent(intent: &str) -> Result<crate::ssr::verification::TicketPurpose,
         "" | "change_phone" => Ok(TicketPurpose::ChangePhone),
         "unbind_totp" => Ok(TicketPurpose::UnbindTotp),
         "bind_totp" => Ok(TicketPurpose::BindTotp),
+        "logon_protection" => Ok(TicketPurpose::LogonProtection),
         _ => Err(AppError::invalid("Unknown operation.")),
     }
 }
 
 #[cfg(feature = "ssr")]
-fn code_sent(sent: crate::ssr::verification::SentCode, now_ms: i64) -> CodeSent {
+pub(crate) fn code_sent(sent: crate::ssr::verification::SentCode, now_ms: i64) -> CodeSent {
     CodeSent {
         expires_in_secs: (sent.expires_at_ms - now_ms) / 1000,
         resend_after_secs: sent.resend_after_secs,

@@ -1,8 +1,10 @@
 //! Sign in by logon email, bound phone number or `name@alias`.
 
-use crate::api::auth::SignIn;
-use crate::components::{ErrorAlert, action_error, hard_navigate};
-use crate::model::SignInReply;
+use crate::api::auth::{SignIn, SignInVerify, sign_in_send_code};
+use crate::components::{CodeEntry, ErrorAlert, action_error, hard_navigate};
+use crate::error::AppError;
+use crate::model::{LogonProtection, SignInReply, SignInStep};
+use crate::pages::identity::report_errors;
 use leptos::prelude::*;
 
 #[component]
@@ -29,7 +31,8 @@ pub fn LoginCard(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
-/// The form, with the choice of account when a number is bound to several.
+/// The form, with the choice of account when a number is bound to several, and the second
+/// step when the account has logon protection.
 #[island]
 fn SignInForm() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
@@ -38,6 +41,10 @@ fn SignInForm() -> impl IntoView {
             hard_navigate("/overview");
         }
     });
+    let second_step = move || match action.value().get() {
+        Some(Ok(SignInReply::SecondStep(step))) => Some(step),
+        _ => None,
+    };
     let choices = move || match action.value().get() {
         Some(Ok(SignInReply::ChooseAccount(choices))) => Some(view! {
             <fieldset class="choices">
@@ -59,6 +66,10 @@ fn SignInForm() -> impl IntoView {
         _ => None,
     };
     view! {
+        <Show
+            when=move || second_step().is_none()
+            fallback=move || second_step().map(|step| view! { <SecondStep step/> })
+        >
         <ActionForm action=action>
             <div class="field">
                 <label for="account">"Account"</label>
@@ -73,5 +84,56 @@ fn SignInForm() -> impl IntoView {
             <ErrorAlert error=action_error(action.value())/>
             <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Sign in"</button>
         </ActionForm>
+        </Show>
+    }
+}
+
+/// Logon protection: the authenticator's code, or the SMS code sent to the bound phone. A locked
+/// authenticator lets the phone stand in for it.
+#[component]
+fn SecondStep(step: SignInStep) -> impl IntoView {
+    let verify = ServerAction::<SignInVerify>::new();
+    let error = RwSignal::new(None::<AppError>);
+    let code = RwSignal::new(String::new());
+    let by_sms = RwSignal::new(step.method == LogonProtection::Sms);
+    report_errors(verify.value(), error);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = verify.value().get() {
+            hard_navigate("/overview");
+        }
+    });
+    let phone = step.masked_phone.clone().unwrap_or_default();
+    let can_fall_back = step.masked_phone.is_some() && step.method == LogonProtection::Totp;
+    let locked = move || matches!(error.get(), Some(AppError::TotpLocked));
+    let expired = move || matches!(error.get(), Some(AppError::SignInStepExpired));
+    view! {
+        <h2>"Logon protection"</h2>
+        <p class="muted">{move || if by_sms.get() {
+            format!("Enter the verification code sent by SMS to {phone}.")
+        } else {
+            "Enter the code from your authenticator app.".to_string()
+        }}</p>
+        <CodeEntry
+            id="sign-in-code"
+            get_label="Get verification code"
+            send=sign_in_send_code
+            code
+            error
+            can_send=Signal::derive(move || by_sms.get())
+        />
+        <Show when=move || can_fall_back && locked() && !by_sms.get()>
+            <button type="button" class="link" on:click=move |_| { by_sms.set(true); error.set(None); }>
+                "Use an SMS code to your phone instead"
+            </button>
+        </Show>
+        <Show when=expired>
+            <p><a href="/login">"Sign in again"</a></p>
+        </Show>
+        <button type="button" class="primary wide" disabled=move || verify.pending().get()
+            on:click=move |_| {
+                verify.dispatch(SignInVerify { code: code.get_untracked(), by_sms: by_sms.get_untracked() });
+            }>
+            "Verify"
+        </button>
     }
 }

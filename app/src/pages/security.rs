@@ -2,12 +2,15 @@
 
 use crate::api::account::get_account;
 use crate::api::account_center::{
-    BeginTotp, ConfirmTotp, FileAppeal, UnbindTotp, list_appeals, security_log, send_appeal_code,
+    BeginTotp, ConfirmTotp, FileAppeal, SetLogonProtection, UnbindTotp, list_appeals, security_log,
+    send_appeal_code,
 };
 use crate::api::phone::get_identity_options;
 use crate::components::{CodeEntry, ErrorAlert, load};
 use crate::error::AppError;
-use crate::model::{AccountSummary, AppealView, IdentityOptions, Me, SECURITY_LOG_PAGE};
+use crate::model::{
+    AccountSummary, AppealView, IdentityOptions, LogonProtection, Me, SECURITY_LOG_PAGE,
+};
 use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
 use crate::pages::identity::{IdentityStep, on_success, report_errors};
 use leptos::prelude::*;
@@ -22,6 +25,7 @@ enum Panel {
     ChangePhone,
     BindTotp,
     UnbindTotp,
+    LogonProtection,
     Appeal,
 }
 
@@ -121,6 +125,11 @@ fn SecuritySettings(
                 }>{move || if account.with(|a| a.totp_bound) { "Unbind" } else { "Bind" }}</button>
             </div>
             <div class="setting-row">
+                <span class="setting-name">"Logon Protection"</span>
+                <span class="setting-value">{move || account.with(|a| a.logon_protection.label())}</span>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::LogonProtection)>"Change"</button>
+            </div>
+            <div class="setting-row">
                 <span class="setting-name">"Logon Email"</span>
                 <span class="setting-value">{account.with_untracked(|a| a.masked_email.clone())}</span>
                 <span></span>
@@ -134,6 +143,10 @@ fn SecuritySettings(
             }
             Panel::BindTotp => view! { <BindTotp on_close=close on_changed=refresh/> }.into_any(),
             Panel::UnbindTotp => view! { <UnbindTotpFlow on_close=close on_changed=refresh/> }.into_any(),
+            Panel::LogonProtection => {
+                let current = account.with_untracked(|a| a.logon_protection);
+                view! { <LogonProtectionFlow current on_close=close on_changed=refresh/> }.into_any()
+            }
             Panel::Appeal => view! { <AppealForm on_close=close/> }.into_any(),
         }}
         <section class="card" aria-labelledby="faq">
@@ -231,6 +244,65 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
             } else {
                 view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()
             }}
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+        </section>
+    }
+}
+
+/// Logon protection: after the identity step, Off, the authenticator or an SMS code at sign-in.
+#[component]
+fn LogonProtectionFlow(
+    current: LogonProtection,
+    on_close: Callback<()>,
+    on_changed: Callback<()>,
+) -> impl IntoView {
+    let me = expect_context::<Me>();
+    let options = load(|| (), None, |_| get_identity_options());
+    let verified = RwSignal::new(false);
+    let choice = RwSignal::new(current);
+    let save = ServerAction::<SetLogonProtection>::new();
+    let error = RwSignal::new(None::<AppError>);
+    report_errors(save.value(), error);
+    on_success(save.value(), on_changed);
+    let on_verified = Callback::new(move |_| verified.set(true));
+    let radio = move |value: LogonProtection| {
+        let id = format!("logon-{}", value.as_str());
+        view! {
+            <div class="radio">
+                <input type="radio" name="logon-protection" id=id.clone() value=value.as_str()
+                    prop:checked=move || choice.get() == value
+                    on:change=move |_| choice.set(value)/>
+                <label for=id>{value.label()}</label>
+            </div>
+        }
+    };
+    view! {
+        <section class="card flow" role="dialog" aria-labelledby="logon-title">
+            <h2 id="logon-title">"Logon protection"</h2>
+            {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
+            {me.is_owner().then(|| view! {
+                {move || match (options.get(), verified.get(), save.value().get()) {
+                    (_, _, Some(Ok(()))) => view! {
+                        <p class="success" role="status">"Logon protection is saved."</p>
+                    }.into_any(),
+                    (_, true, _) => view! {
+                        <fieldset class="choices">
+                            <legend>"After the password, sign-in asks for"</legend>
+                            {radio(LogonProtection::Off)}
+                            {radio(LogonProtection::Totp)}
+                            {radio(LogonProtection::Sms)}
+                        </fieldset>
+                        <button type="button" class="primary" disabled=move || save.pending().get()
+                            on:click=move |_| {
+                                save.dispatch(SetLogonProtection { setting: choice.get_untracked().as_str().to_string() });
+                            }>"Save"</button>
+                    }.into_any(),
+                    (None, _, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    (Some(Ok(options)), false, _) => view! { <IdentityStep options intent="logon_protection" on_verified error/> }.into_any(),
+                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                }}
+            })}
+            <ErrorAlert error/>
             <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
         </section>
     }

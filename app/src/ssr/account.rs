@@ -4,7 +4,7 @@ use crate::domain::Region;
 use crate::domain::mask::mask_email;
 use crate::domain::phone::mask_e164;
 use crate::error::{AppError, AppResult};
-use crate::model::AccountSummary;
+use crate::model::{AccountSummary, LogonProtection};
 use crate::ssr::Services;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -16,12 +16,13 @@ pub struct AccountRow {
     pub region: String,
     pub phone: Option<String>,
     pub totp_bound: i64,
+    pub logon_protection: String,
 }
 
 pub async fn find(services: &Services, account_id: &str) -> AppResult<AccountRow> {
     sqlx::query_as(
         "SELECT id, display_name, alias, email, region, phone, \
-                CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS totp_bound \
+                CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS totp_bound, logon_protection \
          FROM accounts WHERE id = $1",
     )
     .bind(account_id)
@@ -44,5 +45,6 @@ pub async fn summary(services: &Services, account_id: &str) -> AppResult<Account
         region: row.region,
         calling_code,
         totp_bound: row.totp_bound != 0,
+        logon_protection: LogonProtection::parse(&row.logon_protection).unwrap_or_default(),
     })
 }

@@ -1,10 +1,10 @@
 //! Sign-in for every kind of principal, with one answer for every wrong credential and throttling.
 
 use crate::error::{AppError, AppResult};
-use crate::model::{AccountChoice, Me, PrincipalKind, SignInReply};
+use crate::model::{AccountChoice, Me, PrincipalKind, SignInReply, SignInStep};
 use crate::ssr::crypto::{burn_password_check, sha256_hex, verify_password};
 use crate::ssr::session::{self, NewSession, Principal};
-use crate::ssr::{Services, rate};
+use crate::ssr::{Services, logon, rate};
 
 /// What the user typed in the Account field.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,6 +75,12 @@ pub struct SignedIn {
 pub enum Outcome {
     SignedIn(SignedIn),
     ChooseAccount(Vec<AccountChoice>),
+    /// The password was right and the account's logon protection asks for more: the pending
+    /// sign-in's token (for its cookie) and what its second step asks for.
+    SecondStep {
+        token: String,
+        step: SignInStep,
+    },
 }
 
 impl Outcome {
@@ -82,6 +88,7 @@ impl Outcome {
         match self {
             Outcome::SignedIn(_) => SignInReply::SignedIn,
             Outcome::ChooseAccount(choices) => SignInReply::ChooseAccount(choices.clone()),
+            Outcome::SecondStep { step, .. } => SignInReply::SecondStep(step.clone()),
         }
     }
 }
@@ -140,6 +147,7 @@ struct Budget {
 /// its window slots back; a wrong one keeps them, and adds to a streak that only a successful
 /// sign-in ends. Unknown identifiers spend a budget of their own in exactly the same way, so the
 /// answers (`BadCredentials`, then `SignInThrottled`) never tell whether an account exists.
+/// An owner whose account has logon protection gets a second step instead of a session.
 #[tracing::instrument(skip(services, account, password, chosen_account, previous_token), fields(ip = %client_ip))]
 pub async fn sign_in(
     services: &Services,
@@ -157,20 +165,7 @@ pub async fn sign_in(
         Some(identifier) => resolve(services, identifier, chosen_account).await?,
         None => Vec::new(),
     };
-    let budgets: Vec<Budget> = if candidates.is_empty() {
-        vec![Budget {
-            subject: identifier_subject(identifier.as_ref(), account),
-            fingerprint: String::new(),
-        }]
-    } else {
-        candidates
-            .iter()
-            .map(|c| Budget {
-                subject: c.subject.clone(),
-                fingerprint: c.fingerprint(),
-            })
-            .collect()
-    };
+    let budgets = budgets_of(&candidates, identifier.as_ref(), account);
     let now = services.now_ms();
     let window = rate::window_start(now, services.config.limits.sign_in_window_secs * 1000, 0);
     let ip_scope = format!("signin:ip:{}", rate::ip_key(client_ip));
@@ -204,23 +199,7 @@ pub async fn sign_in(
             AppError::SignInThrottled
         });
     }
-
-    // The password was right: this attempt was no guess, at any of the accounts it was tried on.
-    {
-        let mut conn = services.db.write().await?;
-        rate::give_back(&mut conn, &ip_scope, window).await?;
-        for (i, budget) in budgets.iter().enumerate() {
-            if !open[i] {
-                continue;
-            }
-            rate::give_back(&mut conn, &format!("signin:{}", budget.subject), window).await?;
-            if matched.contains(&i) {
-                rate::end_streak(&mut conn, &budget.subject).await?;
-            } else {
-                rate::give_back_streak(&mut conn, &budget.subject).await?;
-            }
-        }
-    }
+    give_back_slots(services, &ip_scope, &budgets, &open, &matched, window).await?;
     if matched.len() > 1 {
         return Ok(Outcome::ChooseAccount(
             matched
@@ -232,7 +211,71 @@ pub async fn sign_in(
                 .collect(),
         ));
     }
-    let candidate = &candidates[matched[0]];
+    start_session(services, &candidates[matched[0]], client_ip, previous_token).await
+}
+
+/// The budgets an attempt spends: one per account the identifier names, or the identifier's own.
+fn budgets_of(
+    candidates: &[Candidate],
+    identifier: Option<&Identifier>,
+    typed: &str,
+) -> Vec<Budget> {
+    if candidates.is_empty() {
+        return vec![Budget {
+            subject: identifier_subject(identifier, typed),
+            fingerprint: String::new(),
+        }];
+    }
+    candidates
+        .iter()
+        .map(|c| Budget {
+            subject: c.subject.clone(),
+            fingerprint: c.fingerprint(),
+        })
+        .collect()
+}
+
+/// The password was right: this attempt was no guess, at any of the accounts it was tried on.
+async fn give_back_slots(
+    services: &Services,
+    ip_scope: &str,
+    budgets: &[Budget],
+    open: &[bool],
+    matched: &[usize],
+    window: i64,
+) -> AppResult<()> {
+    let mut conn = services.db.write().await?;
+    rate::give_back(&mut conn, ip_scope, window).await?;
+    for (i, budget) in budgets.iter().enumerate() {
+        if !open[i] {
+            continue;
+        }
+        rate::give_back(&mut conn, &format!("signin:{}", budget.subject), window).await?;
+        if matched.contains(&i) {
+            rate::end_streak(&mut conn, &budget.subject).await?;
+        } else {
+            rate::give_back_streak(&mut conn, &budget.subject).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The session of the one account the password opened, or its logon protection's second step.
+async fn start_session(
+    services: &Services,
+    candidate: &Candidate,
+    client_ip: &str,
+    previous_token: Option<&str>,
+) -> AppResult<Outcome> {
+    if candidate.kind == PrincipalKind::Owner {
+        if let Some((token, step)) = logon::begin(services, &candidate.account_id).await? {
+            tracing::info!(
+                method = step.method.as_str(),
+                "password right; second step asked"
+            );
+            return Ok(Outcome::SecondStep { token, step });
+        }
+    }
     let token = session::create(
         services,
         NewSession {

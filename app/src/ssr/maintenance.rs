@@ -1,4 +1,4 @@
-//! Periodic clean-up of what has expired: sessions, challenges, tickets, old counters, and the
+//! Periodic clean-up of what has expired: sessions, challenges, tickets, pending sign-ins, old counters, and the
 //! codes that delivered messages kept for the development outbox.
 
 use crate::ssr::Services;
@@ -19,6 +19,10 @@ pub async fn clean_up(services: &Services) -> Result<(), sqlx::Error> {
         .await?;
     sqlx::query("DELETE FROM change_tickets WHERE expires_at < $1")
         .bind(now - 86_400_000)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1")
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod db;
 pub mod delivery;
 pub mod directory;
+pub mod logon;
 pub mod maintenance;
 pub mod outbox;
 pub mod phone_binding;

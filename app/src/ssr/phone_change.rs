@@ -19,6 +19,7 @@ fn identity_purpose(ticket: TicketPurpose) -> Purpose {
         TicketPurpose::ChangePhone => Purpose::IdentityForPhoneChange,
         TicketPurpose::UnbindTotp => Purpose::IdentityForTotpUnbind,
         TicketPurpose::BindTotp => Purpose::IdentityForTotpBind,
+        TicketPurpose::LogonProtection => Purpose::IdentityForLogonProtection,
     }
 }
 

@@ -241,7 +241,7 @@ pub async fn unbind(
 
 /// Queues a security notice to the account's bound phone (SMS) and logon email, in `conn`'s
 /// transaction: the notice exists exactly when the change does.
-async fn notify_owner(
+pub(crate) async fn notify_owner(
     conn: &mut AnyConnection,
     account_id: &str,
     subject: &str,

@@ -23,6 +23,8 @@ pub enum Purpose {
     IdentityForTotpUnbind,
     /// Proving identity, by the phone or the logon email, before binding an authenticator.
     IdentityForTotpBind,
+    /// Proving identity before turning logon protection on, off or to another method.
+    IdentityForLogonProtection,
     /// Proving ownership of the new number.
     NewPhone,
     ResetPassword,
@@ -30,12 +32,15 @@ pub enum Purpose {
     MemberPhone,
     /// Proving that the contact email of an appeal reaches its author.
     AppealContact,
+    /// The second sign-in step of an account with logon protection by SMS.
+    SignIn,
 }
 
 impl Purpose {
-    /// A purpose asked for without a session (password recovery), with budgets of its own.
+    /// A purpose asked for without a session (password recovery, the second sign-in step), with
+    /// budgets of its own.
     pub fn is_unauthenticated(&self) -> bool {
-        matches!(self, Purpose::ResetPassword)
+        matches!(self, Purpose::ResetPassword | Purpose::SignIn)
     }
 
     pub fn as_str(&self) -> &'static str {
@@ -43,10 +48,12 @@ impl Purpose {
             Purpose::IdentityForPhoneChange => "identity_change_phone",
             Purpose::IdentityForTotpUnbind => "identity_unbind_totp",
             Purpose::IdentityForTotpBind => "identity_bind_totp",
+            Purpose::IdentityForLogonProtection => "identity_logon_protection",
             Purpose::NewPhone => "new_phone",
             Purpose::ResetPassword => "reset_password",
             Purpose::MemberPhone => "member_phone",
             Purpose::AppealContact => "appeal_contact",
+            Purpose::SignIn => "sign_in",
         }
     }
 }
@@ -98,16 +105,23 @@ fn budgets(
     if request.purpose.is_unauthenticated() {
         // Anyone can ask for a recovery code, so its budgets are its own and smaller, in scopes
         // no signed-in purpose uses: a stranger never spends the owner's. The per-client budget
-        // is taken by the recovery request itself, for known and unknown accounts alike.
+        // is taken by the recovery request itself, for known and unknown accounts alike. The
+        // second sign-in step (someone who knows the password) has budgets of the same size,
+        // apart from recovery's.
+        let scope = if request.purpose == Purpose::SignIn {
+            "signin_code"
+        } else {
+            "recovery"
+        };
         vec![
             (
-                format!("recovery:account:{}", request.account_id),
+                format!("{scope}:account:{}", request.account_id),
                 day,
                 limits.recovery_codes_per_account_per_day,
                 AppError::daily_limit(limits.recovery_codes_per_account_per_day),
             ),
             (
-                format!("recovery:target:{}", request.target),
+                format!("{scope}:target:{}", request.target),
                 hour,
                 limits.recovery_codes_per_target_per_hour,
                 AppError::TargetLimitReached,
@@ -380,6 +394,7 @@ pub enum TicketPurpose {
     UnbindTotp,
     /// Earned by the bound phone or the logon email only: a password alone never binds one.
     BindTotp,
+    LogonProtection,
 }
 
 impl TicketPurpose {
@@ -388,6 +403,7 @@ impl TicketPurpose {
             TicketPurpose::ChangePhone => "change_phone",
             TicketPurpose::UnbindTotp => "unbind_totp",
             TicketPurpose::BindTotp => "bind_totp",
+            TicketPurpose::LogonProtection => "logon_protection",
         }
     }
 }

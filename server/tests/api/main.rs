@@ -70,5 +70,6 @@ mod crafted_requests;
 mod delivery;
 mod directory;
 mod foundation;
+mod logon_protection;
 mod multi_instance;
 mod security;

@@ -126,6 +126,9 @@ const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     ep("sign_out", Nobody, &[], true),
+    ep("sign_in_send_code", Nobody, &[], false),
+    ep("sign_in_verify", Nobody, &[("code", "123456")], false),
+    ep("logon_protection", Owner, &[("setting", "off")], false),
     ep("me", Owner, &[], true),
     ep("switch_role", RamUser, &[("role", "no-such-role")], false),
     // directory.rs

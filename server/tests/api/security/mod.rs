@@ -92,6 +92,9 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "create_access_key" => vec![("user_id", "1")],
         "set_access_key_active" => vec![("key_id", "LTAI0000000000000000"), ("active", "false")],
         "delete_access_key" => vec![("key_id", "LTAI0000000000000000")],
+        "logon_protection" => vec![("setting", "off")],
+        "sign_in_send_code" => vec![],
+        "sign_in_verify" => vec![("code", "123456")],
         "file_appeal" => vec![
             ("new_phone", "13512345678"),
             ("contact_email", "a@b.example"),
@@ -123,7 +126,15 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
 }
 
 /// Server functions that take no session: signing in and out, and password recovery.
-const SESSIONLESS: [&str; 4] = ["sign_in", "sign_out", "forgot_password", "reset_password"];
+/// And the second sign-in step, which a pending sign-in's cookie names.
+const SESSIONLESS: [&str; 6] = [
+    "sign_in",
+    "sign_out",
+    "forgot_password",
+    "reset_password",
+    "sign_in_send_code",
+    "sign_in_verify",
+];
 
 fn endpoints() -> Vec<String> {
     server_fn_endpoints()

@@ -238,7 +238,8 @@ impl BindingFlow for OwnerChange<'_> {
 /// Step 3: in one transaction, the code is checked, the ticket spent, the cap rechecked, the
 /// number bound, the audit event written, the notices queued, the account's other sessions ended
 /// and this one given a new token. Answers the new masked number and that token.
-#[tracing::instrument(skip(services, principal, meta, code), fields(account = %principal.account_id))]
+// `input` is the new number as typed: never a span field (no full number in the logs).
+#[tracing::instrument(skip(services, principal, meta, input, code), fields(account = %principal.account_id))]
 pub async fn confirm_change(
     services: &Services,
     principal: &Principal,

@@ -267,14 +267,14 @@ async fn start_session(
     client_ip: &str,
     previous_token: Option<&str>,
 ) -> AppResult<Outcome> {
-    if candidate.kind == PrincipalKind::Owner {
-        if let Some((token, step)) = logon::begin(services, &candidate.account_id).await? {
-            tracing::info!(
-                method = step.method.as_str(),
-                "password right; second step asked"
-            );
-            return Ok(Outcome::SecondStep { token, step });
-        }
+    if candidate.kind == PrincipalKind::Owner
+        && let Some((token, step)) = logon::begin(services, &candidate.account_id).await?
+    {
+        tracing::info!(
+            method = step.method.as_str(),
+            "password right; second step asked"
+        );
+        return Ok(Outcome::SecondStep { token, step });
     }
     let token = session::create(
         services,

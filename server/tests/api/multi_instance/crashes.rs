@@ -223,8 +223,18 @@ pub(super) async fn a_kill_mid_load_loses_no_change_and_delivers_every_message_o
                     .await;
                 match outcome(&retry) {
                     Ok(()) => retried_ok += 1,
-                    // The killed process had committed it: the retry finds the number already there.
+                    // The killed process had committed it: the retry finds the number already
+                    // there, or (the change rotated the session token with the commit) finds the
+                    // old token dead and signs in again to find the change done.
                     Err(AppError::SamePhone) => lost_but_applied += 1,
+                    Err(AppError::NotSignedIn) => {
+                        assert_eq!(
+                            cluster.phone_of(&owners[k].id).await,
+                            Some(new_number(k)),
+                            "owner {k}: a dead session without the change"
+                        );
+                        lost_but_applied += 1;
+                    }
                     Err(error) => panic!("owner {k}: the retry got {error:?}"),
                 }
             }

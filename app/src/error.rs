@@ -125,6 +125,44 @@ impl AppError {
         }
     }
 
+    /// The variant's name, as serde writes it: the `reason` label of `console_refusals_total`
+    /// (a fixed set, so a low-cardinality label; the carried values stay out of it).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AppError::BadCredentials => "BadCredentials",
+            AppError::SignInThrottled => "SignInThrottled",
+            AppError::NotSignedIn => "NotSignedIn",
+            AppError::OwnerOnly => "OwnerOnly",
+            AppError::Forbidden => "Forbidden",
+            AppError::CrossSite => "CrossSite",
+            AppError::InvalidInput(_) => "InvalidInput",
+            AppError::InvalidPhone => "InvalidPhone",
+            AppError::PhoneRegionMismatch => "PhoneRegionMismatch",
+            AppError::SamePhone => "SamePhone",
+            AppError::PhoneBindingLimit(_) => "PhoneBindingLimit",
+            AppError::MalformedCode => "MalformedCode",
+            AppError::CodeIncorrectOrExpired => "CodeIncorrectOrExpired",
+            AppError::TooManyAttempts => "TooManyAttempts",
+            AppError::ResendTooSoon(_) => "ResendTooSoon",
+            AppError::DailyLimitReached(_) => "DailyLimitReached",
+            AppError::TargetLimitReached => "TargetLimitReached",
+            AppError::IpLimitReached => "IpLimitReached",
+            AppError::AppealLimitReached => "AppealLimitReached",
+            AppError::IdentityNotVerified => "IdentityNotVerified",
+            AppError::TotpNotBound => "TotpNotBound",
+            AppError::TotpAlreadyBound => "TotpAlreadyBound",
+            AppError::TotpTooFresh => "TotpTooFresh",
+            AppError::TotpLocked => "TotpLocked",
+            AppError::NoPhoneBound => "NoPhoneBound",
+            AppError::PhoneAlreadyBound => "PhoneAlreadyBound",
+            AppError::NotFound => "NotFound",
+            AppError::NotAResourceAccount => "NotAResourceAccount",
+            AppError::AccessKeyLimit(_) => "AccessKeyLimit",
+            AppError::Internal => "Internal",
+            AppError::Transport(_) => "Transport",
+        }
+    }
+
     /// The HTTP status the automation API answers with.
     pub fn status(&self) -> u16 {
         match self {
@@ -186,6 +224,51 @@ pub type AppResult<T> = Result<T, AppError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reason_is_the_name_serde_gives_the_variant() {
+        let all = [
+            AppError::BadCredentials,
+            AppError::SignInThrottled,
+            AppError::NotSignedIn,
+            AppError::OwnerOnly,
+            AppError::Forbidden,
+            AppError::CrossSite,
+            AppError::InvalidInput("x".into()),
+            AppError::InvalidPhone,
+            AppError::PhoneRegionMismatch,
+            AppError::SamePhone,
+            AppError::PhoneBindingLimit(6),
+            AppError::MalformedCode,
+            AppError::CodeIncorrectOrExpired,
+            AppError::TooManyAttempts,
+            AppError::ResendTooSoon(59),
+            AppError::DailyLimitReached(100),
+            AppError::TargetLimitReached,
+            AppError::IpLimitReached,
+            AppError::AppealLimitReached,
+            AppError::IdentityNotVerified,
+            AppError::TotpNotBound,
+            AppError::TotpAlreadyBound,
+            AppError::TotpTooFresh,
+            AppError::TotpLocked,
+            AppError::NoPhoneBound,
+            AppError::PhoneAlreadyBound,
+            AppError::NotFound,
+            AppError::NotAResourceAccount,
+            AppError::AccessKeyLimit(2),
+            AppError::Internal,
+            AppError::Transport("x".into()),
+        ];
+        for error in all {
+            let name = match serde_json::to_value(&error).unwrap() {
+                serde_json::Value::String(name) => name,
+                serde_json::Value::Object(map) => map.keys().next().unwrap().clone(),
+                other => panic!("{other}"),
+            };
+            assert_eq!(error.reason(), name);
+        }
+    }
 
     #[test]
     fn the_limit_refusals_name_the_configured_caps() {

@@ -12,6 +12,7 @@ use app::error::AppError;
 use app::ssr::Services;
 use app::ssr::clock::rfc3339;
 use app::ssr::directory::{self, Via};
+use app::ssr::metrics::Refusal;
 use app::ssr::request::RequestMeta;
 use app::ssr::session::{self, Principal};
 use app::ssr::state::AppState;
@@ -44,6 +45,8 @@ struct ApiError {
     status: u16,
     code: &'static str,
     message: String,
+    /// The `AppError` it came from (its `reason`), counted as a refusal under that name.
+    app_error: Option<&'static str>,
 }
 
 impl ApiError {
@@ -52,6 +55,7 @@ impl ApiError {
             status: 400,
             code: "InvalidParameter",
             message: message.into(),
+            app_error: None,
         }
     }
 
@@ -63,11 +67,14 @@ impl ApiError {
             status = self.status,
             "automation API call refused"
         );
-        (
+        let mut response = (
             status,
             Json(json!({ "Code": self.code, "Message": self.message, "RequestId": request_id })),
         )
-            .into_response()
+            .into_response();
+        let reason = self.app_error.unwrap_or(self.code);
+        response.extensions_mut().insert(Refusal(reason));
+        response
     }
 }
 
@@ -81,6 +88,7 @@ impl From<AppError> for ApiError {
             status: error.status(),
             code,
             message: error.to_string(),
+            app_error: Some(error.reason()),
         }
     }
 }
@@ -123,6 +131,7 @@ async fn read_call(services: &Services, request: Request) -> Result<Call, ApiErr
             status: 413,
             code: "InvalidParameter.BodyTooLarge",
             message: format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+            app_error: None,
         })?;
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => map,
@@ -155,6 +164,7 @@ fn account_id(body: &Map<String, Value>) -> Result<AccountId, ApiError> {
         status: 400,
         code: "InvalidParameter.AccountId",
         message: "AccountId must be the member's 16-digit account ID.".into(),
+        app_error: None,
     })
 }
 

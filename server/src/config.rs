@@ -134,6 +134,7 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     }
     secret!("APP_HMAC_KEY", config.hmac_key);
     secret!("APP_SECRETS_KEY", config.secrets_key);
+    secret!("APP_METRICS_TOKEN", config.metrics_token);
     flag!("APP_DEMO_DATA", config.demo_data);
     flag!("APP_DEV_OUTBOX", config.dev_outbox);
     flag!("APP_DELIVER", config.deliver);
@@ -354,6 +355,28 @@ mod tests {
                 .production_problems()
                 .join("\n")
                 .contains("APP_PUBLIC_URL")
+        );
+    }
+
+    #[test]
+    fn a_short_metrics_token_is_refused_in_production_by_name() {
+        let short = with(&[("APP_METRICS_TOKEN", "secret")], Mode::Production).unwrap();
+        let text = short.production_problems().join("\n");
+        assert!(text.contains("APP_METRICS_TOKEN"), "{text}");
+        let long = with(
+            &[("APP_METRICS_TOKEN", "0123456789abcdef0123")],
+            Mode::Production,
+        )
+        .unwrap();
+        let text = long.production_problems().join("\n");
+        assert!(!text.contains("APP_METRICS_TOKEN"), "{text}");
+        // Unset is fine too: /metrics then answers 404.
+        let unset = with(&[], Mode::Production).unwrap();
+        assert!(
+            !unset
+                .production_problems()
+                .join("\n")
+                .contains("APP_METRICS_TOKEN")
         );
     }
 

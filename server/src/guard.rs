@@ -137,6 +137,9 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
         let error = AppError::CrossSite;
         let body = serde_json::json!({ "Code": error.code(), "Message": error.to_string() });
         let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(app::ssr::metrics::Refusal(error.reason()));
         set_security_headers(response.headers_mut(), hsts);
         return response;
     }

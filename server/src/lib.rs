@@ -4,11 +4,15 @@ pub mod automation;
 pub mod config;
 pub mod dev;
 pub mod guard;
+pub mod health;
+pub mod site;
+pub mod telemetry;
 
 use app::ssr::Services;
 use app::ssr::clock::Clock;
 use app::ssr::config::Config;
 use app::ssr::delivery::{self, Senders};
+use app::ssr::metrics::Refusal;
 use app::ssr::state::AppState;
 use app::{App, shell};
 use axum::Router;
@@ -20,6 +24,7 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 async fn server_fn_handler(
@@ -45,10 +50,11 @@ async fn with_error_status(response: Response) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return (http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
     };
-    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes)
-        && let Ok(status) = http::StatusCode::from_u16(error.status())
-    {
-        parts.status = status;
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+            parts.status = status;
+        }
+        parts.extensions.insert(Refusal(error.reason()));
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -64,50 +70,62 @@ async fn favicon() -> Response {
         .into_response()
 }
 
-/// The app's routes. `dev_routes`: serve `/dev/*` (development mode on a loopback address only).
-pub fn router(state: AppState, guard: guard::Guard, dev_routes: bool) -> Router {
-    let routes = generate_route_list(App);
+/// Which optional routes an instance serves, decided from its mode and listening address.
+#[derive(Clone, Debug)]
+pub struct Exposure {
+    /// `/dev/*` (development mode on a loopback address only).
+    pub dev_routes: bool,
+    pub metrics: telemetry::MetricsAccess,
+}
+
+/// The app's routes, then the layers every request passes: the server-function error status,
+/// the security guard, the signed cloud-style API, and, outermost, the request metrics.
+pub fn router(state: AppState, guard: guard::Guard, exposure: Exposure) -> Router {
     let services = state.services.clone();
     let mut router = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
-        .route("/healthz", get(|| async { "ok" }))
         .route("/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
+        .merge(health::routes())
+        .merge(telemetry::routes(exposure.metrics))
         .merge(automation::routes());
-    if dev_routes {
+    if exposure.dev_routes {
         router = router.merge(dev::routes());
     }
-    router
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let services = services.clone();
-                move || provide_context(services.clone())
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            {
-                let services = services.clone();
-                move || provide_context(services.clone())
-            },
-            shell,
-        ))
+    with_pages(router, &state)
         .layer(axum::middleware::map_response(with_error_status))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
         // Outside the guard: a signed cloud-style call at `/` carries no cookie and no Origin.
         .layer(axum::middleware::from_fn_with_state(
-            services,
+            services.clone(),
             automation::signed_api,
         ))
+        // Outermost, so it times and counts every answer, the guard's and the signed API's too.
+        .layer(axum::middleware::from_fn_with_state(
+            services,
+            telemetry::observe,
+        ))
         .with_state(state)
+}
+
+/// The Leptos pages, and the fallback: a static file of the site (from the binary with
+/// `embed-site`, else from `LEPTOS_SITE_ROOT`), or the app's 404 page.
+fn with_pages(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let routes = generate_route_list(App);
+    let context = {
+        let services = state.services.clone();
+        move || provide_context(services.clone())
+    };
+    let not_found =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
+    #[cfg(feature = "embed-site")]
+    let not_found = site::embedded_first(not_found);
+    router
+        .leptos_routes_with_context(state, routes, context, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(not_found)
 }
 
 /// A running server and its workers; dropping `shutdown` stops them.
@@ -132,6 +150,43 @@ pub async fn start(
     listener: tokio::net::TcpListener,
     clock: Option<Arc<dyn Clock>>,
 ) -> Result<Running, String> {
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let origins = settle_config(&mut config, addr)?;
+    let exposure = Exposure {
+        // Development routes sign anyone in and show every code: never to the network.
+        dev_routes: config.is_development() && config.dev_outbox && addr.ip().is_loopback(),
+        metrics: telemetry::MetricsAccess::for_config(&config, addr),
+    };
+    let services = open_services(config, clock).await?;
+    #[cfg(feature = "embed-site")]
+    tracing::info!(
+        files = site::embedded_count(),
+        "site served from the binary"
+    );
+    let senders = Senders::from_config(&services)?;
+    let (shutdown, stop) = watch::channel(false);
+    spawn_workers(&services, senders, &shutdown);
+    let state = AppState {
+        leptos_options,
+        services: services.clone(),
+    };
+    let guard = guard::Guard {
+        hsts: !services.config.is_development(),
+        services: services.clone(),
+        origins: Arc::new(origins),
+    };
+    let server = serve(listener, router(state, guard, exposure), stop);
+    Ok(Running {
+        addr,
+        services,
+        shutdown,
+        server,
+    })
+}
+
+/// Refuses a production configuration with a development default left in it, and settles the
+/// origins state-changing requests may come from (`APP_PUBLIC_URL`, else the listening address).
+fn settle_config(config: &mut Config, addr: SocketAddr) -> Result<Vec<guard::SiteOrigin>, String> {
     let problems = config.production_problems();
     if !problems.is_empty() {
         return Err(format!(
@@ -139,18 +194,20 @@ pub async fn start(
             problems.join("\n  ")
         ));
     }
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let origins = guard::accepted_origins(&config, addr)?;
+    let origins = guard::accepted_origins(config, addr)?;
     if config.public_url.trim().is_empty()
         && let Some(first) = origins.first()
     {
         config.public_url = first.to_string();
     }
-    // Development routes sign anyone in and show every code: never to the network.
-    let dev_routes = config.is_development() && config.dev_outbox && addr.ip().is_loopback();
     if config.is_development() && !addr.ip().is_loopback() {
         tracing::warn!(%addr, "development mode beyond loopback: /dev/outbox and /dev/sso are off");
     }
+    Ok(origins)
+}
+
+/// The database (migrated) and the services on it; the demo data in development.
+async fn open_services(config: Config, clock: Option<Arc<dyn Clock>>) -> Result<Services, String> {
     let mut services = Services::connect(config)
         .await
         .map_err(|e| format!("database: {e}"))?;
@@ -165,8 +222,12 @@ pub async fn start(
             tracing::info!("demo data seeded");
         }
     }
-    let senders = Senders::from_config(&services)?;
-    let (shutdown, mut stop) = watch::channel(false);
+    Ok(services)
+}
+
+/// The outbox delivery worker, the periodic clean-up and the metrics' upkeep, until `shutdown`
+/// says stop.
+fn spawn_workers(services: &Services, senders: Senders, shutdown: &watch::Sender<bool>) {
     {
         let services = services.clone();
         let mut stop = shutdown.subscribe();
@@ -174,31 +235,48 @@ pub async fn start(
             let _ = stop.wait_for(|s| *s).await;
         }));
     }
-    {
+    every(shutdown, Duration::from_secs(300), {
         let services = services.clone();
-        let mut stop = shutdown.subscribe();
-        tokio::spawn(async move {
-            loop {
+        move || {
+            let services = services.clone();
+            async move {
                 if let Err(error) = app::ssr::maintenance::clean_up(&services).await {
                     tracing::warn!(%error, "clean-up failed");
                 }
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
-                }
             }
-        });
-    }
-    let state = AppState {
-        leptos_options,
-        services: services.clone(),
-    };
-    let guard = guard::Guard {
-        hsts: !services.config.is_development(),
-        services: services.clone(),
-        origins: Arc::new(origins),
-    };
-    let app = router(state, guard, dev_routes);
+        }
+    });
+    let metrics = services.metrics.clone();
+    every(shutdown, Duration::from_secs(5), move || {
+        metrics.run_upkeep();
+        std::future::ready(())
+    });
+}
+
+/// Runs `job` now and then once per `period`, until `shutdown` says stop.
+fn every<F, Fut>(shutdown: &watch::Sender<bool>, period: Duration, job: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        loop {
+            job().await;
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = tokio::time::sleep(period) => {}
+            }
+        }
+    });
+}
+
+/// Serves `app` on `listener` until `stop` turns true, letting requests in flight finish.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     // Pages stream out in several writes; with Nagle's algorithm on, the last one waited for the
     // client's delayed ACK (about 40 ms on Linux) before leaving.
     let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
@@ -206,7 +284,7 @@ pub async fn start(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    let server = tokio::spawn(async move {
+    tokio::spawn(async move {
         let result = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -218,11 +296,5 @@ pub async fn start(
         if let Err(error) = result {
             tracing::error!(%error, "server stopped");
         }
-    });
-    Ok(Running {
-        addr,
-        services,
-        shutdown,
-        server,
     })
 }

@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,leptos_axum=warn".into()),
-        )
-        .init();
+    if let Err(error) =
+        server::telemetry::init_logs(std::env::var("APP_LOG_FORMAT").ok().as_deref())
+    {
+        eprintln!("configuration error: {error}");
+        return ExitCode::from(2);
+    }
     let config = match server::config::load() {
         Ok(config) => config,
         Err(error) => {

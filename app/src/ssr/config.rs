@@ -174,6 +174,9 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub worker_poll_ms: u64,
     pub delivery_max_attempts: i64,
+    /// The bearer token `/metrics` asks for (`APP_METRICS_TOKEN`). Unset: `/metrics` is open in
+    /// development on a loopback address and answers 404 everywhere else.
+    pub metrics_token: Secret,
 }
 
 impl Default for Config {
@@ -195,6 +198,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             worker_poll_ms: 1000,
             delivery_max_attempts: 12,
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -316,6 +320,9 @@ pub fn mask(addr: std::net::IpAddr, prefix: u8) -> std::net::IpAddr {
     }
 }
 
+/// The shortest `/metrics` token production accepts: a guessable one would open the endpoint.
+pub const MIN_METRICS_TOKEN_LEN: usize = 16;
+
 /// A fixed key for development only; production refuses to start with it.
 pub const DEV_HMAC_KEY: &str =
     "6465762d6f6e6c792d686d61632d6b65792d6e6f742d666f722d70726f64756374696f6e";
@@ -378,6 +385,12 @@ impl Config {
         }
         if self.deliver && self.smtp.host.is_empty() {
             problems.push("APP_SMTP_HOST: email delivery needs an SMTP server".into());
+        }
+        let metrics_token = self.metrics_token.0.trim();
+        if !metrics_token.is_empty() && metrics_token.len() < MIN_METRICS_TOKEN_LEN {
+            problems.push(format!(
+                "APP_METRICS_TOKEN: use at least {MIN_METRICS_TOKEN_LEN} random characters (openssl rand -hex 32), or leave it unset to turn /metrics off"
+            ));
         }
         if !self.public_url.is_empty() && !self.public_url.starts_with("https://") {
             problems

@@ -117,6 +117,25 @@ impl Db {
         Ok(db)
     }
 
+    /// The versions of this build's migrations that the database has not applied successfully
+    /// (empty when it is up to date): what `/readyz` asks besides whether the database answers.
+    pub async fn missing_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<(i64,)> =
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .filter(|version| !applied.iter().any(|(v,)| v == version))
+            .collect())
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so a read-then-write never fails half-way with a busy snapshot.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

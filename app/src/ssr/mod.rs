@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod directory;
 pub mod logon;
 pub mod maintenance;
+pub mod metrics;
 pub mod outbox;
 pub mod phone_binding;
 pub mod phone_change;

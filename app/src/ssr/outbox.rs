@@ -323,6 +323,13 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (1000i64 << exp).min(300_000)
 }
 
+/// How many messages wait for delivery (retries included), and when the oldest was queued.
+pub async fn pending_summary(pool: &sqlx::AnyPool) -> Result<(i64, Option<i64>), sqlx::Error> {
+    sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::{AfterDelivery, backoff_ms};

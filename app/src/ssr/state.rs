@@ -3,6 +3,7 @@
 use crate::ssr::clock::{Clock, SystemClock};
 use crate::ssr::config::Config;
 use crate::ssr::db::Db;
+use crate::ssr::metrics::Metrics;
 use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
 
@@ -17,6 +18,8 @@ pub struct Services {
     /// Password hashes computed at once: a burst of sign-ins waits here instead of taking about
     /// 19 MiB of memory each (argon2id).
     pub password_hashing: Arc<Semaphore>,
+    /// This instance's metrics, rendered at `/metrics`.
+    pub metrics: Arc<Metrics>,
     hmac_key: Arc<Vec<u8>>,
 }
 
@@ -30,6 +33,7 @@ impl Services {
             clock,
             outbox_wake: Arc::new(Notify::new()),
             password_hashing,
+            metrics: Arc::new(Metrics::new()),
             hmac_key,
         }
     }

@@ -245,6 +245,9 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     }
     tx.commit().await?;
     services.outbox_wake.notify_one();
+    services
+        .metrics
+        .code_sent(request.purpose.as_str(), request.channel.as_str());
     tracing::info!("verification code queued");
     Ok(SentCode {
         expires_at_ms: expires_at,

@@ -12,6 +12,7 @@ use app::ssr::Services;
 use app::ssr::access_keys;
 use app::ssr::clock::rfc3339;
 use app::ssr::directory::{self, MAX_PAGE_SIZE, MemberQuery, Via};
+use app::ssr::metrics::Refusal;
 use app::ssr::request::RequestMeta;
 use app::ssr::session::{Principal, RD_FULL_ACCESS};
 use axum::Json;
@@ -34,6 +35,9 @@ pub struct CloudError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// What `console_refusals_total` counts it under: the `AppError`'s name when it came from
+    /// one, else the code (`SignatureDoesNotMatch`, `SignatureNonceUsed` …).
+    pub reason: &'static str,
 }
 
 fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> CloudError {
@@ -41,6 +45,7 @@ fn refuse(status: u16, code: &'static str, message: impl Into<String>) -> CloudE
         status,
         code,
         message: message.into(),
+        reason: code,
     }
 }
 
@@ -64,6 +69,7 @@ impl From<AppError> for CloudError {
             AppError::Internal | AppError::Transport(_) => (500, "InternalError"),
             _ => (400, "InvalidParameter"),
         };
+        let reason = error.reason();
         let message = match error {
             AppError::NotFound => "The specified account does not exist.".to_string(),
             AppError::Internal | AppError::Transport(_) => {
@@ -75,6 +81,7 @@ impl From<AppError> for CloudError {
             status,
             code,
             message,
+            reason,
         }
     }
 }
@@ -107,6 +114,7 @@ pub async fn signed_api(
         .unwrap_or("localhost")
         .to_string();
     let result = call(&services, request).await;
+    let refusal = result.as_ref().err().map(|error| Refusal(error.reason));
     let (status, mut body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err(error) => {
@@ -135,6 +143,9 @@ pub async fn signed_api(
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(refusal) = refusal {
+        response.extensions_mut().insert(refusal);
+    }
     response
 }
 

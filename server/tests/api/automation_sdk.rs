@@ -305,7 +305,37 @@ async fn run_sdk(style: &str) {
         app.phone_of(US_MEMBER).await.as_deref(),
         Some("+12025550147")
     );
+    report_metrics(&app, style, &keys).await;
     app.stop().await;
+}
+
+/// What `/metrics` saw of the SDK's run (this app's own recorder: no other test's work in it),
+/// printed for the closing note; the codes and refusals must be there, under names only.
+async fn report_metrics(app: &TestApp, style: &str, keys: &Keys) {
+    let scrape = app.scrape().await;
+    println!("METRICS after the SDK run ({style} signatures):");
+    for line in scrape.report_lines() {
+        println!("  {line}");
+    }
+    let sent = scrape.count(
+        "console_codes_sent_total",
+        &[("purpose", "member_phone"), ("channel", "sms")],
+    );
+    assert!(sent >= 1.0, "{}", scrape.text);
+    for reason in [
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId.Inactive",
+        "PhoneAlreadyBound",
+    ] {
+        assert!(
+            scrape.count("console_refusals_total", &[("reason", reason)]) >= 1.0,
+            "{reason}: {}",
+            scrape.text
+        );
+    }
+    for secret in [US_MEMBER, &keys.admin.id, &keys.admin.secret] {
+        assert!(!scrape.text.contains(secret), "{secret} in /metrics");
+    }
 }
 
 #[tokio::test]

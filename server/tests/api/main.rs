@@ -12,6 +12,7 @@
 //! | `security` | issue 5's checks: sessions, CSRF, cookies, codes, enumeration, logs |
 //! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
 //! | `multi_instance` | two real `server` processes on one database: races, crashes, outages |
+//! | `operations` | `/metrics`, `/healthz`, `/readyz`, JSON logs (issue 13, item 6) |
 //!
 //! # The helpers (`helpers`, also reachable as `crate::common`)
 //!
@@ -72,4 +73,5 @@ mod directory;
 mod foundation;
 mod logon_protection;
 mod multi_instance;
+mod operations;
 mod security;

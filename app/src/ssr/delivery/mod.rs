@@ -115,11 +115,16 @@ async fn deliver_one(
         template: &row.template,
         code: row.code.as_deref(),
     };
+    let started = std::time::Instant::now();
     let result = match row.channel.as_str() {
         "sms" => senders.sms.send(&message).await,
         "email" => senders.email.send(&message).await,
         other => Err(DeliveryError(format!("unknown channel {other}"))),
     };
+    let seconds = started.elapsed().as_secs_f64();
+    services
+        .metrics
+        .delivery_attempt(&row.channel, result.is_ok(), seconds);
     let now = services.now_ms();
     match result {
         Ok(()) => {

@@ -6,8 +6,11 @@
 #                                             local PostgreSQL cluster when it does not answer)
 #   e2e       cargo leptos end-to-end         (debug build; Playwright in Debian's Chromium against a
 #                                             development server on a fresh temporary SQLite database)
+#   embed     the one-binary server           (the site e2e built, compiled into a debug server with
+#                                             --features embed-site, run from an empty folder with no
+#                                             site root: its WASM, JS and CSS must come from memory)
 # Installs what is missing first (scripts/install.sh).
-#   scripts/test.sh                 all four, in this order
+#   scripts/test.sh                 all five, in this order
 #   scripts/test.sh sqlite e2e      only the named steps
 #   CARGO_TARGET_DIR=...            build cache (default ~/.cache/phone-console/target)
 set -euo pipefail
@@ -16,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 START=$SECONDS
 
-ALL_STEPS=(unit sqlite postgres e2e)
+ALL_STEPS=(unit sqlite postgres e2e embed)
 if [ "$#" -gt 0 ]; then
   STEPS=("$@")
   for s in "${STEPS[@]}"; do
@@ -123,6 +126,39 @@ step_e2e() {
   rm -rf "$tmp"
 }
 
+# The site that `cargo leptos` built, compiled into a server (`--features embed-site`): run from
+# an empty folder whose LEPTOS_SITE_ROOT does not exist, it must answer the main WASM module, its
+# JS and the CSS byte for byte, with their types and an ETag that a revalidation turns into 304.
+# Cheap after e2e: the site is there and only the server crate is rebuilt (a release build would
+# rebuild every dependency; the release binary embeds the same way).
+step_embed() {
+  local tmp port pid
+  if [ ! -f "$LEPTOS_SITE_ROOT/pkg/console.wasm" ]; then
+    echo "test: no site at $LEPTOS_SITE_ROOT yet; building it (cargo leptos build --split --frontend-only)"
+    cargo leptos build --split --frontend-only
+  fi
+  cargo build -p server --bin server --features embed-site
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/phone-console-embed.XXXXXX")"
+  TMP_DIRS+=("$tmp")
+  cp "$CARGO_TARGET_DIR/debug/server" "$tmp/console"
+  port="$(free_port)"
+  (
+    cd "$tmp"
+    exec env -i PATH=/usr/bin:/bin HOME="$tmp" APP_MODE=development \
+      APP_DATABASE_URL="sqlite://$tmp/console.sqlite" PORT="$port" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+      LEPTOS_SITE_ROOT="$tmp/no-site-here" LEPTOS_OUTPUT_NAME=console ./console
+  ) >"$tmp/server.log" 2>&1 &
+  pid=$!
+  if ! python3 "$ROOT/scripts/check-embedded-site.py" "http://127.0.0.1:$port" "$LEPTOS_SITE_ROOT"; then
+    kill "$pid" 2>/dev/null || true
+    echo "test: the embedded server's log:" >&2
+    tail -n 40 "$tmp/server.log" >&2
+    return 1
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
 for step in "${STEPS[@]}"; do
   CURRENT="$step"
   case "$step" in
@@ -130,6 +166,7 @@ for step in "${STEPS[@]}"; do
     sqlite) banner "sqlite: cargo test -p server (APP_TEST_BACKEND=sqlite)" ;;
     postgres) banner "postgres: cargo test -p server (APP_TEST_BACKEND=postgres)" ;;
     e2e) banner "e2e: cargo leptos end-to-end (Playwright, fresh SQLite database)" ;;
+    embed) banner "embed: the site compiled into the server (--features embed-site), served from memory" ;;
   esac
   "step_${step}"
   PASSED+=("$step")

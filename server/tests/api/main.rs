@@ -36,6 +36,8 @@
 //! - `helpers::fixtures` — the demo ids and numbers (`ALICE_PHONE`, `SANDBOX`, `GLOBEX_ID` …),
 //!   `add_second_directory`, `api` (the automation API), `raw_post`, `form_body`, `sso_token`,
 //!   `role_token`, `totp_at`, `wrong_code`.
+//! - `helpers::metrics` — `TestApp::scrape()` (`GET /metrics`, open in development on loopback)
+//!   and `Scrape::{parse, get, count, all, report_lines}` over its samples.
 //! - `helpers::processes` — `Cluster::{start, start_n, target, call, via, sign_in, latest_code,
 //!   scalar, count, phone_of, insert_owners, assert_binding_counts_consistent,
 //!   assert_logs_keep_secrets}`, `Owner::cn`, `Instance::{kill9, restart, log}`, `Target::{call, try_call}`,

@@ -129,8 +129,10 @@ step_e2e() {
 # The site that `cargo leptos` built, compiled into a server (`--features embed-site`): run from
 # an empty folder whose LEPTOS_SITE_ROOT does not exist, it must answer the main WASM module, its
 # JS and the CSS byte for byte, with their types and an ETag that a revalidation turns into 304.
-# Cheap after e2e: the site is there and only the server crate is rebuilt (a release build would
-# rebuild every dependency; the release binary embeds the same way).
+# Cheaper than a release build (which would rebuild every dependency; the release binary embeds
+# the same way): the site is there after e2e. The first run in a build cache also rebuilds the
+# dependencies whose features rust-embed widens (sqlx, reqwest and the crates between; about 2 GB
+# and a few minutes on 2 cores); later runs rebuild only the server crate.
 step_embed() {
   local tmp port pid
   if [ ! -f "$LEPTOS_SITE_ROOT/pkg/console.wasm" ]; then

@@ -7,6 +7,7 @@
 #   4. wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock
 #   (3 and 4 build at the same time, in a light release profile: see TOOL_PROFILE below)
 #   5. end2end/node_modules (npm ci; @playwright/test and binaryen's wasm-opt 132)
+#   6. server/tests/oidc/node_modules (npm ci; oidc-provider, the SSO tests' identity provider)
 # Works as root without a terminal (CI=true). Set INSTALL_SKIP_CHROMIUM=1 to skip step 1.
 set -euo pipefail
 
@@ -168,5 +169,17 @@ else
   e2e_fingerprint >"$STAMP"
 fi
 [ -x "$E2E/node_modules/.bin/wasm-opt" ] || die "end2end/node_modules/.bin/wasm-opt missing (binaryen devDependency)"
+
+# --- 6. the SSO tests' OpenID Connect provider -----------------------------------------------------
+OIDC="$ROOT/server/tests/oidc"
+OIDC_STAMP="$OIDC/node_modules/.phone-console-install-stamp"
+oidc_fingerprint() { cat "$OIDC/package.json" "$OIDC/package-lock.json" | sha256sum | awk '{ print $1 }'; }
+if [ -f "$OIDC_STAMP" ] && [ "$(cat "$OIDC_STAMP")" = "$(oidc_fingerprint)" ]; then
+  say "server/tests/oidc/node_modules: up to date"
+else
+  say "server/tests/oidc: npm ci (oidc-provider)"
+  (cd "$OIDC" && CI=true npm ci --no-audit --no-fund --loglevel=error)
+  oidc_fingerprint >"$OIDC_STAMP"
+fi
 
 say "done"

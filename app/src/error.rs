@@ -80,6 +80,9 @@ pub enum AppError {
     /// Carries the cap (2, as in the cloud).
     #[error("A RAM user can have at most {0} AccessKeys. Delete one before creating another.")]
     AccessKeyLimit(u32),
+    /// An Enterprise SSO sign-in that started no session; its text is in `api::sso`.
+    #[error("{0}")]
+    Sso(crate::api::sso::SsoFailure),
     #[error("Something went wrong on our side. Try again.")]
     Internal,
     #[error("The service could not be reached. Check your connection and try again.")]
@@ -120,6 +123,7 @@ impl AppError {
             AppError::NotFound => "EntityNotExist.Account",
             AppError::NotAResourceAccount => "AccountTypeMismatch",
             AppError::AccessKeyLimit(_) => "LimitExceeded.AccessKey",
+            AppError::Sso(failure) => failure.code(),
             AppError::Internal => "InternalError",
             AppError::Transport(_) => "Transport",
         }
@@ -174,8 +178,12 @@ impl AppError {
             | AppError::DailyLimitReached(_)
             | AppError::TargetLimitReached
             | AppError::IpLimitReached
-            | AppError::AppealLimitReached => 429,
-            AppError::Internal | AppError::Transport(_) => 500,
+            | AppError::AppealLimitReached
+            | AppError::Sso(crate::api::sso::SsoFailure::Throttled) => 429,
+            AppError::Internal
+            | AppError::Transport(_)
+            | AppError::Sso(crate::api::sso::SsoFailure::Internal) => 500,
+            AppError::Sso(crate::api::sso::SsoFailure::ProviderUnreachable) => 502,
             _ => 400,
         }
     }

@@ -23,6 +23,7 @@ use crate::pages::overview::OverviewPage;
 use crate::pages::ram_users::RamUsersPage;
 use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
 use crate::pages::security::SecurityPage;
+use crate::pages::sso::{SsoSettingsPage, SsoSignInPage};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,11 +60,13 @@ pub fn App() -> impl IntoView {
                 // signed-out visitor gets a real redirect.
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/login/sso") view=SsoSignInPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("/ram/users") view=RamUsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/ram/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/resource-directory/management") view=ManagementPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/resource-directory/members/:account_id")

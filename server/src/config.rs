@@ -235,6 +235,10 @@ fn apply_limits_env(
         "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
         l.appeals_per_ip_per_hour
     );
+    number!(
+        "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
+        l.sso_starts_per_ip_per_hour
+    );
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod dev;
 pub mod guard;
 pub mod health;
 pub mod site;
+pub mod sso;
 pub mod telemetry;
 
 use app::ssr::Services;
@@ -88,7 +89,8 @@ pub fn router(state: AppState, guard: guard::Guard, exposure: Exposure) -> Route
         .route("/favicon.ico", get(favicon))
         .merge(health::routes())
         .merge(telemetry::routes(exposure.metrics))
-        .merge(automation::routes());
+        .merge(automation::routes())
+        .merge(sso::routes());
     if exposure.dev_routes {
         router = router.merge(dev::routes());
     }

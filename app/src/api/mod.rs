@@ -8,3 +8,4 @@ pub mod auth;
 pub mod ctx;
 pub mod directory;
 pub mod phone;
+pub mod sso;

@@ -44,6 +44,7 @@ fn Chrome(me: Me) -> impl IntoView {
                 <A href="/security">"Security Settings"</A>
                 <Show when=move || is_owner>
                     <A href="/ram/users">"RAM Users"</A>
+                    <A href="/ram/sso">"Enterprise SSO"</A>
                 </Show>
                 <Show when=move || can_manage>
                     <div class="navgroup">

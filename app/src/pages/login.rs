@@ -14,6 +14,7 @@ pub fn LoginPage() -> impl IntoView {
             <p class="muted">"Account Center"</p>
             <SignInForm/>
             <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
+            <p class="muted"><a href="/login/sso">"Enterprise SSO"</a></p>
         </LoginCard>
     }
 }

@@ -12,3 +12,4 @@ pub mod overview;
 pub mod ram_users;
 pub mod resource_directory;
 pub mod security;
+pub mod sso;

@@ -62,6 +62,8 @@ pub struct Limits {
     pub recovery_codes_per_account_per_day: i64,
     /// Forgot-password requests per client address, counted for known and unknown accounts alike.
     pub recovery_requests_per_ip_per_hour: i64,
+    /// Enterprise SSO sign-ins started per client address per hour (each calls the provider).
+    pub sso_starts_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -91,6 +93,7 @@ impl Default for Limits {
             recovery_codes_per_target_per_hour: 5,
             recovery_codes_per_account_per_day: 10,
             recovery_requests_per_ip_per_hour: 20,
+            sso_starts_per_ip_per_hour: 60,
         }
     }
 }

@@ -186,6 +186,11 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
             .collect()
         }
     };
+    // SPEC 1: an SSO session may do what the owner's mapping of policies allows.
+    let mut policies = policies;
+    if kind == PrincipalKind::Sso {
+        policies.extend(crate::ssr::sso::mapped_policies(&mut conn, &row.account_id).await?);
+    }
     drop(conn);
     // Touch at most once a minute: the idle clock needs no finer grain, and reads stay reads.
     if now - row.last_seen_at >= 60_000 {

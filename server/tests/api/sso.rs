@@ -69,6 +69,8 @@ async fn start_provider(config: serde_json::Value) -> Provider {
     })
     .await
     .expect("the provider listens within 30 s");
+    // Keep reading what it prints: a closed pipe would end it at its next notice.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Provider {
         issuer,
         _child: child,

@@ -78,6 +78,9 @@ server.listen(0, '127.0.0.1', () => {
   console.log(`listening ${issuer}`);
 });
 
+// A test that stops reading the output must not end the provider with EPIPE.
+process.stdout.on('error', () => {});
+
 // The test ends the process by closing its standard input (or killing it).
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

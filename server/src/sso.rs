@@ -2,9 +2,9 @@
 //! and the sign-in ends with a session of kind SSO or with the reason shown on the SSO sign-in page.
 
 use app::ssr::request::RequestMeta;
+use app::ssr::session;
 use app::ssr::sso::{self, CALLBACK_PATH, Callback};
 use app::ssr::state::AppState;
-use app::ssr::session;
 use axum::Router;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};

@@ -93,7 +93,11 @@ pub enum UserClaim {
 }
 
 impl UserClaim {
-    pub const ALL: [UserClaim; 3] = [UserClaim::PreferredUsername, UserClaim::Email, UserClaim::Sub];
+    pub const ALL: [UserClaim; 3] = [
+        UserClaim::PreferredUsername,
+        UserClaim::Email,
+        UserClaim::Sub,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

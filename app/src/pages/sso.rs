@@ -16,9 +16,11 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SsoSignInPage() -> impl IntoView {
     let query = use_query_map();
-    let failure = query
-        .with_untracked(|q| q.get("error"))
-        .map(|code| SsoFailure::parse(&code).unwrap_or(SsoFailure::InvalidState).to_string());
+    let failure = query.with_untracked(|q| q.get("error")).map(|code| {
+        SsoFailure::parse(&code)
+            .unwrap_or(SsoFailure::InvalidState)
+            .to_string()
+    });
     view! {
         <LoginCard title="Enterprise SSO">
             <p class="muted">"Sign in through your organisation's identity provider."</p>

@@ -17,9 +17,9 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EmptyAdditionalClaims, IdTokenClaims, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EmptyAdditionalClaims, IdTokenClaims, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -399,7 +399,11 @@ pub async fn save(
     let detail = format!(
         "Enterprise SSO provider set: issuer {issuer_url}, client {client_id}, user claim {}, policies for SSO sessions: {}{}",
         user_claim.as_str(),
-        if policies.is_empty() { "none" } else { policies },
+        if policies.is_empty() {
+            "none"
+        } else {
+            policies
+        },
         if new_secret.is_some() {
             ", new client secret"
         } else {
@@ -485,8 +489,10 @@ async fn client_for(
     ),
     SsoFailure,
 > {
-    let secret = open_secret(services, &row.account_id, &row.client_secret_sealed)
-        .ok_or_else(|| internal("the SSO client secret does not open (APP_SECRETS_KEY changed?)"))?;
+    let secret =
+        open_secret(services, &row.account_id, &row.client_secret_sealed).ok_or_else(|| {
+            internal("the SSO client secret does not open (APP_SECRETS_KEY changed?)")
+        })?;
     let metadata = discover(&row.issuer_url).await?;
     let redirect = RedirectUrl::new(redirect_uri(services)).map_err(internal)?;
     let client = CoreClient::from_provider_metadata(
@@ -529,11 +535,7 @@ impl std::fmt::Debug for Begun {
 /// (S256) and browser token; their hashes (the verifier sealed) go into one database row that
 /// lives five minutes.
 #[tracing::instrument(skip(services), fields(ip = %client_ip))]
-pub async fn begin(
-    services: &Services,
-    alias: &str,
-    client_ip: &str,
-) -> Result<Begun, SsoFailure> {
+pub async fn begin(services: &Services, alias: &str, client_ip: &str) -> Result<Begun, SsoFailure> {
     let alias = parse_alias(alias)?;
     let now = services.now_ms();
     {
@@ -709,7 +711,10 @@ pub async fn finish(
     let same_browser = browser_token
         .is_some_and(|token| constant_time_eq(&sha256_hex(token), &attempt.browser_hash));
     if attempt.expires_at <= now || !same_browser {
-        tracing::info!(same_browser, "SSO callback refused: expired or another browser");
+        tracing::info!(
+            same_browser,
+            "SSO callback refused: expired or another browser"
+        );
         return Err(SsoFailure::InvalidState);
     }
     if let Some(error) = &callback.error {
@@ -732,7 +737,11 @@ pub async fn finish(
         tracing::info!("SSO callback refused: the settings changed since the sign-in started");
         return Err(SsoFailure::InvalidState);
     }
-    if callback.iss.as_deref().is_some_and(|iss| iss != row.issuer_url) {
+    if callback
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != row.issuer_url)
+    {
         tracing::warn!("SSO callback names another issuer");
         return Err(SsoFailure::TokenRejected);
     }
@@ -804,7 +813,10 @@ pub async fn finish(
         }
     }
     let name = claim_value(claims, row.claim()).ok_or_else(|| {
-        tracing::info!(claim = row.claim().as_str(), "the ID token lacks the chosen claim");
+        tracing::info!(
+            claim = row.claim().as_str(),
+            "the ID token lacks the chosen claim"
+        );
         SsoFailure::MissingClaim
     })?;
     start_session(services, &row.account_id, &name, client_ip, previous_token).await
@@ -918,6 +930,9 @@ mod tests {
                 .as_deref(),
             Some("xyz")
         );
-        assert_eq!(browser_token_from_cookie_header("__Host-sso-attempt="), None);
+        assert_eq!(
+            browser_token_from_cookie_header("__Host-sso-attempt="),
+            None
+        );
     }
 }

@@ -113,9 +113,10 @@ async fn save_settings(
 /// Alice's account set up for SSO through `provider`.
 async fn alice_with(app: &TestApp, provider: &Provider) -> String {
     let owner = app.sign_in(ALICE_EMAIL).await;
-    let view: SsoSettingsView = save_settings(app, &owner, &provider.issuer, "preferred_username", false)
-        .await
-        .ok();
+    let view: SsoSettingsView =
+        save_settings(app, &owner, &provider.issuer, "preferred_username", false)
+            .await
+            .ok();
     assert!(view.configured);
     owner
 }
@@ -147,7 +148,10 @@ async fn try_begin(app: &TestApp, alias: &str) -> Result<Started, AppError> {
     }
     let url: String = serde_json::from_str(&body).unwrap();
     let cookie = cookie.expect("the attempt's cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Secure"),
+        "{cookie}"
+    );
     let browser = cookie
         .split(';')
         .next()
@@ -218,7 +222,12 @@ async fn sign_in_at_provider(app: &TestApp, started: &Started, login: &str) -> S
             fields.push(("password".into(), "any password".into()));
         }
         url = url.join(&action).unwrap();
-        response = browser.post(url.clone()).form(&fields).send().await.unwrap();
+        response = browser
+            .post(url.clone())
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
     }
     panic!("the provider never sent the browser back to the console");
 }
@@ -235,8 +244,7 @@ async fn arrive(app: &TestApp, callback: &str, browser: Option<&str>) -> reqwest
 /// The session a callback answer started, if any.
 fn session_of(response: &reqwest::Response) -> Option<String> {
     let cookie = cookie_starting(response.headers(), "__Host-session=")?;
-    app::ssr::session::token_from_cookie_header(cookie.split(';').next()?)
-        .filter(|t| !t.is_empty())
+    app::ssr::session::token_from_cookie_header(cookie.split(';').next()?).filter(|t| !t.is_empty())
 }
 
 /// The callback refused with `failure`: back to the SSO page with its code, and no session.
@@ -274,7 +282,11 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
     alice_with(&app, &provider).await;
 
     let started = begin(&app, "Alice").await;
-    assert!(started.url.starts_with(&format!("{}/auth?", provider.issuer)));
+    assert!(
+        started
+            .url
+            .starts_with(&format!("{}/auth?", provider.issuer))
+    );
     for part in [
         "response_type=code",
         "client_id=console",
@@ -298,8 +310,16 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
     assert_eq!(me.kind, PrincipalKind::Sso);
     assert_eq!(me.name, "jane@alice");
     assert!(!me.can_manage_directory);
-    let page = app.get("/overview", Some(&token)).await.text().await.unwrap();
-    assert!(page.contains("jane@alice") && page.contains("SSO user"), "{page}");
+    let page = app
+        .get("/overview", Some(&token))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("jane@alice") && page.contains("SSO user"),
+        "{page}"
+    );
 
     // SPEC 1: every step of a phone change is refused, with the blocked message.
     let refused = app.send_identity_code(&token, Method::Sms).await.err();
@@ -336,8 +356,11 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
     );
     // The attempt was used up.
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM sso_attempts WHERE account_id <> $1", "")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM sso_attempts WHERE account_id <> $1",
+            ""
+        )
+        .await,
         0
     );
     app.stop().await;
@@ -360,17 +383,29 @@ async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_sessi
     let mut tampered_state = state.clone();
     let last = tampered_state.pop().unwrap();
     tampered_state.push(if last == '0' { '1' } else { '0' });
-    url.query_pairs_mut().clear().extend_pairs(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), if k == "state" { tampered_state.as_str() } else { v.as_str() })),
-    );
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            (
+                k.as_str(),
+                if k == "state" {
+                    tampered_state.as_str()
+                } else {
+                    v.as_str()
+                },
+            )
+        }));
     assert_refused(
         &arrive(&app, url.as_str(), Some(&started.browser)).await,
         SsoFailure::InvalidState,
     );
     assert_refused(
-        &arrive(&app, &app.url("/sso/callback?code=x"), Some(&started.browser)).await,
+        &arrive(
+            &app,
+            &app.url("/sso/callback?code=x"),
+            Some(&started.browser),
+        )
+        .await,
         SsoFailure::InvalidState,
     );
     assert_eq!(sso_sessions(&app).await, 0);
@@ -386,7 +421,10 @@ async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_sessi
     // A victim's browser brought to someone else's callback (login CSRF) is not signed in.
     let started = begin(&app, "alice").await;
     let callback = sign_in_at_provider(&app, &started, "mallory").await;
-    assert_refused(&arrive(&app, &callback, None).await, SsoFailure::InvalidState);
+    assert_refused(
+        &arrive(&app, &callback, None).await,
+        SsoFailure::InvalidState,
+    );
     assert_refused(
         &arrive(&app, &callback, Some(&"0".repeat(32))).await,
         SsoFailure::InvalidState,
@@ -496,7 +534,10 @@ async fn unknown_aliases_accounts_without_sso_and_an_unreachable_provider_are_to
         .await
         .unwrap();
     assert!(page.contains("role=\"alert\""), "{page}");
-    assert!(page.contains("The identity provider could not be reached."), "{page}");
+    assert!(
+        page.contains("The identity provider could not be reached."),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -518,15 +559,20 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
             AppError::Forbidden
         );
         assert_eq!(
-            app.call("delete_sso_settings", &[], Some(token)).await.err(),
+            app.call("delete_sso_settings", &[], Some(token))
+                .await
+                .err(),
             AppError::Forbidden
         );
         let page = app.get("/ram/sso", Some(token)).await.text().await.unwrap();
         assert!(page.contains("Access denied"), "{page}");
     }
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1", "")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1",
+            ""
+        )
+        .await,
         0
     );
 
@@ -539,15 +585,20 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
         (provider.issuer.as_str(), "nickname", "claim"),
         ("http://127.0.0.1:9", "email", "could not be reached"),
     ] {
-        let error = save_settings(&app, &owner, issuer, claim, false).await.err();
+        let error = save_settings(&app, &owner, issuer, claim, false)
+            .await
+            .err();
         assert!(
             matches!(&error, AppError::InvalidInput(m) if m.contains(reason)),
             "{issuer} {claim}: {error:?}"
         );
     }
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1", "")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1",
+            ""
+        )
+        .await,
         0
     );
 
@@ -564,7 +615,12 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
         .await
         .unwrap();
     assert!(sealed.starts_with("v1:") && !sealed.contains(CLIENT_SECRET));
-    let page = app.get("/ram/sso", Some(&owner)).await.text().await.unwrap();
+    let page = app
+        .get("/ram/sso", Some(&owner))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains(&app.url("/sso/callback")) && !page.contains(CLIENT_SECRET));
     assert_eq!(
         app.count(
@@ -584,7 +640,10 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
         ("client_secret", ""),
         ("user_claim", "email"),
     ];
-    let view: SsoSettingsView = app.call("save_sso_settings", &keep, Some(&owner)).await.ok();
+    let view: SsoSettingsView = app
+        .call("save_sso_settings", &keep, Some(&owner))
+        .await
+        .ok();
     assert!(view.secret_saved && !view.directory_access);
     assert_eq!(app.outbox_count(ALICE_EMAIL).await, notices + 1);
     let token = sso_sign_in(&app, "alice", "jane").await;
@@ -592,7 +651,10 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
     assert_eq!(me.name, "jane@idp.example@alice");
 
     // Turning SSO off ends the account's SSO sessions.
-    let _: SsoSettingsView = app.call("delete_sso_settings", &[], Some(&owner)).await.ok();
+    let _: SsoSettingsView = app
+        .call("delete_sso_settings", &[], Some(&owner))
+        .await
+        .ok();
     assert_eq!(
         app.call("me", &[], Some(&token)).await.err(),
         AppError::NotSignedIn
@@ -609,12 +671,16 @@ async fn the_mapped_directory_policy_opens_resource_management_to_sso_sessions()
     let app = spawn().await;
     let provider = provider_for(&app).await;
     let owner = app.sign_in("admin@acme.example").await;
-    let _: SsoSettingsView = save_settings(&app, &owner, &provider.issuer, "preferred_username", true)
-        .await
-        .ok();
+    let _: SsoSettingsView =
+        save_settings(&app, &owner, &provider.issuer, "preferred_username", true)
+            .await
+            .ok();
     let token = sso_sign_in(&app, "acme", "ops").await;
     let me: Me = app.call("me", &[], Some(&token)).await.ok();
-    assert_eq!((me.kind, me.name.as_str()), (PrincipalKind::Sso, "ops@acme"));
+    assert_eq!(
+        (me.kind, me.name.as_str()),
+        (PrincipalKind::Sso, "ops@acme")
+    );
     assert!(me.can_manage_directory);
     let page = app
         .get("/resource-directory/management", Some(&token))
@@ -630,9 +696,10 @@ async fn the_mapped_directory_policy_opens_resource_management_to_sso_sessions()
     );
 
     // The owner takes the policy away: the live session loses it at its next request.
-    let _: SsoSettingsView = save_settings(&app, &owner, &provider.issuer, "preferred_username", false)
-        .await
-        .ok();
+    let _: SsoSettingsView =
+        save_settings(&app, &owner, &provider.issuer, "preferred_username", false)
+            .await
+            .ok();
     let me: Me = app.call("me", &[], Some(&token)).await.ok();
     assert!(!me.can_manage_directory);
     let page = app
@@ -658,6 +725,9 @@ async fn the_sign_in_page_links_to_enterprise_sso() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("issued this sign-in for another application"), "{page}");
+    assert!(
+        page.contains("issued this sign-in for another application"),
+        "{page}"
+    );
     app.stop().await;
 }

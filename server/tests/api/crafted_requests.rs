@@ -114,6 +114,22 @@ const ENDPOINTS: &[Endpoint] = &[
         false,
     ),
     ep("security_log", Owner, &[("before", "100")], true),
+    // sso.rs (no provider answers at the baseline issuer, and Bob has no SSO: nothing is saved or started)
+    ep("sso_settings", Owner, &[], true),
+    ep(
+        "save_sso_settings",
+        Owner,
+        &[
+            ("issuer_url", "http://127.0.0.1:9"),
+            ("client_id", "console"),
+            ("client_secret", "secret"),
+            ("user_claim", "email"),
+            ("directory_access", "on"),
+        ],
+        false,
+    ),
+    ep("delete_sso_settings", Owner, &[], true),
+    ep("sso_begin", Nobody, &[("alias", "bob")], false),
     // auth.rs
     ep(
         "sign_in",

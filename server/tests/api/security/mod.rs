@@ -95,6 +95,14 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "logon_protection" => vec![("setting", "off")],
         "sign_in_send_code" => vec![],
         "sign_in_verify" => vec![("code", "123456")],
+        "sso_settings" | "delete_sso_settings" => vec![],
+        "save_sso_settings" => vec![
+            ("issuer_url", "http://127.0.0.1:9"),
+            ("client_id", "console"),
+            ("client_secret", "secret"),
+            ("user_claim", "email"),
+        ],
+        "sso_begin" => vec![("alias", "alice")],
         "file_appeal" => vec![
             ("new_phone", "13512345678"),
             ("contact_email", "a@b.example"),
@@ -126,14 +134,15 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
 }
 
 /// Server functions that take no session: signing in and out, and password recovery.
-/// And the second sign-in step, which a pending sign-in's cookie names.
-const SESSIONLESS: [&str; 6] = [
+/// And the second sign-in step, which a pending sign-in's cookie names, and the SSO start.
+const SESSIONLESS: [&str; 7] = [
     "sign_in",
     "sign_out",
     "forgot_password",
     "reset_password",
     "sign_in_send_code",
     "sign_in_verify",
+    "sso_begin",
 ];
 
 fn endpoints() -> Vec<String> {

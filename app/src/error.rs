@@ -162,6 +162,8 @@ impl AppError {
             AppError::NotFound => "NotFound",
             AppError::NotAResourceAccount => "NotAResourceAccount",
             AppError::AccessKeyLimit(_) => "AccessKeyLimit",
+            AppError::SignInStepExpired => "SignInStepExpired",
+            AppError::Sso(_) => "Sso",
             AppError::Internal => "Internal",
             AppError::Transport(_) => "Transport",
         }

@@ -3,7 +3,8 @@
 # already done at the right version (a second run takes about a second and changes nothing):
 #   1. Debian's chromium (for the Playwright tests; Playwright's own browser download fails here)
 #   2. the Rust target wasm32-unknown-unknown
-#   3. cargo-leptos 0.3.10 (newer ones need a newer rustc than this machine's 1.95)
+#   3. cargo-leptos 0.3.10 (newer ones need a newer rustc than this machine's 1.95), built
+#      from its crates.io source without the `new` command (see step 3)
 #   4. wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock
 #   (3 and 4 build at the same time, in a light release profile: see TOOL_PROFILE below)
 #   5. end2end/node_modules (npm ci; @playwright/test and binaryen's wasm-opt 132)
@@ -45,10 +46,6 @@ wait_for_other_cargo_install() {
     waited=1
     sleep 10
   done
-}
-
-installed_crate_version() { # prints the version `cargo install --list` knows for a crate
-  cargo install --list 2>/dev/null | awk -v c="$1" '$1 == c { v = $2; sub(/^v/, "", v); sub(/:$/, "", v); print v }'
 }
 
 apt_has_candidate() {
@@ -106,15 +103,46 @@ TOOL_PROFILE=(
 )
 TOOL_PIDS=()
 
-# --- 3. cargo-leptos ----------------------------------------------------------------------------
-if [ "$(installed_crate_version cargo-leptos)" != "$CARGO_LEPTOS_VERSION" ]; then
+# --- 3. cargo-leptos, built without its `new` command ------------------------------------------
+# `cargo leptos new` (project templates) is the one part of the tool that needs cargo-generate,
+# and cargo-generate brings 94 crates of its own that no other command uses, among them OpenSSL,
+# libgit2 and libssh2 compiled from C. So the published 0.3.10 source is fetched from crates.io
+# (its checksum checked), that dependency and the body of `new` are taken out, and the rest is
+# built against the crate's own Cargo.lock: no version moves (cargo only prunes the unused
+# entries), and every command this project runs (build, serve, watch, end-to-end) is the
+# published code. `cargo leptos new` answers that this build leaves it out.
+CARGO_LEPTOS_SHA256="fb2e3a063d96743a5a051b956fef947b47af568d42f3603183e13c4fe1855737"
+cargo_leptos_version() { (cargo-leptos --version 2>/dev/null || true) | awk '{ print $2 }'; }
+build_cargo_leptos() {
+  local work="${TMPDIR:-/tmp}/phone-console-cargo-leptos-$$"
+  local src="$work/cargo-leptos-$CARGO_LEPTOS_VERSION"
+  rm -rf "$work" && mkdir -p "$work"
+  curl -fsSL --retry 3 -o "$work/source.crate" \
+    "https://static.crates.io/crates/cargo-leptos/cargo-leptos-$CARGO_LEPTOS_VERSION.crate"
+  echo "$CARGO_LEPTOS_SHA256  $work/source.crate" | sha256sum -c --quiet - ||
+    die "cargo-leptos $CARGO_LEPTOS_VERSION: the download does not match its crates.io checksum"
+  tar -xzf "$work/source.crate" -C "$work"
+  sed -i '/^\[dependencies.cargo-generate\]$/,/^$/d' "$src/Cargo.toml"
+  sed -i -e '/^use cargo_generate::/d' -e '/^impl NewCommand {$/,$d' "$src/src/command/new.rs"
+  cat >>"$src/src/command/new.rs" <<'RUST'
+impl NewCommand {
+    pub fn run(self) -> Result<()> {
+        bail!("`cargo leptos new` is left out of this build (it needs cargo-generate); use `cargo generate` instead")
+    }
+}
+RUST
+  (cd "$src" && env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$work/target" cargo build --release --bin cargo-leptos)
+  install -m 0755 "$work/target/release/cargo-leptos" "$HOME/.cargo/bin/cargo-leptos"
+  rm -rf "$work"
+}
+if [ "$(cargo_leptos_version)" != "$CARGO_LEPTOS_VERSION" ]; then
   wait_for_other_cargo_install cargo-leptos
 fi
-if [ "$(installed_crate_version cargo-leptos)" = "$CARGO_LEPTOS_VERSION" ] && command -v cargo-leptos >/dev/null; then
+if [ "$(cargo_leptos_version)" = "$CARGO_LEPTOS_VERSION" ]; then
   say "cargo-leptos: $CARGO_LEPTOS_VERSION present"
 else
-  say "cargo-leptos: installing $CARGO_LEPTOS_VERSION (about 5 minutes on 2 cores, beside wasm-bindgen-cli)"
-  env "${TOOL_PROFILE[@]}" cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked &
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about N minutes on 2 cores, beside wasm-bindgen-cli)"
+  build_cargo_leptos &
   TOOL_PIDS+=($!)
 fi
 

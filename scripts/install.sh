@@ -141,7 +141,7 @@ fi
 if [ "$(cargo_leptos_version)" = "$CARGO_LEPTOS_VERSION" ]; then
   say "cargo-leptos: $CARGO_LEPTOS_VERSION present"
 else
-  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about N minutes on 2 cores, beside wasm-bindgen-cli)"
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about 10 minutes on 2 cores, beside wasm-bindgen-cli)"
   build_cargo_leptos &
   TOOL_PIDS+=($!)
 fi

@@ -732,6 +732,8 @@ pub struct Mail {
     /// The display name of the sender: which process sent it (`Sender a0`).
     pub from: String,
     pub rcpt_to: Vec<String>,
+    /// The verification code the message carries, if it is a code message.
+    pub code: Option<String>,
     pub at: Instant,
 }
 
@@ -741,6 +743,13 @@ pub struct SmtpSink {
     task: Arc<tokio::task::JoinHandle<()>>,
     mails: Arc<Mutex<Vec<Mail>>>,
     connections: Arc<AtomicUsize>,
+}
+
+/// The code of a verification-code message ("… verification code is 123456. …").
+fn code_in(data: &str) -> Option<String> {
+    let rest = data.split("verification code is ").nth(1)?;
+    let code: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    (code.len() == 6).then_some(code)
 }
 
 fn header(data: &str, name: &str) -> String {
@@ -797,6 +806,7 @@ async fn smtp_session(stream: tokio::net::TcpStream, sink: SmtpSink) -> std::io:
                 message_id: header(&data, "Message-ID"),
                 from: header(&data, "From"),
                 rcpt_to: rcpt_to.clone(),
+                code: code_in(&data),
                 at: Instant::now(),
             });
             write.write_all(b"250 2.0.0 queued\r\n").await?;

@@ -2,7 +2,7 @@
 //! enabled and deleted; with the time and address each key last signed a request.
 
 use crate::api::access_keys::{
-    NewAccessKey, RamUserKeys, create_access_key, delete_access_key, ram_users,
+    AccessKeyView, NewAccessKey, RamUserKeys, create_access_key, delete_access_key, ram_users,
     set_access_key_active,
 };
 use leptos::prelude::*;
@@ -72,17 +72,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
     view! {
         {move || error.get().map(|e| view! { <p class="alert" role="alert">{e}</p> })}
         {move || created.get().map(|key| view! {
-            <section class="card notice" role="status" aria-labelledby="new-key">
-                <h2 id="new-key">"AccessKey created for " {key.login_name.clone()}</h2>
-                <p>"Save the AccessKey secret now: it is shown only once."</p>
-                <dl class="facts">
-                    <dt>"AccessKey ID"</dt>
-                    <dd><code class="access-key-id">{key.id.clone()}</code></dd>
-                    <dt>"AccessKey Secret"</dt>
-                    <dd><code class="access-key-secret">{key.secret.clone()}</code></dd>
-                </dl>
-                <button type="button" on:click=move |_| created.set(None)>"I have saved it"</button>
-            </section>
+            <CreatedKey created=key on_saved=Callback::new(move |_| created.set(None))/>
         })}
         <For each=move || users.get() key=|u| (u.user_id, u.keys.clone()) let:user>
             <section class="card" aria-label=format!("RAM user {}", user.login_name)>
@@ -95,28 +85,9 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
                         <tr><th>"AccessKey ID"</th><th>"Status"</th><th>"Created"</th><th>"Last used"</th><th>"Actions"</th></tr>
                     </thead>
                     <tbody>
-                        {user.keys.iter().map(|k| {
-                            let (id_toggle, id_delete) = (k.id.clone(), k.id.clone());
-                            let active = k.active;
-                            let last_used = match (&k.last_used_at, &k.last_used_ip) {
-                                (Some(at), Some(ip)) => format!("{at} from {ip}"),
-                                (Some(at), None) => at.clone(),
-                                _ => "Never".into(),
-                            };
-                            view! {
-                                <tr>
-                                    <td><code>{k.id.clone()}</code></td>
-                                    <td>{if active { "Active" } else { "Disabled" }}</td>
-                                    <td>{k.created_at.clone()}</td>
-                                    <td>{last_used}</td>
-                                    <td>
-                                        <button type="button" class="link" on:click=move |_| set_active(id_toggle.clone(), !active)>
-                                            {if active { "Disable" } else { "Enable" }}
-                                        </button>
-                                        <button type="button" class="link danger" on:click=move |_| delete(id_delete.clone())>"Delete"</button>
-                                    </td>
-                                </tr>
-                            }
+                        {user.keys.iter().map(|k| view! {
+                            <KeyRow access_key=k.clone() set_active=Callback::new(move |(id, on)| set_active(id, on))
+                                delete=Callback::new(move |id| delete(id))/>
                         }).collect_view()}
                     </tbody>
                 </table>
@@ -129,5 +100,55 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
                 }
             </section>
         </For>
+    }
+}
+
+/// The notice of a key just created: the only time its secret is shown.
+#[component]
+fn CreatedKey(created: NewAccessKey, on_saved: Callback<()>) -> impl IntoView {
+    let key = created;
+    view! {
+        <section class="card notice" role="status" aria-labelledby="new-key">
+            <h2 id="new-key">"AccessKey created for " {key.login_name.clone()}</h2>
+            <p>"Save the AccessKey secret now: it is shown only once."</p>
+            <dl class="facts">
+                <dt>"AccessKey ID"</dt>
+                <dd><code class="access-key-id">{key.id.clone()}</code></dd>
+                <dt>"AccessKey Secret"</dt>
+                <dd><code class="access-key-secret">{key.secret.clone()}</code></dd>
+            </dl>
+            <button type="button" on:click=move |_| on_saved.run(())>"I have saved it"</button>
+        </section>
+    }
+}
+
+/// One key: its state, when and from where it last signed a request, and its actions.
+#[component]
+fn KeyRow(
+    access_key: AccessKeyView,
+    set_active: Callback<(String, bool)>,
+    delete: Callback<String>,
+) -> impl IntoView {
+    let key = access_key;
+    let (id_toggle, id_delete) = (key.id.clone(), key.id.clone());
+    let active = key.active;
+    let last_used = match (&key.last_used_at, &key.last_used_ip) {
+        (Some(at), Some(ip)) => format!("{at} from {ip}"),
+        (Some(at), None) => at.clone(),
+        _ => "Never".into(),
+    };
+    view! {
+        <tr>
+            <td><code>{key.id.clone()}</code></td>
+            <td>{if active { "Active" } else { "Disabled" }}</td>
+            <td>{key.created_at.clone()}</td>
+            <td>{last_used}</td>
+            <td>
+                <button type="button" class="link" on:click=move |_| set_active.run((id_toggle.clone(), !active))>
+                    {if active { "Disable" } else { "Enable" }}
+                </button>
+                <button type="button" class="link danger" on:click=move |_| delete.run(id_delete.clone())>"Delete"</button>
+            </td>
+        </tr>
     }
 }

@@ -122,11 +122,7 @@ fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
     };
     let chosen = settings.user_claim;
     view! {
-        <section class="card" aria-labelledby="sso-redirect">
-            <h2 id="sso-redirect">"Redirect URI"</h2>
-            <p>"Register this redirect URI for the console's client at your identity provider:"</p>
-            <p><code class="sso-redirect-uri">{settings.redirect_uri.clone()}</code></p>
-        </section>
+        <RedirectUri uri=settings.redirect_uri.clone()/>
         <section class="card" aria-labelledby="sso-provider">
             <h2 id="sso-provider">"Identity provider"</h2>
             <ActionForm action=save>
@@ -166,13 +162,32 @@ fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
             </ActionForm>
         </section>
         <Show when=move || current.get().configured>
-            <section class="card" aria-labelledby="sso-off">
-                <h2 id="sso-off">"Turn off"</h2>
-                <p class="muted">"Turning Enterprise SSO off signs out every SSO session of the account."</p>
-                <ActionForm action=remove>
-                    <button type="submit" class="danger">"Turn off Enterprise SSO"</button>
-                </ActionForm>
-            </section>
+            <TurnOff remove/>
         </Show>
+    }
+}
+
+/// The redirect URI to register at the identity provider.
+#[component]
+fn RedirectUri(uri: String) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="sso-redirect">
+            <h2 id="sso-redirect">"Redirect URI"</h2>
+            <p>"Register this redirect URI for the console's client at your identity provider:"</p>
+            <p><code class="sso-redirect-uri">{uri}</code></p>
+        </section>
+    }
+}
+
+#[component]
+fn TurnOff(remove: ServerAction<DeleteSsoSettings>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="sso-off">
+            <h2 id="sso-off">"Turn off"</h2>
+            <p class="muted">"Turning Enterprise SSO off signs out every SSO session of the account."</p>
+            <ActionForm action=remove>
+                <button type="submit" class="danger">"Turn off Enterprise SSO"</button>
+            </ActionForm>
+        </section>
     }
 }

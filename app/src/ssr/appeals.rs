@@ -9,7 +9,9 @@ use crate::error::{AppError, AppResult};
 use crate::model::AppealView;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::clock::rfc3339;
+use crate::ssr::config::Limits;
 use crate::ssr::crypto::random_token;
+use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
@@ -70,6 +72,37 @@ pub async fn send_contact_code(
     .await
 }
 
+/// One appeal from the account's daily and the client's hourly budget, in the filing's transaction.
+async fn take_appeal_budgets(
+    tx: &mut Tx,
+    limits: &Limits,
+    account_id: &str,
+    client_ip: &str,
+    now: i64,
+) -> AppResult<()> {
+    let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
+    let hour = rate::window_start(now, HOUR_MS, 0);
+    let budgets = [
+        (
+            format!("appeals:account:{account_id}"),
+            day,
+            limits.appeals_per_account_per_day,
+        ),
+        (
+            format!("appeals:ip:{client_ip}"),
+            hour,
+            limits.appeals_per_ip_per_hour,
+        ),
+    ];
+    for (scope, window, cap) in budgets {
+        if !rate::take(&mut **tx, &scope, window, cap).await? {
+            tracing::info!(scope = scope.split(':').nth(1), "appeal refused by a limit");
+            return Err(AppError::AppealLimitReached);
+        }
+    }
+    Ok(())
+}
+
 /// Step 2: files the appeal with the code sent to its contact email. It never changes the number.
 ///
 /// In one transaction: the code is consumed, one appeal is taken from the account's daily and
@@ -107,27 +140,8 @@ pub async fn file_appeal(
         &code,
     )
     .await?;
-    let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
-    let hour = rate::window_start(now, HOUR_MS, 0);
-    let budgets = [
-        (
-            format!("appeals:account:{}", account.id),
-            day,
-            limits.appeals_per_account_per_day,
-        ),
-        (
-            format!("appeals:ip:{}", meta.client_ip),
-            hour,
-            limits.appeals_per_ip_per_hour,
-        ),
-    ];
-    for (scope, window, cap) in budgets {
-        // Dropping `tx` rolls back the code's use and any budget already taken.
-        if !rate::take(&mut tx, &scope, window, cap).await? {
-            tracing::info!(scope = scope.split(':').nth(1), "appeal refused by a limit");
-            return Err(AppError::AppealLimitReached);
-        }
-    }
+    // Dropping `tx` rolls back the code's use and any budget already taken.
+    take_appeal_budgets(&mut tx, limits, &account.id, &meta.client_ip, now).await?;
     let reference = format!("AP{}", &random_token()[..12].to_ascii_uppercase());
     sqlx::query(
         "INSERT INTO appeals (reference, account_id, new_phone, contact_email, reason, status, created_at, updated_at) \

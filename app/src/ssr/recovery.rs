@@ -8,6 +8,7 @@ use crate::domain::{Email, PhoneNumber, VerificationCode};
 use crate::error::{AppError, AppResult};
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::crypto::{hash_password, random_token, sha256_hex};
+use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::verification::{self, CodeRequest, Purpose};
@@ -272,17 +273,7 @@ pub async fn reset_password(
         same_work_as_a_send(services, account_input).await?;
         return Err(AppError::CodeIncorrectOrExpired);
     };
-    let target = match channel {
-        RecoveryChannel::Email => account.email.as_str(),
-        // While the hold lasts no SMS code is sent, and none sent before it counts.
-        RecoveryChannel::Sms if account.sms_held_until(services).is_some() => {
-            return Err(AppError::CodeIncorrectOrExpired);
-        }
-        RecoveryChannel::Sms => account
-            .phone
-            .as_deref()
-            .ok_or(AppError::CodeIncorrectOrExpired)?,
-    };
+    let target = recovery_target(services, &account, channel)?;
     let account_id = account.id.as_str();
     let now = services.now_ms();
     let mut tx = verification::consume_keeping_attempt(
@@ -308,12 +299,47 @@ pub async fn reset_password(
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    record_reset(&mut tx, meta, &account, channel, ended, now).await?;
+    tx.commit().await?;
+    services.outbox_wake.notify_one();
+    Ok(())
+}
+
+/// Where the code of `channel` was sent; refused as a wrong code while SMS recovery is held.
+fn recovery_target<'a>(
+    services: &Services,
+    account: &'a RecoveryAccount,
+    channel: RecoveryChannel,
+) -> AppResult<&'a str> {
+    match channel {
+        RecoveryChannel::Email => Ok(account.email.as_str()),
+        // While the hold lasts no SMS code is sent, and none sent before it counts.
+        RecoveryChannel::Sms if account.sms_held_until(services).is_some() => {
+            Err(AppError::CodeIncorrectOrExpired)
+        }
+        RecoveryChannel::Sms => account
+            .phone
+            .as_deref()
+            .ok_or(AppError::CodeIncorrectOrExpired),
+    }
+}
+
+/// The reset's audit event and its notice to the logon email, in the reset's transaction.
+async fn record_reset(
+    tx: &mut Tx,
+    meta: &RequestMeta,
+    account: &RecoveryAccount,
+    channel: RecoveryChannel,
+    ended: u64,
+    now: i64,
+) -> AppResult<()> {
+    let account_id = account.id.as_str();
     let detail = format!(
         "by a code sent by {}; {ended} sessions signed out",
         channel.label()
     );
     audit::record(
-        &mut tx,
+        tx,
         AuditEvent {
             at: now,
             principal_kind: "owner",
@@ -335,7 +361,7 @@ pub async fn reset_password(
         }
     );
     outbox::enqueue(
-        &mut tx,
+        &mut *tx,
         NewMessage {
             channel: Channel::Email,
             recipient: &account.email,
@@ -347,8 +373,6 @@ pub async fn reset_password(
         now,
     )
     .await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
     Ok(())
 }
 

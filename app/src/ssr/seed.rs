@@ -166,21 +166,9 @@ const MEMBERS: [(DemoAccount, &str, &str); 10] = [
     ),
 ];
 
-/// Seeds the demo data into an empty database; does nothing when Alice is already there.
-pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
-    let mut tx = services.db.begin().await?;
-    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
-        .bind(ALICE_ID)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_some() {
-        return Ok(false);
-    }
-    let now = services.now_ms();
-    let hash = hash_password(DEMO_PASSWORD);
-    let conn: &mut AnyConnection = &mut tx;
-
-    let roots = [
+/// The root accounts of SPEC 8's demo data (the directory's members are `MEMBERS`).
+fn roots() -> [DemoAccount; 5] {
+    [
         DemoAccount {
             totp: Some(ALICE_TOTP_SECRET),
             ..account(
@@ -224,12 +212,42 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
             "CN",
             Some(FULL_NUMBER),
         ),
-    ];
+    ]
+}
+
+/// Seeds the demo data into an empty database; does nothing when Alice is already there.
+pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
+    let mut tx = services.db.begin().await?;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
+        .bind(ALICE_ID)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_some() {
+        return Ok(false);
+    }
+    let now = services.now_ms();
+    let hash = hash_password(DEMO_PASSWORD);
+    let conn: &mut AnyConnection = &mut tx;
+    let roots = roots();
     for a in roots.iter().chain(MEMBERS.iter().map(|(a, _, _)| a)) {
         insert_account(conn, services, a, &hash, now).await?;
     }
 
-    let dev = insert_ram_user(conn, ALICE_ID, "dev", &hash, now).await?;
+    insert_principals(conn, &hash, now).await?;
+    insert_directory(conn, now).await?;
+    recount_phone_bindings(conn).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Alice's RAM user `dev` (who may take the role `auditor`) and SSO user; Acme's RAM users
+/// `rd-admin` (with the directory policy) and `viewer`.
+async fn insert_principals(
+    conn: &mut AnyConnection,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let dev = insert_ram_user(conn, ALICE_ID, "dev", hash, now).await?;
     let (auditor,): (i64,) = sqlx::query_as(
         "INSERT INTO ram_roles (account_id, name) VALUES ($1, 'auditor') RETURNING id",
     )
@@ -246,14 +264,19 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
         .execute(&mut *conn)
         .await?;
 
-    let rd_admin = insert_ram_user(conn, ACME_ID, "rd-admin", &hash, now).await?;
-    insert_ram_user(conn, ACME_ID, "viewer", &hash, now).await?;
+    let rd_admin = insert_ram_user(conn, ACME_ID, "rd-admin", hash, now).await?;
+    insert_ram_user(conn, ACME_ID, "viewer", hash, now).await?;
     sqlx::query("INSERT INTO policy_attachments (principal_type, principal_id, policy) VALUES ('ram_user', $1, $2)")
         .bind(rd_admin)
         .bind(crate::ssr::session::RD_FULL_ACCESS)
         .execute(&mut *conn)
         .await?;
 
+    Ok(())
+}
+
+/// Acme's resource directory: its folder tree and its members.
+async fn insert_directory(conn: &mut AnyConnection, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO resource_directories (id, management_account_id, created_at) VALUES ($1, $2, $3)")
         .bind(ACME_DIRECTORY)
         .bind(ACME_ID)
@@ -294,9 +317,7 @@ pub async fn seed_demo(services: &Services) -> Result<bool, sqlx::Error> {
         .execute(&mut *conn)
         .await?;
     }
-    recount_phone_bindings(conn).await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 async fn insert_account(

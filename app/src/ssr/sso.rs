@@ -9,12 +9,13 @@ use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::clock::rfc3339;
 use crate::ssr::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::rate;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, NewSession, Principal, RD_FULL_ACCESS};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreProviderMetadata, CoreTokenResponse,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
@@ -339,17 +340,13 @@ pub async fn save(
     input: SsoSettingsInput,
 ) -> AppResult<SsoSettingsView> {
     require_owner(principal)?;
-    let issuer_url = parse_issuer(services, &input.issuer_url)?;
-    let client_id = parse_client_id(&input.client_id)?;
-    let new_secret = parse_client_secret(&input.client_secret)?;
-    let user_claim = UserClaim::parse(input.user_claim.trim()).ok_or_else(|| {
-        AppError::invalid("Choose the claim that names the user: preferred_username, email or sub.")
-    })?;
-    let policies = if input.directory_access {
-        RD_FULL_ACCESS
-    } else {
-        ""
-    };
+    let Settings {
+        issuer_url,
+        client_id,
+        new_secret,
+        user_claim,
+        policies,
+    } = parse_settings(services, &input)?;
     let existing = {
         let mut conn = services.db.pool.acquire().await?;
         provider_of(&mut conn, &principal.account_id).await?
@@ -375,40 +372,20 @@ pub async fn save(
         .as_ref()
         .map_or(now, |row| now.max(row.updated_at + 1));
     let mut tx = services.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO sso_providers (account_id, issuer_url, client_id, client_secret_sealed, user_claim, mapped_policies, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (account_id) DO UPDATE SET issuer_url = $2, client_id = $3, client_secret_sealed = $4, \
-         user_claim = $5, mapped_policies = $6, updated_at = $7",
-    )
-    .bind(&principal.account_id)
-    .bind(&issuer_url)
-    .bind(&client_id)
-    .bind(&sealed)
-    .bind(user_claim.as_str())
-    .bind(policies)
-    .bind(updated_at)
-    .execute(&mut *tx)
-    .await?;
+    let settings = (&issuer_url, &client_id, &sealed, user_claim, policies);
+    upsert_provider(&mut tx, &principal.account_id, settings, updated_at).await?;
     let trust_changed = existing
         .as_ref()
         .is_some_and(|row| row.issuer_url != issuer_url || row.client_id != client_id);
     if trust_changed {
         end_sso_sessions(&mut tx, &principal.account_id).await?;
     }
-    let detail = format!(
-        "Enterprise SSO provider set: issuer {issuer_url}, client {client_id}, user claim {}, policies for SSO sessions: {}{}",
-        user_claim.as_str(),
-        if policies.is_empty() {
-            "none"
-        } else {
-            policies
-        },
-        if new_secret.is_some() {
-            ", new client secret"
-        } else {
-            ""
-        }
+    let detail = saved_detail(
+        &issuer_url,
+        &client_id,
+        user_claim,
+        policies,
+        new_secret.is_some(),
     );
     record_change(
         &mut tx,
@@ -424,6 +401,83 @@ pub async fn save(
     let mut conn = services.db.pool.acquire().await?;
     let row = provider_of(&mut conn, &principal.account_id).await?;
     Ok(view(services, row.as_ref()))
+}
+
+/// The settings as the owner entered them, each checked.
+struct Settings {
+    issuer_url: String,
+    client_id: String,
+    /// A new client secret; none keeps the saved one.
+    new_secret: Option<String>,
+    user_claim: UserClaim,
+    /// The policies SSO sessions get: the directory policy, or none.
+    policies: &'static str,
+}
+
+fn parse_settings(services: &Services, input: &SsoSettingsInput) -> AppResult<Settings> {
+    let user_claim = UserClaim::parse(input.user_claim.trim()).ok_or_else(|| {
+        AppError::invalid("Choose the claim that names the user: preferred_username, email or sub.")
+    })?;
+    Ok(Settings {
+        issuer_url: parse_issuer(services, &input.issuer_url)?,
+        client_id: parse_client_id(&input.client_id)?,
+        new_secret: parse_client_secret(&input.client_secret)?,
+        user_claim,
+        policies: if input.directory_access {
+            RD_FULL_ACCESS
+        } else {
+            ""
+        },
+    })
+}
+
+/// Writes the account's provider row: (issuer, client id, sealed secret, claim, policies).
+async fn upsert_provider(
+    tx: &mut Tx,
+    account_id: &str,
+    (issuer_url, client_id, sealed, user_claim, policies): (&str, &str, &str, UserClaim, &str),
+    updated_at: i64,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO sso_providers (account_id, issuer_url, client_id, client_secret_sealed, user_claim, mapped_policies, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (account_id) DO UPDATE SET issuer_url = $2, client_id = $3, client_secret_sealed = $4, \
+         user_claim = $5, mapped_policies = $6, updated_at = $7",
+    )
+    .bind(account_id)
+    .bind(issuer_url)
+    .bind(client_id)
+    .bind(sealed)
+    .bind(user_claim.as_str())
+    .bind(policies)
+    .bind(updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The audit detail of saved settings (never the secret itself).
+fn saved_detail(
+    issuer_url: &str,
+    client_id: &str,
+    user_claim: UserClaim,
+    policies: &str,
+    new_secret: bool,
+) -> String {
+    format!(
+        "Enterprise SSO provider set: issuer {issuer_url}, client {client_id}, user claim {}, policies for SSO sessions: {}{}",
+        user_claim.as_str(),
+        if policies.is_empty() {
+            "none"
+        } else {
+            policies
+        },
+        if new_secret {
+            ", new client secret"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Turns Enterprise SSO off for the account: the settings go, and so do its SSO sessions.
@@ -471,24 +525,22 @@ async fn discover(issuer_url: &str) -> Result<CoreProviderMetadata, SsoFailure> 
         })
 }
 
+/// The client as discovery leaves it: the authorization endpoint set, the token and user-info
+/// endpoints as the provider's metadata names them.
+type ConsoleClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// The provider's client for the console, as the account's settings describe it.
 async fn client_for(
     services: &Services,
     row: &ProviderRow,
-) -> Result<
-    (
-        CoreProviderMetadata,
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-    ),
-    SsoFailure,
-> {
+) -> Result<(CoreProviderMetadata, ConsoleClient), SsoFailure> {
     let secret =
         open_secret(services, &row.account_id, &row.client_secret_sealed).ok_or_else(|| {
             internal("the SSO client secret does not open (APP_SECRETS_KEY changed?)")
@@ -531,6 +583,49 @@ impl std::fmt::Debug for Begun {
     }
 }
 
+/// Every start writes a row and makes the server call the provider: capped per address.
+async fn take_start_slot(services: &Services, client_ip: &str, now: i64) -> Result<(), SsoFailure> {
+    let mut conn = services.db.write().await.map_err(internal)?;
+    let window = rate::window_start(now, 3_600_000, 0);
+    let scope = format!("sso:start:ip:{}", rate::ip_key(client_ip));
+    let cap = services.config.limits.sso_starts_per_ip_per_hour;
+    if rate::take(&mut conn, &scope, window, cap)
+        .await
+        .map_err(internal)?
+    {
+        Ok(())
+    } else {
+        Err(SsoFailure::Throttled)
+    }
+}
+
+/// The provider settings of the active account with `alias`.
+async fn provider_by_alias(services: &Services, alias: &str) -> Result<ProviderRow, SsoFailure> {
+    let row: Option<ProviderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT p.{} FROM sso_providers p JOIN accounts a ON a.id = p.account_id \
+         WHERE a.alias = $1 AND a.status = 'active'",
+        PROVIDER_COLUMNS.replace(", ", ", p.")
+    )))
+    .bind(alias)
+    .fetch_optional(&services.db.pool)
+    .await
+    .map_err(internal)?;
+    row.ok_or(SsoFailure::NotAvailable)
+}
+
+/// The scope that carries the chosen claim, when the provider offers it (`openid` is always sent).
+fn claim_scope(row: &ProviderRow, metadata: &CoreProviderMetadata) -> Option<Scope> {
+    let scope = match row.claim() {
+        UserClaim::PreferredUsername => "profile",
+        UserClaim::Email => "email",
+        UserClaim::Sub => return None,
+    };
+    let offered = metadata
+        .scopes_supported()
+        .is_none_or(|all| all.iter().any(|s| s.as_str() == scope));
+    offered.then(|| Scope::new(scope.to_string()))
+}
+
 /// Starts an SSO sign-in for the account with `alias`: a fresh state, nonce, PKCE verifier
 /// (S256) and browser token; their hashes (the verifier sealed) go into one database row that
 /// lives five minutes.
@@ -538,29 +633,8 @@ impl std::fmt::Debug for Begun {
 pub async fn begin(services: &Services, alias: &str, client_ip: &str) -> Result<Begun, SsoFailure> {
     let alias = parse_alias(alias)?;
     let now = services.now_ms();
-    {
-        // Every start writes a row and makes the server call the provider: capped per address.
-        let mut conn = services.db.write().await.map_err(internal)?;
-        let window = rate::window_start(now, 3_600_000, 0);
-        let scope = format!("sso:start:ip:{}", rate::ip_key(client_ip));
-        let cap = services.config.limits.sso_starts_per_ip_per_hour;
-        if !rate::take(&mut conn, &scope, window, cap)
-            .await
-            .map_err(internal)?
-        {
-            return Err(SsoFailure::Throttled);
-        }
-    }
-    let row: Option<ProviderRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT p.{} FROM sso_providers p JOIN accounts a ON a.id = p.account_id \
-         WHERE a.alias = $1 AND a.status = 'active'",
-        PROVIDER_COLUMNS.replace(", ", ", p.")
-    )))
-    .bind(&alias)
-    .fetch_optional(&services.db.pool)
-    .await
-    .map_err(internal)?;
-    let row = row.ok_or(SsoFailure::NotAvailable)?;
+    take_start_slot(services, client_ip, now).await?;
+    let row = provider_by_alias(services, &alias).await?;
     let (metadata, client) = client_for(services, &row).await?;
 
     let state = random_token();
@@ -580,19 +654,8 @@ pub async fn begin(services: &Services, alias: &str, client_ip: &str) -> Result<
             },
         )
         .set_pkce_challenge(challenge);
-    // The scope that carries the chosen claim, when the provider offers it (`openid` is always sent).
-    let scope = match row.claim() {
-        UserClaim::PreferredUsername => Some("profile"),
-        UserClaim::Email => Some("email"),
-        UserClaim::Sub => None,
-    };
-    if let Some(scope) = scope {
-        let offered = metadata
-            .scopes_supported()
-            .is_none_or(|all| all.iter().any(|s| s.as_str() == scope));
-        if offered {
-            request = request.add_scope(Scope::new(scope.to_string()));
-        }
+    if let Some(scope) = claim_scope(&row, &metadata) {
+        request = request.add_scope(scope);
     }
     let (url, _, _) = request.url();
 
@@ -686,37 +749,7 @@ pub async fn finish(
     client_ip: &str,
     previous_token: Option<&str>,
 ) -> Result<String, SsoFailure> {
-    let state = callback
-        .state
-        .as_deref()
-        .filter(|s| (1..=256).contains(&s.len()))
-        .ok_or(SsoFailure::InvalidState)?;
-    let now = services.now_ms();
-    // Single use: the row is gone the moment one callback takes it, on whichever instance.
-    let attempt: Option<AttemptRow> = {
-        let mut conn = services.db.write().await.map_err(internal)?;
-        sqlx::query_as(
-            "DELETE FROM sso_attempts WHERE state_hash = $1 \
-             RETURNING account_id, nonce_hash, browser_hash, pkce_verifier_sealed, provider_updated_at, expires_at",
-        )
-        .bind(sha256_hex(state))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(internal)?
-    };
-    let Some(attempt) = attempt else {
-        tracing::info!("SSO callback with an unknown state");
-        return Err(SsoFailure::InvalidState);
-    };
-    let same_browser = browser_token
-        .is_some_and(|token| constant_time_eq(&sha256_hex(token), &attempt.browser_hash));
-    if attempt.expires_at <= now || !same_browser {
-        tracing::info!(
-            same_browser,
-            "SSO callback refused: expired or another browser"
-        );
-        return Err(SsoFailure::InvalidState);
-    }
+    let (state, attempt) = take_attempt(services, callback, browser_token).await?;
     if let Some(error) = &callback.error {
         tracing::info!(error = %error.chars().take(64).collect::<String>(), "the provider refused the SSO sign-in");
         return Err(SsoFailure::ProviderRefused);
@@ -745,21 +778,72 @@ pub async fn finish(
         tracing::warn!("SSO callback names another issuer");
         return Err(SsoFailure::TokenRejected);
     }
+    let (_, client) = client_for(services, &row).await?;
+    let tokens = exchange_code(services, &client, state, &attempt, code).await?;
+    let name = verified_name(services, &client, &tokens, &attempt, &row)?;
+    start_session(services, &row.account_id, &name, client_ip, previous_token).await
+}
+
+/// Takes the attempt named by the callback's state: single use (the row is gone the moment one
+/// callback takes it, on whichever instance), in time, and only in the browser that started it.
+async fn take_attempt<'a>(
+    services: &Services,
+    callback: &'a Callback,
+    browser_token: Option<&str>,
+) -> Result<(&'a str, AttemptRow), SsoFailure> {
+    let state = callback
+        .state
+        .as_deref()
+        .filter(|s| (1..=256).contains(&s.len()))
+        .ok_or(SsoFailure::InvalidState)?;
+    let attempt: Option<AttemptRow> = {
+        let mut conn = services.db.write().await.map_err(internal)?;
+        sqlx::query_as(
+            "DELETE FROM sso_attempts WHERE state_hash = $1 \
+             RETURNING account_id, nonce_hash, browser_hash, pkce_verifier_sealed, provider_updated_at, expires_at",
+        )
+        .bind(sha256_hex(state))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(internal)?
+    };
+    let Some(attempt) = attempt else {
+        tracing::info!("SSO callback with an unknown state");
+        return Err(SsoFailure::InvalidState);
+    };
+    let same_browser = browser_token
+        .is_some_and(|token| constant_time_eq(&sha256_hex(token), &attempt.browser_hash));
+    if attempt.expires_at <= services.now_ms() || !same_browser {
+        tracing::info!(
+            same_browser,
+            "SSO callback refused: expired or another browser"
+        );
+        return Err(SsoFailure::InvalidState);
+    }
+    Ok((state, attempt))
+}
+
+/// The code exchanged at the provider's token endpoint, with the attempt's PKCE verifier.
+async fn exchange_code(
+    services: &Services,
+    client: &ConsoleClient,
+    state: &str,
+    attempt: &AttemptRow,
+    code: &str,
+) -> Result<CoreTokenResponse, SsoFailure> {
     let verifier_secret = crate::ssr::crypto::open(
         &services.config.secrets_key_bytes(),
         &pkce_context(&sha256_hex(state)),
         &attempt.pkce_verifier_sealed,
     )
     .ok_or_else(|| internal("the PKCE verifier does not open"))?;
-    let (_, client) = client_for(services, &row).await?;
-    let exchange = client
+    client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|error| {
             tracing::warn!(%error, "the provider has no token endpoint");
             SsoFailure::ProviderUnreachable
         })?
-        .set_pkce_verifier(PkceCodeVerifier::new(verifier_secret));
-    let tokens = exchange
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier_secret))
         .request_async(http_client())
         .await
         .map_err(|error| match error {
@@ -775,7 +859,18 @@ pub async fn finish(
                 tracing::warn!(error = %other, "the token endpoint answered something unreadable");
                 SsoFailure::TokenRejected
             }
-        })?;
+        })
+}
+
+/// The ID token checked (signature, issuer, audience, expiry by the services' clock, this
+/// attempt's nonce, the access token's hash), and the value of the chosen claim.
+fn verified_name(
+    services: &Services,
+    client: &ConsoleClient,
+    tokens: &CoreTokenResponse,
+    attempt: &AttemptRow,
+    row: &ProviderRow,
+) -> Result<String, SsoFailure> {
     let id_token = tokens.id_token().ok_or_else(|| {
         tracing::warn!("the token response has no ID token");
         SsoFailure::TokenRejected
@@ -812,14 +907,13 @@ pub async fn finish(
             return Err(SsoFailure::TokenRejected);
         }
     }
-    let name = claim_value(claims, row.claim()).ok_or_else(|| {
+    claim_value(claims, row.claim()).ok_or_else(|| {
         tracing::info!(
             claim = row.claim().as_str(),
             "the ID token lacks the chosen claim"
         );
         SsoFailure::MissingClaim
-    })?;
-    start_session(services, &row.account_id, &name, client_ip, previous_token).await
+    })
 }
 
 /// The SSO identity `name` of the account (created at its first sign-in), an audit event, and

@@ -161,65 +161,12 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     let mut tx = services.db.begin().await?;
     let conn: &mut AnyConnection = &mut tx;
 
-    let interval_ms = limits.resend_interval_secs * 1000;
-    // An interval of 0 turns the rule off. Otherwise a request that waited for the row lock
-    // could be refused by a send that started after it (its `now` is earlier than that one's).
-    let sent_by = if interval_ms > 0 {
-        now - interval_ms
-    } else {
-        i64::MAX
-    };
-    let guard: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO resend_guards (purpose, target, last_sent_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (purpose, target) DO UPDATE SET last_sent_at = $3 \
-         WHERE resend_guards.last_sent_at <= $4 RETURNING last_sent_at",
-    )
-    .bind(request.purpose.as_str())
-    .bind(request.target)
-    .bind(now)
-    .bind(sent_by)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if guard.is_none() {
-        let (last,): (i64,) = sqlx::query_as(
-            "SELECT last_sent_at FROM resend_guards WHERE purpose = $1 AND target = $2",
-        )
-        .bind(request.purpose.as_str())
-        .bind(request.target)
-        .fetch_one(&mut *conn)
-        .await?;
-        let wait_ms = (last + interval_ms - now).max(1000);
-        return Err(AppError::ResendTooSoon(((wait_ms + 999) / 1000) as u32));
-    }
+    take_resend_slot(conn, limits, &request, now).await?;
 
     let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
     let hour = rate::window_start(now, HOUR_MS, 0);
     let checks = budgets(limits, &request, day, hour);
-    sqlx::query(
-        "UPDATE challenges SET status = 'replaced' \
-         WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending'",
-    )
-    .bind(request.session_hash)
-    .bind(request.purpose.as_str())
-    .bind(request.account_id)
-    .execute(&mut *conn)
-    .await?;
-
-    let code = random_code();
-    let expires_at = now + limits.code_lifetime_secs * 1000;
-    sqlx::query(
-        "INSERT INTO challenges (purpose, account_id, target, session_hash, code_mac, attempts, status, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, 'pending', $6, $7)",
-    )
-    .bind(request.purpose.as_str())
-    .bind(request.account_id)
-    .bind(request.target)
-    .bind(request.session_hash)
-    .bind(mac(services, request.purpose, request.account_id, request.target, request.session_hash, &code))
-    .bind(now)
-    .bind(expires_at)
-    .execute(&mut *conn)
-    .await?;
+    let (code, expires_at) = insert_challenge(conn, services, &request, now).await?;
 
     let body = code_message(&code, limits.code_lifetime_secs);
     outbox::enqueue(
@@ -253,6 +200,83 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
         expires_at_ms: expires_at,
         resend_after_secs: limits.resend_interval_secs,
     })
+}
+
+/// Takes the resend slot of (purpose, target): refused with the wait when the last code to that
+/// target for that purpose left less than the resend interval ago.
+async fn take_resend_slot(
+    conn: &mut AnyConnection,
+    limits: &crate::ssr::config::Limits,
+    request: &CodeRequest<'_>,
+    now: i64,
+) -> AppResult<()> {
+    let interval_ms = limits.resend_interval_secs * 1000;
+    // An interval of 0 turns the rule off. Otherwise a request that waited for the row lock
+    // could be refused by a send that started after it (its `now` is earlier than that one's).
+    let sent_by = if interval_ms > 0 {
+        now - interval_ms
+    } else {
+        i64::MAX
+    };
+    let guard: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO resend_guards (purpose, target, last_sent_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (purpose, target) DO UPDATE SET last_sent_at = $3 \
+         WHERE resend_guards.last_sent_at <= $4 RETURNING last_sent_at",
+    )
+    .bind(request.purpose.as_str())
+    .bind(request.target)
+    .bind(now)
+    .bind(sent_by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if guard.is_none() {
+        let (last,): (i64,) = sqlx::query_as(
+            "SELECT last_sent_at FROM resend_guards WHERE purpose = $1 AND target = $2",
+        )
+        .bind(request.purpose.as_str())
+        .bind(request.target)
+        .fetch_one(&mut *conn)
+        .await?;
+        let wait_ms = (last + interval_ms - now).max(1000);
+        return Err(AppError::ResendTooSoon(((wait_ms + 999) / 1000) as u32));
+    }
+    Ok(())
+}
+
+/// The new challenge of `request`, replacing its pending one; answers the code and its expiry.
+async fn insert_challenge(
+    conn: &mut AnyConnection,
+    services: &Services,
+    request: &CodeRequest<'_>,
+    now: i64,
+) -> AppResult<(String, i64)> {
+    let limits = &services.config.limits;
+    sqlx::query(
+        "UPDATE challenges SET status = 'replaced' \
+         WHERE session_hash = $1 AND purpose = $2 AND account_id = $3 AND status = 'pending'",
+    )
+    .bind(request.session_hash)
+    .bind(request.purpose.as_str())
+    .bind(request.account_id)
+    .execute(&mut *conn)
+    .await?;
+
+    let code = random_code();
+    let expires_at = now + limits.code_lifetime_secs * 1000;
+    sqlx::query(
+        "INSERT INTO challenges (purpose, account_id, target, session_hash, code_mac, attempts, status, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, 'pending', $6, $7)",
+    )
+    .bind(request.purpose.as_str())
+    .bind(request.account_id)
+    .bind(request.target)
+    .bind(request.session_hash)
+    .bind(mac(services, request.purpose, request.account_id, request.target, request.session_hash, &code))
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok((code, expires_at))
 }
 
 #[derive(sqlx::FromRow)]

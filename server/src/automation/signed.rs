@@ -199,14 +199,34 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// What a request claims (key, timestamp, nonce, action, version) and the check of its
 /// signature against a secret, whichever style it is signed in.
-type Claimed = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Box<dyn Fn(&str) -> bool + Send>,
-);
+struct Claim {
+    key_id: String,
+    timestamp: String,
+    nonce: String,
+    action: String,
+    version: String,
+    check: Box<dyn Fn(&str) -> bool + Send + Sync>,
+}
+
+/// A missing or empty value named `name` refused with the cloud's `missing` code.
+/// (`what`: "request" for a header, "action" for a parameter, as the cloud words it).
+fn mandatory(
+    value: Option<&str>,
+    name: &str,
+    missing: &'static str,
+    what: &str,
+) -> Result<String, CloudError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            refuse(
+                400,
+                missing,
+                format!("{name} is mandatory for this {what}."),
+            )
+        })
+}
 
 /// Checks the signature, the timestamp, the nonce and the key; then who the caller is.
 async fn authenticate(services: &Services, request: Request) -> Result<Signed, CloudError> {
@@ -232,127 +252,15 @@ async fn authenticate(services: &Services, request: Request) -> Result<Signed, C
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     let form = if is_form { pairs(&bytes) } else { Vec::new() };
     let mut params: Vec<(String, String)> = query.iter().chain(&form).cloned().collect();
-    let get = |params: &[(String, String)], name: &str| -> Option<String> {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let headers = &parts.headers;
-    let method = parts.method.as_str();
 
     // Which style: the ACS3 Authorization header, or the RPC signature in the parameters.
-    let authorization = header_text(headers, "authorization");
-    let (key_id, timestamp, nonce, action, version, check): Claimed = if let Some(auth) =
-        authorization.filter(|a| a.starts_with(ACS3))
-    {
-        let auth = Acs3Authorization::parse(auth).ok_or_else(|| {
-            refuse(
-                400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards.",
-            )
-        })?;
-        let required = [
-            "host",
-            "x-acs-action",
-            "x-acs-version",
-            "x-acs-date",
-            "x-acs-signature-nonce",
-            "x-acs-content-sha256",
-        ];
-        if required
-            .iter()
-            .any(|h| !auth.signed_headers.iter().any(|s| s == h))
-        {
-            return Err(refuse(
-                400,
-                "IncompleteSignature",
-                "The request signature does not conform to Aliyun standards: sign host and every x-acs- header.",
-            ));
-        }
-        let payload_hash = header_text(headers, "x-acs-content-sha256")
-            .unwrap_or("")
-            .to_string();
-        if !signature::same_signature(&signature::sha256_hex(&bytes), &payload_hash) {
-            return Err(refuse(
-                400,
-                "SignatureDoesNotMatch",
-                "The x-acs-content-sha256 header does not match the request body.",
-            ));
-        }
-        let value = |name: &str, missing: &'static str| {
-            header_text(headers, name)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    refuse(
-                        400,
-                        missing,
-                        format!("{name} is mandatory for this request."),
-                    )
-                })
-        };
-        let action = value("x-acs-action", "MissingParameter.Action")?;
-        let version = value("x-acs-version", "MissingParameter.Version")?;
-        let timestamp = value("x-acs-date", "MissingParameter.Timestamp")?;
-        let nonce = value("x-acs-signature-nonce", "MissingParameter.SignatureNonce")?;
+    let acs3 = header_text(&parts.headers, "authorization").filter(|a| a.starts_with(ACS3));
+    let claim = if let Some(authorization) = acs3 {
+        // The operation is named by the headers; parameters of those names are not its own.
         params.retain(|(k, _)| k != "Action" && k != "Version");
-        let (path, query, headers) = (
-            parts.uri.path().to_string(),
-            query.clone(),
-            parts.headers.clone(),
-        );
-        let (method, signed_headers, given) =
-            (method.to_string(), auth.signed_headers, auth.signature);
-        let check = Box::new(move |secret: &str| {
-            let expected = signature::acs3_signature(
-                &method,
-                &path,
-                &query,
-                &headers,
-                &signed_headers,
-                &payload_hash,
-                secret,
-            );
-            signature::same_signature(&expected, &given)
-        });
-        (auth.access_key_id, timestamp, nonce, action, version, check)
-    } else if get(&params, "Signature").is_some() {
-        let value = |name: &'static str, missing: &'static str| {
-            get(&params, name).filter(|v| !v.is_empty()).ok_or_else(|| {
-                refuse(
-                    400,
-                    missing,
-                    format!("{name} is mandatory for this action."),
-                )
-            })
-        };
-        let key_id = value("AccessKeyId", "MissingParameter.AccessKeyId")?;
-        if value("SignatureMethod", "MissingParameter.SignatureMethod")? != "HMAC-SHA1" {
-            return Err(refuse(
-                400,
-                "InvalidSignatureMethod",
-                "Specified signature method is not supported (use HMAC-SHA1).",
-            ));
-        }
-        if value("SignatureVersion", "MissingParameter.SignatureVersion")? != "1.0" {
-            return Err(refuse(
-                400,
-                "InvalidSignatureVersion",
-                "Specified signature version is not supported (use 1.0).",
-            ));
-        }
-        let timestamp = value("Timestamp", "MissingParameter.Timestamp")?;
-        let nonce = value("SignatureNonce", "MissingParameter.SignatureNonce")?;
-        let action = value("Action", "MissingParameter.Action")?;
-        let version = value("Version", "MissingParameter.Version")?;
-        let given = value("Signature", "MissingParameter.Signature")?;
-        let (method, signed) = (method.to_string(), params.clone());
-        let check = Box::new(move |secret: &str| {
-            signature::same_signature(&signature::rpc_signature(&method, &signed, secret), &given)
-        });
-        (key_id, timestamp, nonce, action, version, check)
+        acs3_claim(authorization, &parts, &query, &bytes)?
+    } else if params.iter().any(|(k, _)| k == "Signature") {
+        rpc_claim(parts.method.as_str(), &params)?
     } else {
         return Err(refuse(
             400,
@@ -360,29 +268,186 @@ async fn authenticate(services: &Services, request: Request) -> Result<Signed, C
             "The request is not signed: Signature or an ACS3-HMAC-SHA256 Authorization header is required.",
         ));
     };
+    check_version_and_time(&claim, services.now_ms())?;
+    let principal = check_key(services, &claim).await?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let meta = RequestMeta::from_parts(&parts.headers, peer, services.config.proxies());
+    access_keys::record_use(services, &claim.key_id, &meta.client_ip).await?;
+    // As the cloud requires: a RAM user (or role) of the management account with the policy.
+    if principal.managed_directory.is_none()
+        || !principal.policies.iter().any(|p| p == RD_FULL_ACCESS)
+    {
+        return Err(refuse(
+            403,
+            "CallerIdentityError",
+            format!(
+                "The caller must be a RAM user or RAM role of the management account of a resource directory with the {RD_FULL_ACCESS} policy."
+            ),
+        ));
+    }
+    Ok(Signed {
+        action: claim.action,
+        params,
+        principal,
+        meta,
+    })
+}
 
-    if version != VERSION {
+/// The ACS3-HMAC-SHA256 style: the claim in the `x-acs-` headers, every one of them signed, and
+/// the body's hash as the client declared it.
+fn acs3_claim(
+    authorization: &str,
+    parts: &http::request::Parts,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Claim, CloudError> {
+    let headers = &parts.headers;
+    let auth = Acs3Authorization::parse(authorization).ok_or_else(|| {
+        refuse(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards.",
+        )
+    })?;
+    let required = [
+        "host",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+    ];
+    if required
+        .iter()
+        .any(|h| !auth.signed_headers.iter().any(|s| s == h))
+    {
+        return Err(refuse(
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards: sign host and every x-acs- header.",
+        ));
+    }
+    let payload_hash = header_text(headers, "x-acs-content-sha256")
+        .unwrap_or("")
+        .to_string();
+    if !signature::same_signature(&signature::sha256_hex(body), &payload_hash) {
+        return Err(refuse(
+            400,
+            "SignatureDoesNotMatch",
+            "The x-acs-content-sha256 header does not match the request body.",
+        ));
+    }
+    let value =
+        |name: &str, missing| mandatory(header_text(headers, name), name, missing, "request");
+    let action = value("x-acs-action", "MissingParameter.Action")?;
+    let version = value("x-acs-version", "MissingParameter.Version")?;
+    let timestamp = value("x-acs-date", "MissingParameter.Timestamp")?;
+    let nonce = value("x-acs-signature-nonce", "MissingParameter.SignatureNonce")?;
+    let (method, path, query, headers) = (
+        parts.method.to_string(),
+        parts.uri.path().to_string(),
+        query.to_vec(),
+        headers.clone(),
+    );
+    let (signed_headers, given) = (auth.signed_headers, auth.signature);
+    let check = Box::new(move |secret: &str| {
+        let expected = signature::acs3_signature(
+            &method,
+            &path,
+            &query,
+            &headers,
+            &signed_headers,
+            &payload_hash,
+            secret,
+        );
+        signature::same_signature(&expected, &given)
+    });
+    Ok(Claim {
+        key_id: auth.access_key_id,
+        timestamp,
+        nonce,
+        action,
+        version,
+        check,
+    })
+}
+
+/// The RPC style: HMAC-SHA1 v1.0 over the parameters, the claim among them.
+fn rpc_claim(method: &str, params: &[(String, String)]) -> Result<Claim, CloudError> {
+    let value = |name: &'static str, missing| {
+        let given = params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        mandatory(given, name, missing, "action")
+    };
+    let key_id = value("AccessKeyId", "MissingParameter.AccessKeyId")?;
+    if value("SignatureMethod", "MissingParameter.SignatureMethod")? != "HMAC-SHA1" {
+        return Err(refuse(
+            400,
+            "InvalidSignatureMethod",
+            "Specified signature method is not supported (use HMAC-SHA1).",
+        ));
+    }
+    if value("SignatureVersion", "MissingParameter.SignatureVersion")? != "1.0" {
+        return Err(refuse(
+            400,
+            "InvalidSignatureVersion",
+            "Specified signature version is not supported (use 1.0).",
+        ));
+    }
+    let timestamp = value("Timestamp", "MissingParameter.Timestamp")?;
+    let nonce = value("SignatureNonce", "MissingParameter.SignatureNonce")?;
+    let action = value("Action", "MissingParameter.Action")?;
+    let version = value("Version", "MissingParameter.Version")?;
+    let given = value("Signature", "MissingParameter.Signature")?;
+    let (method, signed) = (method.to_string(), params.to_vec());
+    let check = Box::new(move |secret: &str| {
+        signature::same_signature(&signature::rpc_signature(&method, &signed, secret), &given)
+    });
+    Ok(Claim {
+        key_id,
+        timestamp,
+        nonce,
+        action,
+        version,
+        check,
+    })
+}
+
+/// The version served, and a timestamp within the window either side of the server's clock.
+fn check_version_and_time(claim: &Claim, now_ms: i64) -> Result<(), CloudError> {
+    if claim.version != VERSION {
         return Err(refuse(
             400,
             "InvalidVersion",
             format!("Specified parameter Version is not valid: this server serves {VERSION}."),
         ));
     }
-    let sent_at = signature::parse_timestamp(&timestamp).ok_or_else(|| {
+    let sent_at = signature::parse_timestamp(&claim.timestamp).ok_or_else(|| {
         refuse(
             400,
             "InvalidTimeStamp.Format",
             "Specified time stamp or date value is not well formatted.",
         )
     })?;
-    if (services.now_ms() - sent_at).abs() > TIMESTAMP_WINDOW_MS {
+    if (now_ms - sent_at).abs() > TIMESTAMP_WINDOW_MS {
         return Err(refuse(
             400,
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
         ));
     }
-    let holder = access_keys::holder(services, &key_id)
+    Ok(())
+}
+
+/// The key exists, the signature holds with its secret, it is active, and the nonce is new;
+/// answers who holds the key.
+async fn check_key(services: &Services, claim: &Claim) -> Result<Principal, CloudError> {
+    let holder = access_keys::holder(services, &claim.key_id)
         .await?
         .ok_or_else(|| {
             refuse(
@@ -391,7 +456,7 @@ async fn authenticate(services: &Services, request: Request) -> Result<Signed, C
                 "Specified access key is not found.",
             )
         })?;
-    if !check(holder.secret()) {
+    if !(claim.check)(holder.secret()) {
         return Err(refuse(
             400,
             "SignatureDoesNotMatch",
@@ -406,38 +471,21 @@ async fn authenticate(services: &Services, request: Request) -> Result<Signed, C
         ));
     }
     // Only a request whose signature holds spends its nonce: a forger cannot burn others' nonces.
-    if !access_keys::claim_nonce(services, &key_id, &nonce, 2 * TIMESTAMP_WINDOW_MS).await? {
+    if !access_keys::claim_nonce(
+        services,
+        &claim.key_id,
+        &claim.nonce,
+        2 * TIMESTAMP_WINDOW_MS,
+    )
+    .await?
+    {
         return Err(refuse(
             400,
             "SignatureNonceUsed",
             "Specified signature nonce was used already.",
         ));
     }
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let meta = RequestMeta::from_parts(headers, peer, services.config.proxies());
-    access_keys::record_use(services, &key_id, &meta.client_ip).await?;
-    let principal = holder.principal;
-    // As the cloud requires: a RAM user (or role) of the management account with the policy.
-    if principal.managed_directory.is_none()
-        || !principal.policies.iter().any(|p| p == RD_FULL_ACCESS)
-    {
-        return Err(refuse(
-            403,
-            "CallerIdentityError",
-            format!(
-                "The caller must be a RAM user or RAM role of the management account of a resource directory with the {RD_FULL_ACCESS} policy."
-            ),
-        ));
-    }
-    Ok(Signed {
-        action,
-        params,
-        principal,
-        meta,
-    })
+    Ok(holder.principal)
 }
 
 async fn call(services: &Services, request: Request) -> Result<Value, CloudError> {

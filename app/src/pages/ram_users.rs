@@ -87,7 +87,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
                     <tbody>
                         {user.keys.iter().map(|k| view! {
                             <KeyRow access_key=k.clone() set_active=Callback::new(move |(id, on)| set_active(id, on))
-                                delete=Callback::new(move |id| delete(id))/>
+                                delete=Callback::new(delete)/>
                         }).collect_view()}
                     </tbody>
                 </table>

@@ -95,7 +95,7 @@ async fn take_appeal_budgets(
         ),
     ];
     for (scope, window, cap) in budgets {
-        if !rate::take(&mut **tx, &scope, window, cap).await? {
+        if !rate::take(tx, &scope, window, cap).await? {
             tracing::info!(scope = scope.split(':').nth(1), "appeal refused by a limit");
             return Err(AppError::AppealLimitReached);
         }

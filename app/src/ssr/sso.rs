@@ -372,7 +372,13 @@ pub async fn save(
         .as_ref()
         .map_or(now, |row| now.max(row.updated_at + 1));
     let mut tx = services.db.begin().await?;
-    let settings = (&issuer_url, &client_id, &sealed, user_claim, policies);
+    let settings = (
+        issuer_url.as_str(),
+        client_id.as_str(),
+        sealed.as_str(),
+        user_claim,
+        policies,
+    );
     upsert_provider(&mut tx, &principal.account_id, settings, updated_at).await?;
     let trust_changed = existing
         .as_ref()

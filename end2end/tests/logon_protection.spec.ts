@@ -97,6 +97,7 @@ test('Bob turns on SMS logon protection, signs in with the code to his phone, an
   // Off again, proven by the logon email this time; the password alone signs in once more.
   await setProtection(page, request, 'Logon email', BOB.email, 'Off');
   await signOut(page);
+  await expect(page).toHaveURL(LOGIN);
   await signIn(page, BOB.email);
   await expect(page).toHaveURL(OVERVIEW);
 });

@@ -121,7 +121,14 @@ step_e2e() {
     export APP_MODE=development APP_DEMO_DATA=true APP_DEV_OUTBOX=true
     export APP_DATABASE_URL="sqlite://${tmp}/e2e.sqlite"
     export PORT="$port" LEPTOS_SITE_ADDR="127.0.0.1:${port}" LEPTOS_RELOAD_PORT="$reload"
-    cargo leptos end-to-end --split
+    # cargo-leptos can exit 0 when the server build fails, before Playwright ever ran: the step
+    # passes only on Playwright's own summary with tests passed and none failed.
+    cargo leptos end-to-end --split 2>&1 | tee "$tmp/e2e.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+    if ! grep -Eq '^ +[0-9]+ passed' "$tmp/e2e.log" || grep -Eq '^ +[0-9]+ (failed|flaky)' "$tmp/e2e.log"; then
+      echo "test: no clean Playwright summary in the end-to-end run (see above)" >&2
+      exit 1
+    fi
   )
   rm -rf "$tmp"
 }

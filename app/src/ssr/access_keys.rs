@@ -5,10 +5,9 @@ use crate::api::access_keys::{AccessKeyView, NewAccessKey, RamUserKeys};
 use crate::error::{AppError, AppResult};
 use crate::model::PrincipalKind;
 use crate::ssr::Services;
-use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::audit;
 use crate::ssr::clock::rfc3339;
 use crate::ssr::crypto::sha256_hex;
-use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use rand::Rng;
@@ -115,57 +114,11 @@ pub async fn list(services: &Services, principal: &Principal) -> AppResult<Vec<R
     Ok(out)
 }
 
-/// The owner's logon email, for the notices about its keys.
-async fn owner_email(conn: &mut sqlx::AnyConnection, account_id: &str) -> AppResult<String> {
-    let (email,): (String,) = sqlx::query_as("SELECT email FROM accounts WHERE id = $1")
-        .bind(account_id)
-        .fetch_one(conn)
-        .await?;
-    Ok(email)
-}
-
-/// The audit event and the owner's notice of one change to a key, in the caller's transaction.
-async fn record_change(
-    conn: &mut sqlx::AnyConnection,
-    services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    action: &str,
-    detail: &str,
-) -> AppResult<()> {
-    let now = services.now_ms();
-    audit::record(
-        conn,
-        AuditEvent::by(
-            principal,
-            now,
-            &meta.client_ip,
-            action,
-            &principal.account_id,
-        )
-        .detail(detail),
-    )
-    .await?;
-    let email = owner_email(conn, &principal.account_id).await?;
-    let body = format!(
-        "{detail}, by {} from {}. Not you? Sign in and delete the AccessKey at once.",
-        principal.name, meta.client_ip
-    );
-    outbox::enqueue(
-        conn,
-        NewMessage {
-            channel: Channel::Email,
-            recipient: &email,
-            subject: "An AccessKey of your account changed",
-            body: &body,
-            template: Template::Notice,
-            code: None,
-        },
-        now,
-    )
-    .await?;
-    Ok(())
-}
+/// The owner's notice of a change made here.
+const CHANGE_NOTICE: audit::OwnerNotice<'static> = audit::OwnerNotice {
+    subject: "An AccessKey of your account changed",
+    not_you: "Sign in and delete the AccessKey at once.",
+};
 
 /// Creates an AccessKey for the RAM user `user_id` of the owner's account; the secret is in
 /// the answer and nowhere else in clear.
@@ -209,11 +162,12 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     let detail = format!("AccessKey {id} created for RAM user {login_name}");
-    record_change(
+    audit::record_owner_change(
         &mut tx,
         services,
         principal,
         meta,
+        &CHANGE_NOTICE,
         "CreateAccessKey",
         &detail,
     )
@@ -265,11 +219,12 @@ pub async fn set_active(
         "AccessKey {key_id} of RAM user {login_name} {}",
         if active { "enabled" } else { "disabled" }
     );
-    record_change(
+    audit::record_owner_change(
         &mut tx,
         services,
         principal,
         meta,
+        &CHANGE_NOTICE,
         "UpdateAccessKey",
         &detail,
     )
@@ -294,11 +249,12 @@ pub async fn delete(
         .execute(&mut *tx)
         .await?;
     let detail = format!("AccessKey {key_id} of RAM user {login_name} deleted");
-    record_change(
+    audit::record_owner_change(
         &mut tx,
         services,
         principal,
         meta,
+        &CHANGE_NOTICE,
         "DeleteAccessKey",
         &detail,
     )

@@ -12,7 +12,7 @@ use crate::ssr::clock::rfc3339;
 use crate::ssr::config::Limits;
 use crate::ssr::crypto::random_token;
 use crate::ssr::db::Tx;
-use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode};
@@ -161,16 +161,11 @@ pub async fn file_appeal(
             .detail(&reference),
     )
     .await?;
-    outbox::enqueue(
+    outbox::enqueue_notice(
         &mut tx,
-        NewMessage {
-            channel: Channel::Email,
-            recipient: form.email.as_str(),
-            subject: "Your appeal was received",
-            body: &format!("We received your appeal {reference} to change the mobile phone number. We will contact you at this address."),
-            template: Template::Notice,
-            code: None,
-        },
+        (Channel::Email, form.email.as_str()),
+        "Your appeal was received",
+        &format!("We received your appeal {reference} to change the mobile phone number. We will contact you at this address."),
         now,
     )
     .await?;

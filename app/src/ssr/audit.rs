@@ -4,6 +4,8 @@ use crate::error::{AppError, AppResult};
 use crate::model::AuditView;
 use crate::ssr::Services;
 use crate::ssr::clock::rfc3339;
+use crate::ssr::outbox::{self, Channel};
+use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use sqlx::AnyConnection;
 
@@ -64,6 +66,49 @@ pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>) -> Result<(
     .bind(event.detail)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// What the owner's notice of a change to its settings says: the subject, and what to do if it
+/// was not them.
+pub struct OwnerNotice<'a> {
+    pub subject: &'a str,
+    pub not_you: &'a str,
+}
+
+/// The audit event of a change the owner (or its RAM user) made to the account's settings, and
+/// the notice of it to the owner's logon email, in the caller's transaction.
+pub async fn record_owner_change(
+    conn: &mut AnyConnection,
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    notice: &OwnerNotice<'_>,
+    action: &str,
+    detail: &str,
+) -> AppResult<()> {
+    let now = services.now_ms();
+    record(
+        conn,
+        AuditEvent::by(
+            principal,
+            now,
+            &meta.client_ip,
+            action,
+            &principal.account_id,
+        )
+        .detail(detail),
+    )
+    .await?;
+    let (email,): (String,) = sqlx::query_as("SELECT email FROM accounts WHERE id = $1")
+        .bind(&principal.account_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let body = format!(
+        "{detail}, by {} from {}. Not you? {}",
+        principal.name, meta.client_ip, notice.not_you
+    );
+    outbox::enqueue_notice(conn, (Channel::Email, &email), notice.subject, &body, now).await?;
     Ok(())
 }
 

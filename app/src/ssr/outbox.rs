@@ -66,6 +66,25 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// A notice for `recipient` by `channel` (no code), in the caller's transaction.
+pub async fn enqueue_notice(
+    conn: &mut AnyConnection,
+    (channel, recipient): (Channel, &str),
+    subject: &str,
+    body: &str,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let message = NewMessage {
+        channel,
+        recipient,
+        subject,
+        body,
+        template: Template::Notice,
+        code: None,
+    };
+    enqueue(conn, message, now_ms).await
+}
+
 /// Queues the notice that a number was bound or changed: by SMS to the number it replaced (when
 /// there was one) and by email to the account's address, in the caller's transaction.
 pub async fn enqueue_phone_changed(

@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::crypto::{hash_password, random_token, sha256_hex};
 use crate::ssr::db::Tx;
-use crate::ssr::outbox::{self, Channel, NewMessage, Template};
+use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::verification::{self, CodeRequest, Purpose};
 use crate::ssr::{Services, rate};
@@ -206,16 +206,11 @@ async fn tell_sms_is_held(
          Forgot password page. Not you? You can ignore this message.",
         format_utc(until)
     );
-    outbox::enqueue(
+    outbox::enqueue_notice(
         &mut tx,
-        NewMessage {
-            channel: Channel::Email,
-            recipient: &account.email,
-            subject: "Password recovery by SMS is on hold",
-            body: &body,
-            template: Template::Notice,
-            code: None,
-        },
+        (Channel::Email, &account.email),
+        "Password recovery by SMS is on hold",
+        &body,
         now,
     )
     .await?;
@@ -360,16 +355,11 @@ async fn record_reset(
             RecoveryChannel::Email => "logon email",
         }
     );
-    outbox::enqueue(
+    outbox::enqueue_notice(
         &mut *tx,
-        NewMessage {
-            channel: Channel::Email,
-            recipient: &account.email,
-            subject: "Your password was reset",
-            body: &body,
-            template: Template::Notice,
-            code: None,
-        },
+        (Channel::Email, &account.email),
+        "Your password was reset",
+        &body,
         now,
     )
     .await?;

@@ -97,10 +97,19 @@ fi
 TOOL_PROFILE=(
   CARGO_PROFILE_RELEASE_LTO=off
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=0
   CARGO_PROFILE_RELEASE_DEBUG=0
   CARGO_PROFILE_RELEASE_STRIP=true
 )
+# Unoptimised except where the tools spend their time on every build of the site: reading,
+# splitting and rewriting the WASM module (walrus, wasmparser, wasm-encoder, gimli, the split and
+# bindgen support crates) and the hash maps under them.
+TOOL_HOT=()
+for crate in walrus wasmparser wasm-encoder gimli wasm_split_cli_support wasm-bindgen-cli-support \
+  wasm-bindgen-wasm-interpreter wasm-bindgen-multi-value-xform wasm-bindgen-externref-xform \
+  wasm-bindgen-threads-xform wasm-bindgen-wasm-conventions hashbrown indexmap; do
+  TOOL_HOT+=(--config "profile.release.package.${crate}.opt-level=2")
+done
 TOOL_PIDS=()
 
 # --- 3. cargo-leptos, built without its `new` command ------------------------------------------
@@ -131,7 +140,7 @@ impl NewCommand {
     }
 }
 RUST
-  (cd "$src" && env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$work/target" cargo build --release --bin cargo-leptos)
+  (cd "$src" && env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$work/target" cargo build --release --bin cargo-leptos "${TOOL_HOT[@]}")
   install -m 0755 "$work/target/release/cargo-leptos" "$HOME/.cargo/bin/cargo-leptos"
   rm -rf "$work"
 }
@@ -169,7 +178,7 @@ if [ "$current_wb" = "$WASM_BINDGEN_VERSION" ]; then
 else
   say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 2 minutes)"
   # Not --locked: a crate version locked by wasm-bindgen-cli is missing from the index here.
-  env "${TOOL_PROFILE[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force &
+  env "${TOOL_PROFILE[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force "${TOOL_HOT[@]}" &
   TOOL_PIDS+=($!)
 fi
 for pid in "${TOOL_PIDS[@]}"; do

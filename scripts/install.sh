@@ -90,10 +90,11 @@ else
 fi
 
 # The two build tools are compiled from crates.io (no prebuilt binary is reachable here). Their
-# own release profiles ask for fat LTO and one codegen unit, which is most of the build time
-# (cargo-leptos: 14 min 39 s on 2 cores) for a tool whose speed hardly matters: what it spends
-# its time on is waiting for rustc. The same sources built with LTO off, 16 codegen
-# units and opt-level 1 take a fraction of that and build the site identically.
+# own release profiles ask for fat LTO and one codegen unit (cargo-leptos: 14 min 39 s on 2
+# cores) for tools whose speed hardly matters: what they spend their time on is waiting for
+# rustc. Built with LTO off, 16 codegen units and no optimisation except in the WASM crates below,
+# they do the same work, a little slower (measured on 2 cores: both tools 5 min 58 s; opt-level 1
+# everywhere 10 min 39 s).
 TOOL_PROFILE=(
   CARGO_PROFILE_RELEASE_LTO=off
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
@@ -150,7 +151,7 @@ fi
 if [ "$(cargo_leptos_version)" = "$CARGO_LEPTOS_VERSION" ]; then
   say "cargo-leptos: $CARGO_LEPTOS_VERSION present"
 else
-  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about 10 minutes on 2 cores, beside wasm-bindgen-cli)"
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about 6 minutes on 2 cores, beside wasm-bindgen-cli)"
   build_cargo_leptos &
   TOOL_PIDS+=($!)
 fi
@@ -176,7 +177,7 @@ fi
 if [ "$current_wb" = "$WASM_BINDGEN_VERSION" ]; then
   say "wasm-bindgen-cli: $WASM_BINDGEN_VERSION present"
 else
-  say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 2 minutes)"
+  say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 3 minutes)"
   # Not --locked: a crate version locked by wasm-bindgen-cli is missing from the index here.
   env "${TOOL_PROFILE[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force "${TOOL_HOT[@]}" &
   TOOL_PIDS+=($!)

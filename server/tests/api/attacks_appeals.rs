@@ -11,7 +11,7 @@ use crate::common;
 
 use app::error::AppError;
 use app::model::{AppealView, CodeSent};
-use app::ssr::config::{Config, Secret};
+use app::ssr::config::Config;
 use app::ssr::seed::ALICE_ID;
 use axum::extract::State;
 use axum::routing::post;
@@ -434,17 +434,7 @@ async fn start_sink() -> (u16, Sink) {
 }
 
 fn deliver_to(c: &mut Config, endpoint: &str, smtp_port: u16) {
-    c.deliver = true;
-    c.sms.endpoint = endpoint.to_string();
-    c.sms.access_key_id = "LTAI-appeals-test".into();
-    c.sms.access_key_secret = Secret("appeals-test-secret".into());
-    c.sms.sign_name = "Account Center".into();
-    c.sms.code_template = "SMS_1".into();
-    c.sms.notice_template = "SMS_2".into();
-    c.smtp.host = "127.0.0.1".into();
-    c.smtp.port = smtp_port;
-    c.smtp.security = "none".into();
-    c.smtp.from = "Account Center <no-reply@example.test>".into();
+    common::deliver_to(c, endpoint, "appeals-test-secret", smtp_port);
 }
 
 #[derive(Debug)]

@@ -174,18 +174,8 @@ async fn production(token: &str) -> TestApp {
         c.secrets_key = Secret("cd".repeat(32));
         c.demo_data = false;
         c.dev_outbox = false;
-        c.deliver = true;
         c.public_url = "https://console.example.test".into();
-        c.sms.endpoint = "http://127.0.0.1:9/".into();
-        c.sms.access_key_id = "LTAI-metrics-test".into();
-        c.sms.access_key_secret = Secret("sms-secret".into());
-        c.sms.sign_name = "Account Center".into();
-        c.sms.code_template = "SMS_1".into();
-        c.sms.notice_template = "SMS_2".into();
-        c.smtp.host = "127.0.0.1".into();
-        c.smtp.port = 9;
-        c.smtp.security = "none".into();
-        c.smtp.from = "Account Center <no-reply@example.test>".into();
+        helpers::deliver_to(c, "http://127.0.0.1:9/", "sms-secret", 9);
         c.metrics_token = Secret(token.into());
     })
     .await

@@ -130,6 +130,22 @@ pub async fn spawn() -> TestApp {
     spawn_with(|_| {}).await
 }
 
+/// Real delivery: SMS to the provider at `sms_endpoint` (signed with `sms_secret`), email by
+/// SMTP to 127.0.0.1:`smtp_port`, without TLS.
+pub fn deliver_to(c: &mut Config, sms_endpoint: &str, sms_secret: &str, smtp_port: u16) {
+    c.deliver = true;
+    c.sms.endpoint = sms_endpoint.to_string();
+    c.sms.access_key_id = "LTAI-delivery-test".into();
+    c.sms.access_key_secret = app::ssr::config::Secret(sms_secret.into());
+    c.sms.sign_name = "Account Center".into();
+    c.sms.code_template = "SMS_1".into();
+    c.sms.notice_template = "SMS_2".into();
+    c.smtp.host = "127.0.0.1".into();
+    c.smtp.port = smtp_port;
+    c.smtp.security = "none".into();
+    c.smtp.from = "Account Center <no-reply@example.test>".into();
+}
+
 /// Development mode with the demo data, the settings changed by `adjust`.
 pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (db, url) = TestDb::create().await;

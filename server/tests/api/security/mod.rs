@@ -565,17 +565,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let captured = capture();
     let sms_secret = "sms-secret-that-must-never-be-logged";
     let app = spawn_with(|c| {
-        c.deliver = true;
-        c.sms.endpoint = "http://127.0.0.1:9/".into();
-        c.sms.access_key_id = "LTAI-log-test".into();
-        c.sms.access_key_secret = app::ssr::config::Secret(sms_secret.into());
-        c.sms.sign_name = "Account Center".into();
-        c.sms.code_template = "SMS_1".into();
-        c.sms.notice_template = "SMS_2".into();
-        c.smtp.host = "127.0.0.1".into();
-        c.smtp.port = 9;
-        c.smtp.security = "none".into();
-        c.smtp.from = "Account Center <no-reply@example.test>".into();
+        helpers::deliver_to(c, "http://127.0.0.1:9/", sms_secret, 9);
     })
     .await;
     let mut tokens: Vec<String> = Vec::new();

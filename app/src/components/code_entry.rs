@@ -1,5 +1,7 @@
 //! The one verification-code field: the input, its Get-code button with the resend countdown,
 //! the server's "too soon" refusal, and the error line (SPEC 3: "Resend (59s)" … then "Resend").
+//! A pasted code may carry spaces ("123 456"); where the browser has the WebOTP API, the code of
+//! an SMS that names this site (`@host #code`, see `ssr::verification`) fills the field by itself.
 
 use crate::components::ErrorAlert;
 use crate::error::{AppError, AppResult};
@@ -71,6 +73,12 @@ impl Countdown {
     }
 }
 
+/// What the field keeps of what was typed or pasted: the spaces of "123 456" go, anything else
+/// stays for the server to judge (a stray letter gets the malformed-code message, not silence).
+fn digits_typed(value: &str) -> String {
+    value.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 /// The field labelled **Verification code**, with its Get-code button and the error line.
 ///
 /// `send` asks the server for a code; its answer starts the countdown, and a "too soon" refusal
@@ -123,6 +131,8 @@ fn CodeField(
     name: Option<&'static str>,
 ) -> impl IntoView {
     let countdown = Countdown::new();
+    #[cfg(feature = "hydrate")]
+    let sms_listener = web_otp::Listener::new(code);
     Effect::new(move |_| {
         if !sent.get() {
             countdown.start(0);
@@ -133,6 +143,8 @@ fn CodeField(
             countdown.start(wait.unwrap_or(0));
             sent.set(true);
             error.set(None);
+            #[cfg(feature = "hydrate")]
+            sms_listener.listen();
         }
         Some(Err(e)) => {
             if let AppError::ResendTooSoon(wait) = e {
@@ -156,9 +168,10 @@ fn CodeField(
                     type="text"
                     inputmode="numeric"
                     autocomplete="one-time-code"
-                    maxlength="6"
+                    maxlength="12"
                     required
-                    bind:value=code
+                    prop:value=move || code.get()
+                    on:input=move |ev| code.set(digits_typed(&event_target_value(&ev)))
                 />
                 <Show when=move || can_send.get()>
                     <button
@@ -173,5 +186,73 @@ fn CodeField(
             </div>
         </div>
         <ErrorAlert error/>
+    }
+}
+
+/// WebOTP: after a code is sent, asks the browser for an SMS bound to this site and puts its code
+/// in the field. A browser without the API, or a code that goes by email, leaves the field as it
+/// is; a new send or leaving the page cancels the wait.
+#[cfg(feature = "hydrate")]
+mod web_otp {
+    use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    #[derive(Clone, Copy)]
+    pub struct Listener {
+        code: RwSignal<String>,
+        pending: StoredValue<Option<SendWrapper<web_sys::AbortController>>>,
+    }
+
+    impl Listener {
+        pub fn new(code: RwSignal<String>) -> Listener {
+            let pending = StoredValue::new(None::<SendWrapper<web_sys::AbortController>>);
+            on_cleanup(move || cancel(pending));
+            Listener { code, pending }
+        }
+
+        pub fn listen(&self) {
+            cancel(self.pending);
+            let code = self.code;
+            if let Some((controller, answer)) = request() {
+                self.pending.set_value(Some(SendWrapper::new(controller)));
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Ok(credential) = wasm_bindgen_futures::JsFuture::from(answer).await
+                        && let Some(value) = js_sys::Reflect::get(&credential, &"code".into())
+                            .ok()
+                            .and_then(|v| v.as_string())
+                    {
+                        code.set(value);
+                    }
+                });
+            }
+        }
+    }
+
+    fn cancel(pending: StoredValue<Option<SendWrapper<web_sys::AbortController>>>) {
+        if let Some(Some(controller)) = pending.try_update_value(Option::take) {
+            controller.abort();
+        }
+    }
+
+    /// `navigator.credentials.get({otp: {transport: ["sms"]}, signal})`, where `OTPCredential` exists.
+    fn request() -> Option<(web_sys::AbortController, js_sys::Promise)> {
+        let window = web_sys::window()?;
+        if !js_sys::Reflect::has(&window, &JsValue::from_str("OTPCredential")).unwrap_or(false) {
+            return None;
+        }
+        let controller = web_sys::AbortController::new().ok()?;
+        let options = web_sys::CredentialRequestOptions::new();
+        options.set_signal(&controller.signal());
+        let otp = js_sys::Object::new();
+        let transport = js_sys::Array::of1(&JsValue::from_str("sms"));
+        js_sys::Reflect::set(&otp, &"transport".into(), &transport).ok()?;
+        js_sys::Reflect::set(options.unchecked_ref(), &"otp".into(), &otp).ok()?;
+        let answer = window
+            .navigator()
+            .credentials()
+            .get_with_options(&options)
+            .ok()?;
+        Some((controller, answer))
     }
 }

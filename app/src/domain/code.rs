@@ -1,4 +1,4 @@
-//! A verification code as typed: six ASCII digits, nothing else.
+//! A verification code as typed: six ASCII digits, with any spaces a paste brings ("123 456").
 
 use crate::error::AppError;
 
@@ -7,9 +7,9 @@ pub struct VerificationCode(String);
 
 impl VerificationCode {
     pub fn parse(input: &str) -> Result<VerificationCode, AppError> {
-        let trimmed = input.trim();
-        if trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(VerificationCode(trimmed.to_string()))
+        let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(VerificationCode(digits))
         } else {
             Err(AppError::MalformedCode)
         }
@@ -40,8 +40,28 @@ mod tests {
     }
 
     #[test]
+    fn a_pasted_code_with_spaces_parses() {
+        for pasted in ["123 456", "12 34 56", "\t123456\n", "1 2 3 4 5 6"] {
+            assert_eq!(
+                VerificationCode::parse(pasted).unwrap().as_str(),
+                "123456",
+                "{pasted:?}"
+            );
+        }
+    }
+
+    #[test]
     fn wrong_shapes_are_malformed() {
-        for bad in ["", "12345", "1234567", "12a456", "١٢٣٤٥٦", "12 456"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12a456",
+            "١٢٣٤٥٦",
+            "12 456",
+            "123-456",
+            "1234 567",
+        ] {
             assert_eq!(
                 VerificationCode::parse(bad),
                 Err(AppError::MalformedCode),

@@ -192,7 +192,7 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
                         <p class="muted small">{enrollment.uri.clone()}</p>
                         <div class="field">
                             <label for="totp-first-code">"Verification code"</label>
-                            <input id="totp-first-code" type="text" inputmode="numeric" maxlength="6"
+                            <input id="totp-first-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="12"
                                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
                         </div>
                         <button type="button" class="primary" on:click=move |_| {

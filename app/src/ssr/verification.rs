@@ -74,11 +74,62 @@ pub struct SentCode {
     pub resend_after_secs: i64,
 }
 
-fn code_message(code: &str, lifetime_secs: i64) -> String {
-    format!(
-        "Your Account Center verification code is {code}. It is valid for {} minutes. Never share it with anyone.",
+impl Purpose {
+    /// What the code is for, in the words of its message.
+    fn described(&self) -> &'static str {
+        match self {
+            Purpose::IdentityForPhoneChange => {
+                "to confirm it is you before changing your mobile phone number"
+            }
+            Purpose::IdentityForTotpUnbind => {
+                "to confirm it is you before unbinding your authenticator"
+            }
+            Purpose::IdentityForTotpBind => "to confirm it is you before binding an authenticator",
+            Purpose::IdentityForLogonProtection => {
+                "to confirm it is you before changing logon protection"
+            }
+            Purpose::NewPhone => "to bind this mobile phone number to your account",
+            Purpose::ResetPassword => "to reset your password",
+            Purpose::MemberPhone => {
+                "to bind this mobile phone number to a member account of your organization"
+            }
+            Purpose::AppealContact => "to confirm the contact email of your appeal",
+            Purpose::SignIn => "to sign in",
+        }
+    }
+}
+
+/// The text of a code message: what it is for and how long it lives. An SMS ends with the
+/// origin-bound line `@host #code` (WICG sms-one-time-codes), so a browser offers the code only
+/// on this site and, with the WebOTP API, fills the field by itself.
+fn code_message(
+    purpose: Purpose,
+    channel: Channel,
+    code: &str,
+    lifetime_secs: i64,
+    host: Option<&str>,
+) -> String {
+    let text = format!(
+        "Your Account Center verification code is {code}, {}. It is valid for {} minutes. Never share it with anyone.",
+        purpose.described(),
         (lifetime_secs / 60).max(1)
-    )
+    );
+    match (channel, host) {
+        (Channel::Sms, Some(host)) => format!("{text}\n\n@{host} #{code}"),
+        _ => text,
+    }
+}
+
+/// The host of the console's public address, as an origin-bound code names it: letters, digits,
+/// dots and hyphens only (no port, no IPv6 literal), else none.
+fn code_host(public_url: &str) -> Option<String> {
+    let uri: http::Uri = public_url.trim().parse().ok()?;
+    let host = uri.host()?.to_ascii_lowercase();
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    plain.then_some(host)
 }
 
 fn mac(
@@ -168,7 +219,14 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     let checks = budgets(limits, &request, day, hour);
     let (code, expires_at) = insert_challenge(conn, services, &request, now).await?;
 
-    let body = code_message(&code, limits.code_lifetime_secs);
+    let host = code_host(&services.config.public_url);
+    let body = code_message(
+        request.purpose,
+        request.channel,
+        &code,
+        limits.code_lifetime_secs,
+        host.as_deref(),
+    );
     outbox::enqueue(
         conn,
         NewMessage {
@@ -530,8 +588,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_message_carries_the_code_and_its_lifetime() {
-        let text = code_message("123456", 300);
-        assert!(text.contains("123456") && text.contains("5 minutes"));
+    fn the_message_names_the_code_its_purpose_and_its_lifetime() {
+        let text = code_message(Purpose::NewPhone, Channel::Email, "123456", 300, None);
+        assert_eq!(
+            text,
+            "Your Account Center verification code is 123456, to bind this mobile phone number to your account. It is valid for 5 minutes. Never share it with anyone."
+        );
+        let reset = code_message(Purpose::ResetPassword, Channel::Email, "123456", 600, None);
+        assert!(reset.contains("to reset your password") && reset.contains("10 minutes"));
+    }
+
+    #[test]
+    fn an_sms_ends_with_the_origin_bound_line_and_an_email_does_not() {
+        let host = code_host("https://Console.Example.com:8443/");
+        assert_eq!(host.as_deref(), Some("console.example.com"));
+        let sms = code_message(
+            Purpose::SignIn,
+            Channel::Sms,
+            "042917",
+            300,
+            host.as_deref(),
+        );
+        assert_eq!(sms.lines().last(), Some("@console.example.com #042917"));
+        let email = code_message(
+            Purpose::SignIn,
+            Channel::Email,
+            "042917",
+            300,
+            host.as_deref(),
+        );
+        assert!(!email.contains('@') && !email.contains('#'));
+    }
+
+    #[test]
+    fn only_a_plain_host_is_named() {
+        assert_eq!(
+            code_host("http://127.0.0.1:3000").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(code_host("http://[::1]:3000"), None);
+        assert_eq!(code_host(""), None);
     }
 }

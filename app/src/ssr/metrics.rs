@@ -18,6 +18,7 @@ pub const CODES_SENT: &str = "console_codes_sent_total";
 pub const REFUSALS: &str = "console_refusals_total";
 pub const DELIVERY_ATTEMPTS: &str = "console_delivery_attempts_total";
 pub const DELIVERY_SECONDS: &str = "console_delivery_seconds";
+pub const DELIVERY_LOOKUPS: &str = "console_delivery_lookups_total";
 pub const OUTBOX_PENDING: &str = "console_outbox_pending_messages";
 pub const OUTBOX_OLDEST_AGE: &str = "console_outbox_oldest_pending_age_seconds";
 pub const HTTP_REQUEST_SECONDS: &str = "console_http_request_duration_seconds";
@@ -98,6 +99,26 @@ impl Metrics {
         });
     }
 
+    /// One question to a provider about a message handed over without an answer; `None`: the
+    /// question itself failed.
+    pub fn handover_looked_up(
+        &self,
+        channel: &str,
+        answer: Option<crate::ssr::delivery::Handover>,
+    ) {
+        use crate::ssr::delivery::Handover;
+        let channel = known_channel(channel);
+        let answer = match answer {
+            Some(Handover::Sent) => "sent",
+            Some(Handover::NotSent) => "not_sent",
+            Some(Handover::CannotTell) => "cannot_tell",
+            None => "failed",
+        };
+        self.record(|| {
+            counter!(DELIVERY_LOOKUPS, "channel" => channel, "answer" => answer).increment(1)
+        });
+    }
+
     /// The outbox as the database holds it now (shared by every instance on the database).
     pub fn outbox(&self, pending: i64, oldest_pending_age_seconds: f64) {
         self.record(|| {
@@ -133,6 +154,11 @@ fn describe() {
         DELIVERY_ATTEMPTS,
         Unit::Count,
         "Attempts to hand a message to its provider, by channel and outcome."
+    );
+    describe_counter!(
+        DELIVERY_LOOKUPS,
+        Unit::Count,
+        "Questions to a provider whether a message handed over without an answer went out, by channel and answer."
     );
     describe_histogram!(
         DELIVERY_SECONDS,

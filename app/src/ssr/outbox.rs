@@ -129,6 +129,9 @@ pub struct OutboxRow {
     pub status: String,
     pub attempts: i64,
     pub created_at: i64,
+    /// When the last attempt handed the message to its provider without an answer coming back
+    /// (0: none is in doubt). See `delivery`.
+    pub handed_over_at: i64,
 }
 
 // Bodies carry codes: keep them out of debug output.
@@ -140,12 +143,12 @@ impl std::fmt::Debug for OutboxRow {
             .field("template", &self.template)
             .field("status", &self.status)
             .field("attempts", &self.attempts)
+            .field("handed_over_at", &self.handed_over_at)
             .finish_non_exhaustive()
     }
 }
 
-const COLUMNS: &str =
-    "id, channel, recipient, subject, body, template, code, status, attempts, created_at";
+const COLUMNS: &str = "id, channel, recipient, subject, body, template, code, status, attempts, created_at, handed_over_at";
 
 /// Messages for one recipient (or all), newest first: the development outbox.
 pub async fn list(
@@ -155,20 +158,18 @@ pub async fn list(
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     match recipient {
         Some(to) => {
-            sqlx::query_as(
-                "SELECT id, channel, recipient, subject, body, template, code, status, attempts, created_at \
-                 FROM outbox WHERE recipient = $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(to)
-            .bind(limit)
-            .fetch_all(conn)
-            .await
+            let sql = format!(
+                "SELECT {COLUMNS} FROM outbox WHERE recipient = $1 ORDER BY id DESC LIMIT $2"
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(to)
+                .bind(limit)
+                .fetch_all(conn)
+                .await
         }
         None => {
-            sqlx::query_as(
-                "SELECT id, channel, recipient, subject, body, template, code, status, attempts, created_at \
-                 FROM outbox ORDER BY id DESC LIMIT $1",
-            )
+            let sql = format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(limit)
                 .fetch_all(conn)
                 .await
@@ -222,6 +223,17 @@ pub async fn renew_claim(
     Ok(done.rows_affected() == 1)
 }
 
+/// Records, in its own commit, that the message is about to be handed to its provider: a crash
+/// or a lost answer after this leaves the mark, and the next attempt asks the provider first.
+pub async fn hand_over(db: &crate::ssr::db::Db, id: i64, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET handed_over_at = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *db.write().await?)
+        .await?;
+    Ok(())
+}
+
 /// What a delivered message's row keeps: a code is a secret at rest once it has left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AfterDelivery {
@@ -258,7 +270,7 @@ pub async fn mark_sent(
     after: AfterDelivery,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    let sent = "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL";
+    let sent = "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = 0, last_error = NULL, handed_over_at = 0";
     let sql = match after {
         AfterDelivery::KeepUntilExpiry => format!("{sent} WHERE id = $2"),
         AfterDelivery::MaskCode => format!("{sent}, {WIPE_CODE} WHERE id = $2"),
@@ -297,14 +309,16 @@ pub async fn wipe_dead_codes(
     Ok(done.rows_affected())
 }
 
-/// Records a failed attempt and schedules the next one, or gives up after `max_attempts`.
+/// Records a failed attempt and schedules the next one, or gives up after `max_attempts`. A
+/// failure in doubt keeps the hand-over mark, so the next attempt asks the provider first.
 pub async fn mark_failed(
     db: &crate::ssr::db::Db,
     id: i64,
     now_ms: i64,
-    error: &str,
+    failure: &crate::ssr::delivery::DeliveryError,
     max_attempts: i64,
 ) -> Result<(), sqlx::Error> {
+    let error = failure.reason.as_str();
     let mut tx = db.begin().await?;
     let (attempts,): (i64,) = sqlx::query_as("SELECT attempts FROM outbox WHERE id = $1")
         .bind(id)
@@ -318,12 +332,14 @@ pub async fn mark_failed(
     };
     let next = now_ms + backoff_ms(attempts);
     sqlx::query(
-        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_until = 0, last_error = $4 WHERE id = $5",
+        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, claimed_until = 0, last_error = $4, \
+         handed_over_at = CASE WHEN $5 = 1 THEN handed_over_at ELSE 0 END WHERE id = $6",
     )
     .bind(status)
     .bind(attempts)
     .bind(next)
     .bind(error)
+    .bind(i64::from(failure.in_doubt))
     .bind(id)
     .execute(&mut *tx)
     .await?;

@@ -1,16 +1,23 @@
 //! SMS through Alibaba Cloud SMS (dysmsapi `SendSms`, API version 2017-05-25), signed with the
-//! RPC signature v1.0 (HMAC-SHA1 over the canonicalized, percent-encoded parameters).
+//! RPC signature v1.0 (HMAC-SHA1 over the canonicalized, percent-encoded parameters). A message
+//! handed over without an answer is looked up with `QuerySendDetails` by its `OutId` (the outbox
+//! id) before it is sent again.
 //!
 //! The signing is pure (`percent_encode`, `canonicalize`, `string_to_sign`, `sign`) so it can be
 //! checked against the provider's published example and reused by tests that stand in for it.
 
-use super::{BoxFuture, DeliveryError, Outbound, SmsSender};
+use super::{BoxFuture, DeliveryError, Handover, Outbound, SmsSender};
 use crate::ssr::config::SmsConfig;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use std::time::Duration;
 
 pub const ACTION: &str = "SendSms";
+pub const QUERY_ACTION: &str = "QuerySendDetails";
+/// The most records one `QuerySendDetails` page holds.
+const QUERY_PAGE_SIZE: usize = 50;
+/// Pages read per send date: the send limits allow far fewer messages to one number a day.
+const QUERY_MAX_PAGES: usize = 4;
 pub const API_VERSION: &str = "2017-05-25";
 pub const SIGNATURE_METHOD: &str = "HMAC-SHA1";
 pub const SIGNATURE_VERSION: &str = "1.0";
@@ -91,12 +98,39 @@ pub fn template_param(message: &Outbound<'_>) -> Result<String, DeliveryError> {
         let code = message
             .code
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| DeliveryError("verification message without a code".into()))?;
+            .ok_or_else(|| DeliveryError::new("verification message without a code"))?;
         serde_json::json!({ "code": code })
     } else {
         serde_json::json!({ "content": message.body })
     };
     Ok(value.to_string())
+}
+
+/// The parameters every call carries (all but `Signature`), for `action`.
+fn common_params<'a>(
+    config: &'a SmsConfig,
+    action: &'a str,
+    nonce: &'a str,
+    timestamp: &'a str,
+) -> [(&'static str, &'a str); 9] {
+    [
+        ("AccessKeyId", config.access_key_id.as_str()),
+        ("Action", action),
+        ("Format", "JSON"),
+        ("RegionId", config.region_id.as_str()),
+        ("SignatureMethod", SIGNATURE_METHOD),
+        ("SignatureNonce", nonce),
+        ("SignatureVersion", SIGNATURE_VERSION),
+        ("Timestamp", timestamp),
+        ("Version", API_VERSION),
+    ]
+}
+
+fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Every request parameter except `Signature`, for one message.
@@ -111,27 +145,89 @@ pub fn request_params(
     } else {
         &config.notice_template
     };
-    let params = [
-        ("AccessKeyId", config.access_key_id.as_str()),
-        ("Action", ACTION),
-        ("Format", "JSON"),
-        ("OutId", &message.id.to_string()),
+    let out_id = message.id.to_string();
+    let template_param = template_param(message)?;
+    let mut params = owned(&common_params(config, ACTION, nonce, timestamp));
+    params.extend(owned(&[
+        ("OutId", &out_id),
         // E.164 as stored: the provider takes the +cc form for international numbers.
         ("PhoneNumbers", message.recipient),
-        ("RegionId", config.region_id.as_str()),
         ("SignName", config.sign_name.as_str()),
-        ("SignatureMethod", SIGNATURE_METHOD),
-        ("SignatureNonce", nonce),
-        ("SignatureVersion", SIGNATURE_VERSION),
         ("TemplateCode", template_code.as_str()),
-        ("TemplateParam", &template_param(message)?),
-        ("Timestamp", timestamp),
-        ("Version", API_VERSION),
-    ];
-    Ok(params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+        ("TemplateParam", &template_param),
+    ]));
+    Ok(params)
+}
+
+/// The number as `QuerySendDetails` takes it: 11 digits for a number of the Chinese mainland,
+/// the country code and number without `+` for any other.
+pub fn query_number(e164: &str) -> String {
+    let digits = e164.trim_start_matches('+');
+    match digits.strip_prefix("86") {
+        Some(national) if national.len() == 11 => national.to_string(),
+        _ => digits.to_string(),
+    }
+}
+
+/// The send dates (`yyyyMMdd`, China Standard Time, as the provider files its records) to look
+/// through for a message handed over at `handed_over_ms`, up to now.
+pub fn send_dates(handed_over_ms: i64, now_ms: i64) -> Vec<String> {
+    let cst = time::UtcOffset::from_hms(8, 0, 0).expect("UTC+8 is a valid offset");
+    let date = |ms: i64| {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            .to_offset(cst);
+        format!("{:04}{:02}{:02}", at.year(), u8::from(at.month()), at.day())
+    };
+    let mut dates = vec![date(handed_over_ms)];
+    let today = date(now_ms.max(handed_over_ms));
+    if today != dates[0] {
+        dates.push(today);
+    }
+    dates
+}
+
+/// Every `QuerySendDetails` parameter except `Signature`: one page of one number's records of a day.
+pub fn query_params(
+    config: &SmsConfig,
+    recipient: &str,
+    send_date: &str,
+    page: usize,
+    nonce: &str,
+    timestamp: &str,
+) -> Vec<(String, String)> {
+    let number = query_number(recipient);
+    let (page, size) = (page.to_string(), QUERY_PAGE_SIZE.to_string());
+    let mut params = owned(&common_params(config, QUERY_ACTION, nonce, timestamp));
+    params.extend(owned(&[
+        ("CurrentPage", &page),
+        ("PageSize", &size),
+        ("PhoneNumber", &number),
+        ("SendDate", send_date),
+    ]));
+    params
+}
+
+/// What one page of `QuerySendDetails` says of outbox message `out_id`: `Some(true)` when a
+/// record with that `OutId` is delivered or awaiting its receipt (SendStatus 3 or 1), and how many
+/// records the page held.
+pub fn find_out_id(answer: &serde_json::Value, out_id: i64) -> (bool, usize) {
+    let records = answer
+        .pointer("/SmsSendDetailDTOs/SmsSendDetailDTO")
+        .and_then(|r| r.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let out_id = out_id.to_string();
+    let went_out = records.iter().any(|r| {
+        let same = match r.get("OutId") {
+            Some(serde_json::Value::String(s)) => *s == out_id,
+            Some(serde_json::Value::Number(n)) => n.to_string() == out_id,
+            _ => false,
+        };
+        let status = r.get("SendStatus").and_then(|s| s.as_i64());
+        same && matches!(status, Some(1) | Some(3))
+    });
+    (went_out, records.len())
 }
 
 /// The provider's answer code, kept only when it looks like one (`isv.BUSINESS_LIMIT_CONTROL`),
@@ -167,10 +263,13 @@ impl AliyunSms {
         Ok(AliyunSms { config, client })
     }
 
-    async fn deliver(&self, message: &Outbound<'_>) -> Result<(), DeliveryError> {
-        let nonce = uuid::Uuid::new_v4().to_string();
-        let now = timestamp(time::OffsetDateTime::now_utc());
-        let mut params = request_params(&self.config, message, &nonce, &now)?;
+    /// Signs and posts one call; answers the provider's JSON when its `Code` is `OK`.
+    /// `message` is there to keep its code out of any error text.
+    async fn call(
+        &self,
+        mut params: Vec<(String, String)>,
+        message: &Outbound<'_>,
+    ) -> Result<serde_json::Value, DeliveryError> {
         let signature = sign("POST", &params, &self.config.access_key_secret.0);
         params.push(("Signature".into(), signature));
 
@@ -181,36 +280,77 @@ impl AliyunSms {
             .send()
             .await
             .map_err(|e| {
-                DeliveryError(
-                    if e.is_timeout() {
-                        "sms provider timed out"
-                    } else if e.is_connect() {
-                        "sms provider unreachable"
-                    } else {
-                        "sms request failed"
-                    }
-                    .into(),
-                )
+                if e.is_connect() {
+                    // Never reached: nothing went out.
+                    DeliveryError::new("sms provider unreachable")
+                } else if e.is_timeout() {
+                    DeliveryError::in_doubt("sms provider timed out")
+                } else {
+                    DeliveryError::in_doubt("sms request failed")
+                }
             })?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
-            return Err(DeliveryError(format!(
+            return Err(DeliveryError::new(format!(
                 "sms provider answered HTTP {}",
                 status.as_u16()
             )));
         }
-        let answer: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|_| DeliveryError("sms provider answered something other than JSON".into()))?;
+        let answer: serde_json::Value = response.json().await.map_err(|_| {
+            DeliveryError::in_doubt("sms provider answered something other than JSON")
+        })?;
         match answer.get("Code").and_then(|c| c.as_str()) {
-            Some("OK") => Ok(()),
-            Some(code) => Err(DeliveryError(format!(
+            Some("OK") => Ok(answer),
+            Some(code) => Err(DeliveryError::new(format!(
                 "sms provider refused: {}",
                 provider_code(code, message)
             ))),
-            None => Err(DeliveryError("sms provider answered without a Code".into())),
+            None => Err(DeliveryError::in_doubt(
+                "sms provider answered without a Code",
+            )),
         }
+    }
+
+    async fn deliver(&self, message: &Outbound<'_>) -> Result<(), DeliveryError> {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let now = timestamp(time::OffsetDateTime::now_utc());
+        let params = request_params(&self.config, message, &nonce, &now)?;
+        self.call(params, message).await.map(|_| ())
+    }
+
+    /// Looks through the number's records of the hand-over's day (and today's) for the outbox id.
+    async fn find(
+        &self,
+        message: &Outbound<'_>,
+        handed_over_ms: i64,
+    ) -> Result<Handover, DeliveryError> {
+        let now = time::OffsetDateTime::now_utc();
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        for date in send_dates(handed_over_ms, now_ms) {
+            for page in 1..=QUERY_MAX_PAGES {
+                let nonce = uuid::Uuid::new_v4().to_string();
+                let params = query_params(
+                    &self.config,
+                    message.recipient,
+                    &date,
+                    page,
+                    &nonce,
+                    &timestamp(now),
+                );
+                let answer = self.call(params, message).await.map_err(|e| {
+                    // Whatever the lookup's trouble, the message stays in doubt.
+                    DeliveryError::in_doubt(format!("lookup: {}", e.reason))
+                })?;
+                let (went_out, records) = find_out_id(&answer, message.id);
+                if went_out {
+                    return Ok(Handover::Sent);
+                }
+                if records < QUERY_PAGE_SIZE {
+                    break;
+                }
+            }
+        }
+        Ok(Handover::NotSent)
     }
 }
 
@@ -218,18 +358,19 @@ impl SmsSender for AliyunSms {
     fn send<'a>(&'a self, message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.deliver(message))
     }
+
+    fn look_up<'a>(
+        &'a self,
+        message: &'a Outbound<'a>,
+        handed_over_ms: i64,
+    ) -> BoxFuture<'a, Result<Handover, DeliveryError>> {
+        Box::pin(self.find(message, handed_over_ms))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
-        params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn percent_encoding_follows_rfc_3986() {
@@ -382,6 +523,47 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_asks_for_the_number_and_day_as_the_provider_files_them() {
+        assert_eq!(query_number("+8613800138000"), "13800138000");
+        assert_eq!(query_number("+12025550143"), "12025550143");
+        assert_eq!(query_number("+85261234567"), "85261234567");
+        // 2024-01-02 15:59:59 UTC is 23:59:59 in Beijing; a minute later it is the 3rd there.
+        let before_midnight = 1_704_211_199_000;
+        assert_eq!(send_dates(before_midnight, before_midnight), ["20240102"]);
+        assert_eq!(
+            send_dates(before_midnight, before_midnight + 60_000),
+            ["20240102", "20240103"]
+        );
+        let params = query_params(&config(), "+8613800138000", "20240102", 2, "n", "t");
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("Action"), Some("QuerySendDetails"));
+        assert_eq!(get("PhoneNumber"), Some("13800138000"));
+        assert_eq!(get("SendDate"), Some("20240102"));
+        assert_eq!(get("CurrentPage"), Some("2"));
+        assert_eq!(get("PageSize"), Some("50"));
+    }
+
+    #[test]
+    fn only_a_record_of_this_out_id_that_went_out_counts() {
+        let page = serde_json::json!({
+            "Code": "OK",
+            "TotalCount": 3,
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": [
+                {"OutId": "41", "SendStatus": 3},
+                {"OutId": "42", "SendStatus": 2},
+                {"OutId": "43", "SendStatus": 1},
+            ]}
+        });
+        assert_eq!(find_out_id(&page, 41), (true, 3));
+        // Status 2: the provider failed it, so a new send is the only copy.
+        assert_eq!(find_out_id(&page, 42), (false, 3));
+        assert_eq!(find_out_id(&page, 43), (true, 3));
+        assert_eq!(find_out_id(&page, 44), (false, 3));
+        let empty = serde_json::json!({"Code": "OK", "TotalCount": 0, "SmsSendDetailDTOs": {"SmsSendDetailDTO": []}});
+        assert_eq!(find_out_id(&empty, 41), (false, 0));
+    }
+
+    #[test]
     fn provider_codes_are_kept_only_when_harmless() {
         let m = message("verification_code", "Your code is 123456", Some("123456"));
         assert_eq!(
@@ -407,7 +589,9 @@ mod tests {
         .unwrap();
         let m = message("verification_code", "Your code is 123456", Some("123456"));
         let error = sms.send(&m).await.unwrap_err();
-        assert!(!error.0.contains("123456"), "{error}");
-        assert!(error.0.starts_with("sms "), "{error}");
+        assert!(!error.reason.contains("123456"), "{error}");
+        assert!(error.reason.starts_with("sms "), "{error}");
+        // Refused at connect: nothing went out, so the retry needs no lookup.
+        assert!(!error.in_doubt, "{error}");
     }
 }

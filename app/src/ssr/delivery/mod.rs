@@ -1,4 +1,11 @@
 //! Delivery of queued messages: SMS through a provider's HTTP API, email over SMTP, with retries.
+//!
+//! Never twice: handing a message to a provider and marking it sent cannot be one atomic step, so
+//! the hand-over is recorded first, in its own commit (`outbox::hand_over`). When no answer comes
+//! back (a timeout, a cut connection, a crash of this process), the next attempt first asks the
+//! provider whether the message went out (SMS: `QuerySendDetails` by `OutId`) and sends it again
+//! only when it did not. SMTP has no such question: an email goes again with the same Message-ID,
+//! by which relays and mailboxes recognise the copy.
 
 pub mod aliyun;
 pub mod smtp;
@@ -14,8 +21,43 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Why one delivery attempt failed; the text goes to the outbox row and the log, never a code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DeliveryError(pub String);
+#[error("{reason}")]
+pub struct DeliveryError {
+    pub reason: String,
+    /// The request may have reached the provider and no answer says what became of it (a
+    /// timeout, a connection cut after the request, an answer cut short): before sending again,
+    /// the provider is asked.
+    pub in_doubt: bool,
+}
+
+impl DeliveryError {
+    /// The message did not go out: the provider refused it or was never reached.
+    pub fn new(reason: impl Into<String>) -> DeliveryError {
+        DeliveryError {
+            reason: reason.into(),
+            in_doubt: false,
+        }
+    }
+
+    /// The message may have gone out.
+    pub fn in_doubt(reason: impl Into<String>) -> DeliveryError {
+        DeliveryError {
+            reason: reason.into(),
+            in_doubt: true,
+        }
+    }
+}
+
+/// What a provider says of a message handed to it earlier without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handover {
+    /// It went out (or is on its way): it must not be sent again.
+    Sent,
+    /// The provider has no trace of it: sending it again sends it once.
+    NotSent,
+    /// The provider cannot be asked (SMTP): it is sent again, recognisable as the same message.
+    CannotTell,
+}
 
 /// One queued message handed to a sender.
 pub struct Outbound<'a> {
@@ -30,6 +72,15 @@ pub struct Outbound<'a> {
 
 pub trait SmsSender: Send + Sync + 'static {
     fn send<'a>(&'a self, message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>>;
+
+    /// Whether `message`, handed over at `handed_over_ms` without an answer, went out.
+    fn look_up<'a>(
+        &'a self,
+        _message: &'a Outbound<'a>,
+        _handed_over_ms: i64,
+    ) -> BoxFuture<'a, Result<Handover, DeliveryError>> {
+        Box::pin(async { Ok(Handover::CannotTell) })
+    }
 }
 
 pub trait EmailSender: Send + Sync + 'static {
@@ -115,36 +166,58 @@ async fn deliver_one(
         template: &row.template,
         code: row.code.as_deref(),
     };
+    let after = AfterDelivery::choose(senders.through_providers, services.config.dev_outbox);
+    if row.handed_over_at > 0 {
+        let answer = match row.channel.as_str() {
+            "sms" => senders.sms.look_up(&message, row.handed_over_at).await,
+            _ => Ok(Handover::CannotTell),
+        };
+        services
+            .metrics
+            .handover_looked_up(&row.channel, answer.as_ref().ok().copied());
+        match answer {
+            Ok(Handover::Sent) => {
+                tracing::info!(outbox_id = row.id, channel = %row.channel, "the provider had it already; not sent again");
+                return outbox::mark_sent(&services.db, row.id, services.now_ms(), after).await;
+            }
+            Ok(Handover::NotSent | Handover::CannotTell) => {}
+            Err(error) => return failed(services, row, &error).await,
+        }
+    }
+    outbox::hand_over(&services.db, row.id, services.now_ms()).await?;
     let started = std::time::Instant::now();
     let result = match row.channel.as_str() {
         "sms" => senders.sms.send(&message).await,
         "email" => senders.email.send(&message).await,
-        other => Err(DeliveryError(format!("unknown channel {other}"))),
+        other => Err(DeliveryError::new(format!("unknown channel {other}"))),
     };
     let seconds = started.elapsed().as_secs_f64();
     services
         .metrics
         .delivery_attempt(&row.channel, result.is_ok(), seconds);
-    let now = services.now_ms();
     match result {
         Ok(()) => {
             tracing::info!(outbox_id = row.id, channel = %row.channel, "message delivered");
-            let after =
-                AfterDelivery::choose(senders.through_providers, services.config.dev_outbox);
-            outbox::mark_sent(&services.db, row.id, now, after).await
+            outbox::mark_sent(&services.db, row.id, services.now_ms(), after).await
         }
-        Err(error) => {
-            tracing::warn!(outbox_id = row.id, channel = %row.channel, %error, "delivery failed; will retry");
-            outbox::mark_failed(
-                &services.db,
-                row.id,
-                now,
-                &error.0,
-                services.config.delivery_max_attempts,
-            )
-            .await
-        }
+        Err(error) => failed(services, row, &error).await,
     }
+}
+
+async fn failed(
+    services: &Services,
+    row: &OutboxRow,
+    error: &DeliveryError,
+) -> Result<(), sqlx::Error> {
+    tracing::warn!(outbox_id = row.id, channel = %row.channel, %error, in_doubt = error.in_doubt, "delivery failed; will retry");
+    outbox::mark_failed(
+        &services.db,
+        row.id,
+        services.now_ms(),
+        error,
+        services.config.delivery_max_attempts,
+    )
+    .await
 }
 
 /// Runs until `shutdown` resolves: delivers what is due, then sleeps until woken or the poll interval.

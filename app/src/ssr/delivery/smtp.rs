@@ -78,7 +78,7 @@ pub fn build_message(
     let to: Mailbox = message
         .recipient
         .parse()
-        .map_err(|_| DeliveryError("invalid recipient address".into()))?;
+        .map_err(|_| DeliveryError::new("invalid recipient address"))?;
     let subject = if message.subject.trim().is_empty() {
         DEFAULT_SUBJECT
     } else {
@@ -91,7 +91,7 @@ pub fn build_message(
         .message_id(Some(message_id(message.id, id_domain)))
         .header(ContentType::TEXT_PLAIN)
         .body(message.body.to_string())
-        .map_err(|_| DeliveryError("could not build the email".into()))
+        .map_err(|_| DeliveryError::new("could not build the email"))
 }
 
 /// A short description of a failure: never the message, never the server's free text.
@@ -118,14 +118,18 @@ impl EmailSender for SmtpEmail {
     fn send<'a>(&'a self, message: &'a Outbound<'a>) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
             let Some(transport) = &self.transport else {
-                return Err(DeliveryError("smtp host is not configured".into()));
+                return Err(DeliveryError::new("smtp host is not configured"));
             };
             let email = build_message(&self.from, &self.id_domain, message)?;
-            transport
-                .send(email)
-                .await
-                .map(|_| ())
-                .map_err(|e| DeliveryError(describe(&e)))
+            transport.send(email).await.map(|_| ()).map_err(|e| {
+                // No answer to the message: it may have been taken. It goes again with the
+                // same Message-ID (SMTP cannot be asked).
+                if e.is_timeout() || e.status().is_none() {
+                    DeliveryError::in_doubt(describe(&e))
+                } else {
+                    DeliveryError::new(describe(&e))
+                }
+            })
         })
     }
 }
@@ -198,7 +202,7 @@ mod tests {
         let from: Mailbox = "no-reply@example.test".parse().unwrap();
         let m = outbound("not an address", "Code", "Your code is 123456.");
         let error = build_message(&from, "example.test", &m).unwrap_err();
-        assert!(!error.0.contains("123456"));
+        assert!(!error.reason.contains("123456"));
     }
 
     #[tokio::test]
@@ -242,7 +246,7 @@ mod tests {
             .send(&outbound("ada@example.test", "", "Your code is 123456."))
             .await
             .unwrap_err();
-        assert_eq!(error.0, "smtp host is not configured");
+        assert_eq!(error.reason, "smtp host is not configured");
     }
 
     #[tokio::test]
@@ -263,7 +267,7 @@ mod tests {
             .send(&outbound("ada@example.test", "", "Your code is 123456."))
             .await
             .unwrap_err();
-        assert!(error.0.starts_with("smtp "), "{error}");
-        assert!(!error.0.contains("123456"), "{error}");
+        assert!(error.reason.starts_with("smtp "), "{error}");
+        assert!(!error.reason.contains("123456"), "{error}");
     }
 }

@@ -26,6 +26,7 @@ const SIGN_NAME: &str = "Account Center";
 const FROM: &str = "Account Center <no-reply@example.test>";
 const WAIT: Duration = Duration::from_secs(10);
 
+mod never_twice;
 mod sending;
 
 // Helpers

@@ -628,6 +628,8 @@ pub struct SmsHit {
 pub struct SmsStandIn {
     pub endpoint: String,
     hits: Arc<Mutex<Vec<SmsHit>>>,
+    /// `QuerySendDetails` calls: a sender asking whether a message it lost the answer of went out.
+    lookups: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
     task: Arc<tokio::task::JoinHandle<()>>,
 }
@@ -640,6 +642,9 @@ async fn sms_endpoint(
         let found = params.iter().find(|(k, _)| k == key);
         found.map(|(_, v)| v.clone()).unwrap_or_default()
     };
+    if get("Action") == "QuerySendDetails" {
+        return (StatusCode::OK, sms.records(&get("PhoneNumber")));
+    }
     let signature = get("Signature");
     let unsigned: Vec<(String, String)> = params
         .iter()
@@ -690,6 +695,7 @@ impl SmsStandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}/", listener.local_addr().unwrap());
         let hits: Arc<Mutex<Vec<SmsHit>>> = Arc::default();
+        let lookups: Arc<AtomicUsize> = Arc::default();
         let down: Arc<AtomicBool> = Arc::default();
         let (tx, rx) = tokio::sync::oneshot::channel::<SmsStandIn>();
         let task = tokio::spawn(async move {
@@ -702,6 +708,7 @@ impl SmsStandIn {
         let sms = SmsStandIn {
             endpoint,
             hits,
+            lookups,
             down,
             task: Arc::new(task),
         };
@@ -716,6 +723,23 @@ impl SmsStandIn {
 
     pub fn hits(&self) -> Vec<SmsHit> {
         self.hits.lock().unwrap().clone()
+    }
+
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// The `QuerySendDetails` answer for one number: every message to it that was accepted.
+    fn records(&self, number: &str) -> String {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let records: Vec<serde_json::Value> = self
+            .hits()
+            .iter()
+            .filter(|h| h.accepted && app::ssr::delivery::aliyun::query_number(&h.phone) == number)
+            .map(|h| serde_json::json!({"OutId": h.out_id.to_string(), "SendStatus": 3}))
+            .collect();
+        serde_json::json!({"Code": "OK", "TotalCount": records.len(), "SmsSendDetailDTOs": {"SmsSendDetailDTO": records}})
+            .to_string()
     }
 
     pub fn stop(&self) {

@@ -83,6 +83,10 @@ pub enum AppError {
     /// An Enterprise SSO sign-in that started no session; its text is in `api::sso`.
     #[error("{0}")]
     Sso(crate::api::sso::SsoFailure),
+    /// The database cannot serve now (unreachable, restarting, failing over, read-only, full):
+    /// nothing was changed, and the same request may succeed in a moment (`Retry-After`).
+    #[error("The service is briefly unavailable. Nothing was changed; try again in a moment.")]
+    Unavailable,
     #[error("Something went wrong on our side. Try again.")]
     Internal,
     #[error("The service could not be reached. Check your connection and try again.")]
@@ -124,6 +128,7 @@ impl AppError {
             AppError::NotAResourceAccount => "AccountTypeMismatch",
             AppError::AccessKeyLimit(_) => "LimitExceeded.AccessKey",
             AppError::Sso(failure) => failure.code(),
+            AppError::Unavailable => "ServiceUnavailable",
             AppError::Internal => "InternalError",
             AppError::Transport(_) => "Transport",
         }
@@ -164,6 +169,7 @@ impl AppError {
             AppError::AccessKeyLimit(_) => "AccessKeyLimit",
             AppError::SignInStepExpired => "SignInStepExpired",
             AppError::Sso(_) => "Sso",
+            AppError::Unavailable => "Unavailable",
             AppError::Internal => "Internal",
             AppError::Transport(_) => "Transport",
         }
@@ -186,6 +192,7 @@ impl AppError {
             | AppError::Transport(_)
             | AppError::Sso(crate::api::sso::SsoFailure::Internal) => 500,
             AppError::Sso(crate::api::sso::SsoFailure::ProviderUnreachable) => 502,
+            AppError::Unavailable => 503,
             _ => 400,
         }
     }
@@ -221,11 +228,54 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) after `AppError::Unavailable`.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        tracing::error!(%error, "database error");
-        AppError::Internal
+        if database_unavailable(&error) {
+            tracing::warn!(%error, "database unavailable");
+            AppError::Unavailable
+        } else {
+            tracing::error!(%error, "database error");
+            AppError::Internal
+        }
+    }
+}
+
+/// Whether a database error says the database cannot serve now, rather than that this request
+/// is wrong: the connection is gone or refused, the pool could not get one, the server is
+/// shutting down or starting, it is a read-only standby (after a failover), it ran out of space,
+/// or a serializable transaction lost a race. Each rolled the transaction back.
+#[cfg(feature = "ssr")]
+pub fn database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.parse::<i32>() {
+                // SQLite result codes (extended; the low byte is the primary code): BUSY, LOCKED,
+                // READONLY, IOERR, FULL, CANTOPEN.
+                Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+                // PostgreSQL SQLSTATE: connection exceptions (08), insufficient resources (53,
+                // disk full 53100), operator intervention (57P01 admin shutdown, 57P03 cannot
+                // connect now), read-only transaction on a standby (25006), serialization
+                // failure and deadlock (40001, 40P01).
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || matches!(code.as_ref(), "25006" | "40001" | "40P01")
+                }
+            }
+        }
+        _ => false,
     }
 }
 
@@ -234,6 +284,18 @@ pub type AppResult<T> = Result<T, AppError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_lost_connection_is_unavailable_and_a_missing_row_is_not() {
+        let gone = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(database_unavailable(&gone));
+        assert_eq!(AppError::from(gone), AppError::Unavailable);
+        assert!(database_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(!database_unavailable(&sqlx::Error::RowNotFound));
+        assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::Internal);
+        assert_eq!(AppError::Unavailable.status(), 503);
+    }
 
     #[test]
     fn the_reason_is_the_name_serde_gives_the_variant() {
@@ -267,6 +329,7 @@ mod tests {
             AppError::NotFound,
             AppError::NotAResourceAccount,
             AppError::AccessKeyLimit(2),
+            AppError::Unavailable,
             AppError::Internal,
             AppError::Transport("x".into()),
         ];

@@ -72,6 +72,12 @@ impl ApiError {
             Json(json!({ "Code": self.code, "Message": self.message, "RequestId": request_id })),
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(app::error::RETRY_AFTER_SECS),
+            );
+        }
         let reason = self.app_error.unwrap_or(self.code);
         response.extensions_mut().insert(Refusal(reason));
         response

@@ -55,6 +55,12 @@ async fn with_error_status(response: Response) -> Response {
         if let Ok(status) = http::StatusCode::from_u16(error.status()) {
             parts.status = status;
         }
+        if error == app::error::AppError::Unavailable {
+            parts.headers.insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(app::error::RETRY_AFTER_SECS),
+            );
+        }
         parts.extensions.insert(Refusal(error.reason()));
     }
     Response::from_parts(parts, Body::from(bytes))

@@ -71,6 +71,7 @@ mod attacks_signin;
 mod attacks_totp;
 mod automation_sdk;
 mod crafted_requests;
+mod database_gone;
 mod delivery;
 mod directory;
 mod foundation;

@@ -46,6 +46,8 @@
 //!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`), or
 //!   `APP_TEST_SERVER_BIN` when set (a target directory shared by several checkouts holds the
 //!   `server` of whichever built last).
+//! - `helpers::smtp` — the relay side of every SMTP stand-in: `start(limit, keep)` answers each
+//!   sender and hands `keep` every message it receives.
 //!
 //! # Adding a test module
 //!

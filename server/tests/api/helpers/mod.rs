@@ -1,12 +1,14 @@
 //! The in-process harness: spawns the real app on port 0 with a fresh database (SQLite file or
 //! PostgreSQL database, chosen by APP_TEST_BACKEND) and a clock the test moves, and talks to it
 //! over HTTP. `steps` holds the typed steps every test repeats, `fixtures` the demo data and the
-//! raw requests several modules share, `processes` the two-process `Cluster`.
+//! raw requests several modules share, `processes` the two-process `Cluster`, `smtp` the relay
+//! side of the SMTP stand-ins.
 #![allow(dead_code)]
 
 pub mod fixtures;
 pub mod metrics;
 pub mod processes;
+pub mod smtp;
 pub mod steps;
 
 pub use steps::{Method, Steps};

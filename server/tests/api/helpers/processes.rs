@@ -15,7 +15,7 @@
 
 use super::smtp;
 use super::steps::Steps;
-use super::{Reply, TestDb, latest_code_in, phone_in, post_form};
+use super::{Reply, TestDb, bindings_in, latest_code_in, phone_in, post_form};
 use app::error::AppError;
 use app::ssr::db::Db;
 use axum::extract::State;
@@ -399,6 +399,11 @@ impl Cluster {
         phone_in(&self.db.pool, account_id).await
     }
 
+    /// How many active accounts hold `phone`, by `phone_binding_counts`.
+    pub async fn bindings_of(&self, phone: &str) -> i64 {
+        bindings_in(&self.db.pool, phone).await
+    }
+
     /// `phone_binding_counts` says, for every number, exactly how many active accounts hold it.
     pub async fn assert_binding_counts_consistent(&self) {
         let held: Vec<(String, i64)> = sqlx::query_as(
@@ -465,11 +470,11 @@ impl Cluster {
         rows.into_iter().map(|r| r.0).collect()
     }
 
-    /// No process wrote a code, a password or a message body to its log.
-    pub async fn assert_logs_keep_secrets(&self, tokens: &[&str]) {
+    /// No process wrote a code, a password, a message body or one of `tokens` to its log.
+    pub async fn assert_logs_keep_secrets(&self, tokens: &[impl AsRef<str>]) {
         let codes = self.all_codes().await;
         let logs: String = self.instances.iter().map(|i| i.log()).collect();
-        let mut secrets: Vec<&str> = tokens.to_vec();
+        let mut secrets: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
         secrets.push(PASSWORD);
         let leaks = find_leaks(&logs, &codes, &secrets);
         assert!(

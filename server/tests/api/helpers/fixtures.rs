@@ -222,16 +222,3 @@ pub async fn sso_token(app: &TestApp) -> String {
     let cookie = super::set_cookie(&response);
     app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap()
 }
-
-/// Appeal step 1: a code to the contact email, read from the development outbox.
-pub async fn appeal_code(app: &TestApp, token: &str, contact: &str) -> String {
-    let _: app::model::CodeSent = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", contact)],
-            Some(token),
-        )
-        .await
-        .ok();
-    app.latest_code(contact).await.unwrap()
-}

@@ -7,13 +7,53 @@ use app::error::AppError;
 use app::model::{AppealView, AuditView, CodeSent, IdentityOptions};
 use app::ssr::seed::{ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
 use helpers::fixtures::{
-    ALICE_EMAIL, ALICE_PHONE, NEW_CN, appeal_code, role_token, sso_token, totp_at, wrong_code,
+    ALICE_EMAIL, ALICE_PHONE, NEW_CN, appeal_without_code, non_owner_sessions, totp_at, wrong_code,
 };
-use helpers::{PASSWORD, TestApp, spawn, spawn_with};
+use helpers::{PASSWORD, TestApp, spawn, spawn_as, spawn_with};
 
 /// Identity by SMS to the original number; returns the session token holding the ticket.
 async fn verified_alice(app: &TestApp) -> String {
     app.verified_by_sms(ALICE_EMAIL, ALICE_PHONE).await
+}
+
+/// The app and a session of Alice's that passed the identity step by SMS (it holds a ticket).
+async fn spawn_verified_alice() -> (TestApp, String) {
+    let app = spawn().await;
+    let token = verified_alice(&app).await;
+    (app, token)
+}
+
+/// The app, a session of Alice's, and an identity code sent by SMS to her number.
+async fn spawn_with_sms_code() -> (TestApp, String, String) {
+    let (app, token) = spawn_as(ALICE_EMAIL).await;
+    let code = sms_code(&app, &token).await;
+    (app, token, code)
+}
+
+/// Sends an identity code by SMS to Alice's number and reads it.
+async fn sms_code(app: &TestApp, token: &str) -> String {
+    app.identity_code(token, Method::Sms, ALICE_PHONE).await
+}
+
+/// Submits `code` at the identity step by SMS.
+async fn verify_sms(app: &TestApp, token: &str, code: &str) -> helpers::Reply {
+    app.verify_identity(token, Method::Sms, code).await
+}
+
+/// `code` at the identity step by SMS is refused with `expected`.
+async fn assert_sms_refused(app: &TestApp, token: &str, code: &str, expected: AppError) {
+    assert_eq!(verify_sms(app, token, code).await.err(), expected);
+}
+
+/// The forgot-password form's request for `account`, as the browser sends it.
+async fn ask_for_recovery(app: &TestApp, account: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/api/forgot_password"))
+        .header("Origin", &app.base)
+        .form(&[("account", account)])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Alice's authenticator code `offset_steps` 30-second steps from the test clock's now.
@@ -23,30 +63,24 @@ fn totp_now(app: &TestApp, offset_steps: i64) -> String {
 
 #[tokio::test]
 async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     let masked = app.change_number(&token, "13512345678").await.unwrap();
     assert_eq!(masked, "+86 135****5678");
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(NEW_CN));
 
     // Notices went to the old number and the logon email, in the same transaction.
-    assert!(
-        app.count(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'",
-            ALICE_PHONE
-        )
-        .await
-            == 1
-    );
-    assert!(
-        app.count(
-            "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'",
-            "alice@example.com"
-        )
-        .await
-            == 1
-    );
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE subject_account_id = $1 AND action = 'ChangeMobilePhone'", ALICE_ID).await, 1);
+    for to in [ALICE_PHONE, "alice@example.com"] {
+        assert!(
+            app.count(
+                "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND template = 'phone_changed'",
+                to
+            )
+            .await
+                == 1,
+            "{to}"
+        );
+    }
+    assert_eq!(app.events(ALICE_ID, "ChangeMobilePhone").await, 1);
 
     app.sign_in(NEW_CN).await;
     let old = app.sign_in_with(ALICE_PHONE, PASSWORD, None).await;
@@ -56,8 +90,7 @@ async fn alice_changes_her_number_by_sms_and_only_the_new_one_signs_in() {
 
 #[tokio::test]
 async fn identity_by_logon_email_works_too() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     app.identity_by_email(&token, "alice@example.com").await;
     app.change_number(&token, "13612345601").await.unwrap();
     app.stop().await;
@@ -65,8 +98,7 @@ async fn identity_by_logon_email_works_too() {
 
 #[tokio::test]
 async fn identity_by_totp_works_once_per_step() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     let code = totp_now(&app, 0);
     let _: () = app.verify_identity(&token, Method::Totp, &code).await.ok();
     // The same step again is a replay.
@@ -89,8 +121,7 @@ async fn identity_by_totp_works_once_per_step() {
 
 #[tokio::test]
 async fn the_new_number_step_needs_a_verified_identity() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     let reply = app.send_new_phone_code(&token, "13512345678").await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
     assert_eq!(app.outbox_count(NEW_CN).await, 0);
@@ -99,8 +130,7 @@ async fn the_new_number_step_needs_a_verified_identity() {
 
 #[tokio::test]
 async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     app.clock.advance_secs(15 * 60);
     let reply = app.send_new_phone_code(&token, "13512345678").await;
     assert_eq!(reply.err(), AppError::IdentityNotVerified);
@@ -117,8 +147,7 @@ async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
 
 #[tokio::test]
 async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     let cases = [
         ("13800138000", AppError::SamePhone),
         ("+12025550199", AppError::PhoneRegionMismatch),
@@ -153,54 +182,44 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
 
 #[tokio::test]
 async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
-    let right = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let (app, token, right) = spawn_with_sms_code().await;
     let wrong = wrong_code(&right);
     for attempt in 1..=5 {
-        let reply = app.verify_identity(&token, Method::Sms, wrong).await;
+        let reply = verify_sms(&app, &token, wrong).await;
         assert_eq!(
             reply.err(),
             AppError::CodeIncorrectOrExpired,
             "attempt {attempt}"
         );
     }
-    let reply = app.verify_identity(&token, Method::Sms, &right).await;
-    assert_eq!(reply.err(), AppError::TooManyAttempts);
+    assert_sms_refused(&app, &token, &right, AppError::TooManyAttempts).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_code_lives_five_minutes_to_the_second() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
-    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let (app, token, code) = spawn_with_sms_code().await;
     app.clock.advance_ms(300_000 - 1);
-    let _: () = app.verify_identity(&token, Method::Sms, &code).await.ok();
+    let _: () = verify_sms(&app, &token, &code).await.ok();
 
     app.clock.advance_secs(61);
-    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let code = sms_code(&app, &token).await;
     app.clock.advance_secs(300);
-    let reply = app.verify_identity(&token, Method::Sms, &code).await;
-    assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
+    assert_sms_refused(&app, &token, &code, AppError::CodeIncorrectOrExpired).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_code_is_used_once() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
-    let code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
-    let _: () = app.verify_identity(&token, Method::Sms, &code).await.ok();
-    let again = app.verify_identity(&token, Method::Sms, &code).await;
-    assert_eq!(again.err(), AppError::CodeIncorrectOrExpired);
+    let (app, token, code) = spawn_with_sms_code().await;
+    let _: () = verify_sms(&app, &token, &code).await.ok();
+    assert_sms_refused(&app, &token, &code, AppError::CodeIncorrectOrExpired).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn resend_waits_sixty_seconds_and_kills_the_previous_code() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     let first: CodeSent = app.send_identity_code(&token, Method::Sms).await.ok();
     assert_eq!(first.resend_after_secs, 60);
     let old = app.latest_code(ALICE_PHONE).await.unwrap();
@@ -211,22 +230,20 @@ async fn resend_waits_sixty_seconds_and_kills_the_previous_code() {
     );
     assert_eq!(app.outbox_count(ALICE_PHONE).await, 1);
     app.clock.advance_secs(1);
-    let new = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let new = sms_code(&app, &token).await;
     if old != new {
-        let reply = app.verify_identity(&token, Method::Sms, &old).await;
-        assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
+        assert_sms_refused(&app, &token, &old, AppError::CodeIncorrectOrExpired).await;
     }
-    let _: () = app.verify_identity(&token, Method::Sms, &new).await.ok();
+    let _: () = verify_sms(&app, &token, &new).await.ok();
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_code_for_one_purpose_or_session_never_passes_another() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     // Ask for an identity code again, and try it at the new-number step.
     app.clock.advance_secs(61);
-    let identity_code = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let identity_code = sms_code(&app, &token).await;
     let _: CodeSent = app.send_new_phone_code(&token, "13512345678").await.ok();
     let reply = app
         .confirm_phone_change(&token, "13512345678", &identity_code)
@@ -306,9 +323,7 @@ async fn the_hundred_and_first_code_of_the_day_is_refused() {
 #[tokio::test]
 async fn ram_users_roles_and_sso_sessions_are_refused_by_every_step() {
     let app = spawn().await;
-    let ram = app.sign_in("dev@alice").await;
-    let role = role_token(&app).await;
-    let sso = sso_token(&app).await;
+    let [ram, role, sso] = non_owner_sessions(&app).await;
     let calls: [(&str, Vec<(&str, &str)>); 8] = [
         ("identity_options", vec![]),
         ("send_identity_code", vec![("method", "sms")]),
@@ -359,8 +374,7 @@ async fn without_a_session_every_step_is_refused() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     let long = "1".repeat(100);
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, fn(&AppError) -> bool);
     let cases: [Case; 6] = [
@@ -405,8 +419,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
 #[tokio::test]
 async fn concurrent_submissions_of_one_valid_code_bind_once() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     let _: CodeSent = app.send_new_phone_code(&token, "13512345678").await.ok();
     let code = app.latest_code(NEW_CN).await.unwrap();
     let form = [("number", "13512345678"), ("code", code.as_str())];
@@ -414,23 +427,14 @@ async fn concurrent_submissions_of_one_valid_code_bind_once() {
     let replies = futures::future::join_all(attempts).await;
     let successes = replies.iter().filter(|r| r.status < 300).count();
     assert_eq!(successes, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE subject_account_id = $1 AND action = 'ChangeMobilePhone'", ALICE_ID).await, 1);
-    assert_eq!(
-        app.count(
-            "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
-            NEW_CN
-        )
-        .await,
-        1
-    );
+    assert_eq!(app.events(ALICE_ID, "ChangeMobilePhone").await, 1);
+    assert_eq!(app.bindings_of(NEW_CN).await, 1);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn fifty_concurrent_wrong_codes_count_at_most_five() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
-    let right = app.identity_code(&token, Method::Sms, ALICE_PHONE).await;
+    let (app, token, right) = spawn_with_sms_code().await;
     let wrong = wrong_code(&right);
     let form = [("method", "sms"), ("code", wrong)];
     let replies = futures::future::join_all(
@@ -438,29 +442,22 @@ async fn fifty_concurrent_wrong_codes_count_at_most_five() {
     )
     .await;
     assert!(replies.iter().all(|r| r.status >= 400));
-    let attempts = app
-        .count(
-            "SELECT MAX(attempts) FROM challenges WHERE account_id = $1",
-            ALICE_ID,
-        )
-        .await;
+    let attempts = app.challenge_attempts(ALICE_ID).await;
     assert_eq!(attempts, 5);
-    let reply = app.verify_identity(&token, Method::Sms, &right).await;
-    assert_eq!(reply.err(), AppError::TooManyAttempts);
+    assert_sms_refused(&app, &token, &right, AppError::TooManyAttempts).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_identity_step_offers_what_the_account_has() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
-    let options: IdentityOptions = app.call("identity_options", &[], Some(&alice)).await.ok();
+    let (app, alice) = spawn_as("alice@example.com").await;
+    let options: IdentityOptions = app.identity_options(&alice).await.ok();
     assert_eq!(options.masked_phone.as_deref(), Some("+86 138****8000"));
     assert_eq!(options.masked_email, "a***@example.com");
     assert!(options.totp_bound);
     assert_eq!(options.calling_code, 86);
     let bob = app.sign_in("bob@example.com").await;
-    let options: IdentityOptions = app.call("identity_options", &[], Some(&bob)).await.ok();
+    let options: IdentityOptions = app.identity_options(&bob).await.ok();
     assert!(!options.totp_bound);
     assert_eq!(options.masked_phone.as_deref(), Some("+1 202***0143"));
     app.stop().await;
@@ -481,26 +478,12 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
         .await;
     assert_eq!(unknown.status, known.status);
     assert_eq!(unknown.body, known.body);
-    let recovery = app
-        .http
-        .post(app.url("/api/forgot_password"))
-        .header("Origin", &app.base)
-        .form(&[("account", "bob@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let recovery = ask_for_recovery(&app, "bob@example.com").await;
     // Within 60 s the same number gets no new code, and the answer does not tell that.
     assert_eq!(recovery.status().as_u16(), 200);
     assert_eq!(app.outbox_count("+12025550143").await, 1);
     app.clock.advance_secs(61);
-    let recovery = app
-        .http
-        .post(app.url("/api/forgot_password"))
-        .header("Origin", &app.base)
-        .form(&[("account", "bob@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let recovery = ask_for_recovery(&app, "bob@example.com").await;
     let cookie = recovery
         .headers()
         .get("set-cookie")
@@ -537,41 +520,20 @@ async fn forgot_password_answers_the_same_and_resets_by_sms() {
         .sign_in_with("bob@example.com", "New-pass-456", None)
         .await;
     assert!(reply.status < 300);
-    assert_eq!(
-        app.call("me", &[], Some(&session_before)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&session_before).await.err(), AppError::NotSignedIn);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_appeal_is_filed_listed_and_changes_nothing() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
-    let bad = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "+12025550199"),
-                ("contact_email", "a@b.example"),
-                ("reason", "lost"),
-            ],
-            Some(&token),
-        )
-        .await;
+    let (app, token) = spawn_as("alice@example.com").await;
+    let bad = appeal_without_code(&app, &token, "+12025550199", "a@b.example", "lost").await;
     assert_eq!(bad.err(), AppError::PhoneRegionMismatch);
-    let code = appeal_code(&app, &token, "alice.backup@example.org").await;
+    let code = app.appeal_code(&token, "alice.backup@example.org").await;
+    let contact = "alice.backup@example.org";
+    let reason = "Phone lost, email closed";
     let reference: String = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "13512345678"),
-                ("contact_email", "alice.backup@example.org"),
-                ("reason", "Phone lost, email closed"),
-                ("code", &code),
-            ],
-            Some(&token),
-        )
+        .file_appeal(&token, "13512345678", contact, reason, &code)
         .await
         .ok();
     assert!(reference.starts_with("AP"));
@@ -584,23 +546,13 @@ async fn an_appeal_is_filed_listed_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_security_log_lists_the_accounts_events_newest_first() {
-    let app = spawn().await;
-    let token = verified_alice(&app).await;
+    let (app, token) = spawn_verified_alice().await;
     let token = app
         .change_number_keeping_session(&token, "13512345678")
         .await;
-    let code = appeal_code(&app, &token, "x@y.example").await;
+    let code = app.appeal_code(&token, "x@y.example").await;
     let _: String = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "13612345605"),
-                ("contact_email", "x@y.example"),
-                ("reason", "test"),
-                ("code", &code),
-            ],
-            Some(&token),
-        )
+        .file_appeal(&token, "13612345605", "x@y.example", "test", &code)
         .await
         .ok();
     let log: Vec<AuditView> = app.call("security_log", &[], Some(&token)).await.ok();

@@ -8,54 +8,40 @@
 //! development inbox keeps one only for the code's lifetime.
 
 use crate::common;
+use crate::common::{Method, Steps};
 
 use app::error::AppError;
 use app::model::{AppealView, CodeSent};
 use app::ssr::config::Config;
 use app::ssr::seed::ALICE_ID;
-use axum::extract::State;
-use axum::routing::post;
-use axum::{Form, Router};
-use common::{TestApp, spawn, spawn_with};
-use std::sync::{Arc, Mutex};
+use common::fixtures::{ALICE_PHONE, appeal_without_code, wrong_code as wrong};
+use common::processes::{SMS_SECRET, SmsStandIn, SmtpSink};
+use common::{TestApp, spawn, spawn_as, spawn_with};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const ALICE_PHONE: &str = "+8613800138000";
 const CONTACT: &str = "alice.backup@example.org";
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// Step 1 of an appeal: a code to `contact`; returns the code as the contact's inbox shows it.
-async fn contact_code(app: &TestApp, token: &str, contact: &str) -> String {
-    let _: CodeSent = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", contact)],
-            Some(token),
-        )
+/// Step 2 of Alice's usual appeal, for her usual new number.
+async fn file(app: &TestApp, token: &str, contact: &str, code: &str) -> common::Reply {
+    let reason = "Phone lost, email closed";
+    app.file_appeal(token, "13512345678", contact, reason, code)
         .await
-        .ok();
-    app.latest_code(contact)
-        .await
-        .expect("a code to the contact")
 }
 
-/// Step 2 of an appeal.
-async fn file(app: &TestApp, token: &str, contact: &str, code: &str) -> common::Reply {
-    app.call(
-        "file_appeal",
-        &[
-            ("new_phone", "13512345678"),
-            ("contact_email", contact),
-            ("reason", "Phone lost, email closed"),
-            ("code", code),
-        ],
-        Some(token),
-    )
-    .await
+/// Bob's appeal for his number, with `code` sent to `contact`.
+async fn bob_files(app: &TestApp, bob: &str, contact: &str, code: &str) -> common::Reply {
+    app.file_appeal(bob, "+12025550143", contact, "lost", code)
+        .await
+}
+
+/// No appeal of Alice's was filed, and no receipt went to the contact.
+async fn assert_nothing_filed(app: &TestApp) {
+    assert_eq!(appeals(app).await, 0);
+    assert_eq!(receipts(app, CONTACT).await, 0);
 }
 
 async fn appeals(app: &TestApp) -> i64 {
@@ -72,11 +58,6 @@ async fn receipts(app: &TestApp, contact: &str) -> i64 {
         contact,
     )
     .await
-}
-
-/// Any code but `code`.
-fn wrong(code: &str) -> &'static str {
-    if code == "000000" { "111111" } else { "000000" }
 }
 
 /// Runs of six or more digits in `text`: a code, if any is left.
@@ -100,21 +81,11 @@ fn many_codes(c: &mut Config) {
 
 #[tokio::test]
 async fn an_appeal_without_a_code_files_nothing() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
+    let (app, alice) = spawn_as("alice@example.com").await;
 
     // The old one-step appeal: the three fields and no code.
-    let reply = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "13512345678"),
-                ("contact_email", CONTACT),
-                ("reason", "Phone lost, email closed"),
-            ],
-            Some(&alice),
-        )
-        .await;
+    let reason = "Phone lost, email closed";
+    let reply = appeal_without_code(&app, &alice, "13512345678", CONTACT, reason).await;
     assert_eq!(reply.err(), AppError::MalformedCode);
     // A well-formed code that was never sent.
     assert_eq!(
@@ -122,16 +93,14 @@ async fn an_appeal_without_a_code_files_nothing() {
         AppError::CodeIncorrectOrExpired
     );
 
-    assert_eq!(appeals(&app).await, 0);
-    assert_eq!(receipts(&app, CONTACT).await, 0);
+    assert_nothing_filed(&app).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_wrong_code_files_nothing_and_five_kill_the_code() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
-    let code = contact_code(&app, &alice, CONTACT).await;
+    let (app, alice) = spawn_as("alice@example.com").await;
+    let code = app.appeal_code(&alice, CONTACT).await;
 
     for _ in 0..5 {
         assert_eq!(
@@ -144,17 +113,15 @@ async fn a_wrong_code_files_nothing_and_five_kill_the_code() {
         file(&app, &alice, CONTACT, &code).await.err(),
         AppError::TooManyAttempts
     );
-    assert_eq!(appeals(&app).await, 0);
-    assert_eq!(receipts(&app, CONTACT).await, 0);
+    assert_nothing_filed(&app).await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_code_sent_to_one_address_does_not_file_an_appeal_naming_another() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
+    let (app, alice) = spawn_as("alice@example.com").await;
     // The attacker proves a mailbox they hold, then names the address they want to be believed.
-    let code = contact_code(&app, &alice, "mine@attacker.example").await;
+    let code = app.appeal_code(&alice, "mine@attacker.example").await;
 
     assert_eq!(
         file(&app, &alice, CONTACT, &code).await.err(),
@@ -166,10 +133,9 @@ async fn a_code_sent_to_one_address_does_not_file_an_appeal_naming_another() {
 
 #[tokio::test]
 async fn a_code_sent_in_one_session_does_not_file_in_another() {
-    let app = spawn().await;
-    let first = app.sign_in("alice@example.com").await;
+    let (app, first) = spawn_as("alice@example.com").await;
     let second = app.sign_in("alice@example.com").await;
-    let code = contact_code(&app, &first, CONTACT).await;
+    let code = app.appeal_code(&first, CONTACT).await;
 
     assert_eq!(
         file(&app, &second, CONTACT, &code).await.err(),
@@ -177,35 +143,22 @@ async fn a_code_sent_in_one_session_does_not_file_in_another() {
     );
     // Nor does Bob's session file with Alice's code.
     let bob = app.sign_in("bob@example.com").await;
-    let reply = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "+12025550143"),
-                ("contact_email", CONTACT),
-                ("reason", "lost"),
-                ("code", &code),
-            ],
-            Some(&bob),
+    let reply = bob_files(&app, &bob, CONTACT, &code).await;
+    assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
+    let naming_the_contact = app
+        .count(
+            "SELECT COUNT(*) FROM appeals WHERE contact_email = $1",
+            CONTACT,
         )
         .await;
-    assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM appeals WHERE contact_email = $1",
-            CONTACT
-        )
-        .await,
-        0
-    );
+    assert_eq!(naming_the_contact, 0);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_emailed_code_files_one_appeal_that_changes_nothing() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
-    let code = contact_code(&app, &alice, CONTACT).await;
+    let (app, alice) = spawn_as("alice@example.com").await;
+    let code = app.appeal_code(&alice, CONTACT).await;
 
     let reference: String = file(&app, &alice, CONTACT, &code).await.ok();
     assert!(reference.starts_with("AP"), "{reference}");
@@ -224,15 +177,8 @@ async fn the_emailed_code_files_one_appeal_that_changes_nothing() {
 
 #[tokio::test]
 async fn a_ram_user_can_neither_get_an_appeal_code_nor_file() {
-    let app = spawn().await;
-    let dev = app.sign_in("dev@alice").await;
-    let reply = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", CONTACT)],
-            Some(&dev),
-        )
-        .await;
+    let (app, dev) = spawn_as("dev@alice").await;
+    let reply = app.send_appeal_code(&dev, CONTACT).await;
     assert_eq!(reply.err(), AppError::OwnerOnly);
     assert_eq!(app.outbox_count(CONTACT).await, 0);
     assert_eq!(
@@ -252,10 +198,10 @@ async fn appeals_stop_at_five_per_account_per_day() {
     assert_eq!(app.services.config.limits.appeals_per_account_per_day, 5);
 
     for _ in 0..5 {
-        let code = contact_code(&app, &alice, CONTACT).await;
+        let code = app.appeal_code(&alice, CONTACT).await;
         let _: String = file(&app, &alice, CONTACT, &code).await.ok();
     }
-    let code = contact_code(&app, &alice, CONTACT).await;
+    let code = app.appeal_code(&alice, CONTACT).await;
     let refused = file(&app, &alice, CONTACT, &code).await;
     assert_eq!(refused.status, 429);
     assert_eq!(refused.err(), AppError::AppealLimitReached);
@@ -265,7 +211,7 @@ async fn appeals_stop_at_five_per_account_per_day() {
     // The next day's budget is a new one.
     app.clock.advance_ms(86_400_000);
     let alice = app.sign_in("alice@example.com").await;
-    let code = contact_code(&app, &alice, CONTACT).await;
+    let code = app.appeal_code(&alice, CONTACT).await;
     let _: String = file(&app, &alice, CONTACT, &code).await.ok();
     assert_eq!(appeals(&app).await, 6);
     app.stop().await;
@@ -282,22 +228,11 @@ async fn appeals_from_one_client_address_stop_at_its_hourly_cap() {
     let alice = app.sign_in("alice@example.com").await;
     let bob = app.sign_in("bob@example.com").await;
     for _ in 0..3 {
-        let code = contact_code(&app, &alice, CONTACT).await;
+        let code = app.appeal_code(&alice, CONTACT).await;
         let _: String = file(&app, &alice, CONTACT, &code).await.ok();
     }
-    let code = contact_code(&app, &bob, "bob.backup@example.org").await;
-    let reply = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "+12025550143"),
-                ("contact_email", "bob.backup@example.org"),
-                ("reason", "lost"),
-                ("code", &code),
-            ],
-            Some(&bob),
-        )
-        .await;
+    let code = app.appeal_code(&bob, "bob.backup@example.org").await;
+    let reply = bob_files(&app, &bob, "bob.backup@example.org", &code).await;
     assert_eq!(reply.err(), AppError::AppealLimitReached);
     assert_eq!(
         app.count(
@@ -321,7 +256,7 @@ async fn concurrent_appeals_cannot_pass_the_account_cap() {
     for k in 0..SESSIONS {
         let token = app.sign_in("alice@example.com").await;
         let contact = format!("alice.{k}@example.org");
-        let code = contact_code(&app, &token, &contact).await;
+        let code = app.appeal_code(&token, &contact).await;
         ready.push((token, contact, code));
     }
     let replies = futures::future::join_all(
@@ -346,96 +281,6 @@ async fn concurrent_appeals_cannot_pass_the_account_cap() {
 
 // ---------------------------------------------------------------------------------------------
 // Secrets at rest: the outbox forgets a delivered code
-
-/// The fields of one SendSms request.
-type SmsForm = Vec<(String, String)>;
-
-/// The SMS provider stand-in: answers every SendSms with OK and keeps the forms it got.
-#[derive(Clone, Default)]
-struct Provider {
-    forms: Arc<Mutex<Vec<SmsForm>>>,
-}
-
-async fn sms_endpoint(
-    State(provider): State<Provider>,
-    Form(params): Form<Vec<(String, String)>>,
-) -> String {
-    provider.forms.lock().unwrap().push(params);
-    r#"{"Code":"OK","Message":"OK","BizId":"biz","RequestId":"req"}"#.to_string()
-}
-
-async fn start_provider() -> (String, Provider) {
-    let provider = Provider::default();
-    let router = Router::new()
-        .route("/", post(sms_endpoint))
-        .with_state(provider.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (endpoint, provider)
-}
-
-/// The SMTP relay stand-in: accepts every message and keeps its DATA.
-#[derive(Clone, Default)]
-struct Sink {
-    mails: Arc<Mutex<Vec<String>>>,
-}
-
-async fn smtp_session(stream: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    write.write_all(b"220 sink.test ESMTP\r\n").await?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let upper = line.trim_end().to_ascii_uppercase();
-        if upper == "DATA" {
-            write.write_all(b"354 go ahead\r\n").await?;
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await? == 0 || line == ".\r\n" {
-                    break;
-                }
-                data.push_str(&line);
-            }
-            sink.mails.lock().unwrap().push(data);
-            write.write_all(b"250 2.0.0 queued\r\n").await?;
-        } else if upper == "QUIT" {
-            write.write_all(b"221 2.0.0 bye\r\n").await?;
-            return Ok(());
-        } else if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            write.write_all(b"250 sink.test\r\n").await?;
-        } else {
-            write.write_all(b"250 OK\r\n").await?;
-        }
-    }
-}
-
-async fn start_sink() -> (u16, Sink) {
-    let sink = Sink::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepting = sink.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let sink = accepting.clone();
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(WAIT, smtp_session(stream, sink)).await;
-            });
-        }
-    });
-    (port, sink)
-}
-
-fn deliver_to(c: &mut Config, endpoint: &str, smtp_port: u16) {
-    common::deliver_to(c, endpoint, "appeals-test-secret", smtp_port);
-}
 
 #[derive(Debug)]
 struct Row {
@@ -471,53 +316,30 @@ async fn wait_sent(app: &TestApp, to: &str) -> Row {
 /// What /dev/outbox.json shows for `to`, newest first.
 async fn listed(app: &TestApp, to: &str) -> Vec<serde_json::Value> {
     let to = to.replace('+', "%2B");
-    app.get(&format!("/dev/outbox.json?to={to}"), None)
+    app.get_json(&format!("/dev/outbox.json?to={to}"), None)
         .await
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
 async fn a_code_delivered_by_sms_or_smtp_is_not_kept_in_the_outbox() {
-    let (endpoint, provider) = start_provider().await;
-    let (smtp_port, sink) = start_sink().await;
+    let sms = SmsStandIn::start().await;
+    let sink = SmtpSink::start().await;
     // Development mode with the development outbox on, and delivery through the providers.
-    let app = spawn_with(|c| deliver_to(c, &endpoint, smtp_port)).await;
+    let app = spawn_with(|c| common::deliver_to(c, &sms.endpoint, SMS_SECRET, sink.port)).await;
     assert!(app.services.config.dev_outbox);
     let alice = app.sign_in("alice@example.com").await;
 
     // A code by SMS (identity for a phone change) and one by email (an appeal's contact).
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&alice))
-        .await
-        .ok();
-    let _: CodeSent = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", CONTACT)],
-            Some(&alice),
-        )
-        .await
-        .ok();
+    let _: CodeSent = app.send_identity_code(&alice, Method::Sms).await.ok();
+    let _: CodeSent = app.send_appeal_code(&alice, CONTACT).await.ok();
     let sms_row = wait_sent(&app, ALICE_PHONE).await;
     let email_row = wait_sent(&app, CONTACT).await;
 
     // Each code reached its recipient…
-    let forms = provider.forms.lock().unwrap().clone();
-    let param = forms
-        .iter()
-        .flat_map(|f| f.iter())
-        .find(|(k, _)| k == "TemplateParam")
-        .map(|(_, v)| v.clone())
-        .expect("an SMS with a code");
-    let sms_code = six_digit_runs(&param).pop().expect("the code in the SMS");
-    let mails = sink.mails.lock().unwrap().clone();
-    let email_code = mails
-        .iter()
-        .flat_map(|m| six_digit_runs(m.split_once("\r\n\r\n").map_or("", |(_, b)| b)))
-        .next()
-        .expect("the code in the email");
+    let sms_code = sms.hits().iter().find_map(|hit| hit.code.clone());
+    let sms_code = sms_code.expect("the code in the SMS");
+    let email_code = sink.mails().iter().find_map(|mail| mail.code.clone());
+    let email_code = email_code.expect("the code in the email");
     // …and is kept in neither row: no code column, no code in the body.
     for (row, code) in [(&sms_row, &sms_code), (&email_row, &email_code)] {
         assert_eq!(row.code, None, "{row:?}");
@@ -533,11 +355,7 @@ async fn a_code_delivered_by_sms_or_smtp_is_not_kept_in_the_outbox() {
     }
     // The code still works: it was only forgotten by the outbox.
     let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &sms_code)],
-            Some(&alice),
-        )
+        .verify_identity(&alice, Method::Sms, &sms_code)
         .await
         .ok();
     let _: String = file(&app, &alice, CONTACT, &email_code).await.ok();
@@ -550,14 +368,7 @@ async fn the_development_inbox_shows_a_code_for_its_lifetime_and_then_wipes_it()
     assert!(app.services.config.dev_outbox && !app.services.config.deliver);
     let lifetime_ms = app.services.config.limits.code_lifetime_secs * 1000;
     let alice = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", CONTACT)],
-            Some(&alice),
-        )
-        .await
-        .ok();
+    let _: CodeSent = app.send_appeal_code(&alice, CONTACT).await.ok();
     let row = wait_sent(&app, CONTACT).await;
     let code = row
         .code

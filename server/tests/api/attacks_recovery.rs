@@ -3,22 +3,21 @@
 //! Each test replays the attack step by step over HTTP.
 
 use crate::common;
+use common::{Method, Steps};
 
 use app::error::AppError;
 use app::model::CodeSent;
 use app::ssr::clock::Clock;
 use app::ssr::seed::{ACME_ID, ALICE_ID};
-use common::{PASSWORD, Reply, TestApp, spawn, spawn_with};
+use common::fixtures::{ALICE_PHONE, PARTNER, PARTNER_PHONE};
+use common::{PASSWORD, Reply, TestApp, spawn, spawn_as, spawn_with};
 use std::time::{Duration, Instant};
 
-/// The invited cloud account of the Acme directory, its number and its logon email.
-const PARTNER: &str = "2000000000000009";
-const PARTNER_PHONE: &str = "+8613500135000";
+/// The logon email of the invited cloud account of the Acme directory (`PARTNER`).
 const PARTNER_EMAIL: &str = "partner@analytics.example";
 /// A number the attacking administrator holds.
 const ATTACKER_PHONE: &str = "+8613100131000";
 const ATTACKER_PASSWORD: &str = "Taken-over-789";
-const ALICE_PHONE: &str = "+8613800138000";
 const HOLD_SECS: i64 = 72 * 3600;
 
 /// One forgot-password request from a browser of its own: (reply, recovery cookie `name=value`).
@@ -37,12 +36,7 @@ async fn forgot(app: &TestApp, account: &str, channel: Option<&str>) -> (Reply, 
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-recovery="))
+    let cookie = common::cookie_starting(response.headers(), "__Host-recovery=")
         .map(|v| v.split(';').next().unwrap().to_string())
         .unwrap_or_default();
     let body = response.text().await.unwrap();
@@ -89,14 +83,21 @@ async fn reset(
 }
 
 async fn signs_in(app: &TestApp, account: &str, password: &str) -> bool {
-    app.call(
-        "sign_in",
-        &[("account", account), ("password", password)],
-        None,
-    )
-    .await
-    .status
-        < 300
+    app.sign_in_with(account, password, None).await.status < 300
+}
+
+/// The partner's reset to `password` with `code` (sent by `channel`) is done, and the new
+/// password signs in.
+async fn assert_partner_resets(
+    app: &TestApp,
+    cookie: &str,
+    code: &str,
+    password: &str,
+    channel: Option<&str>,
+) {
+    let done = reset(app, cookie, PARTNER_EMAIL, code, password, channel).await;
+    assert!(done.status < 300, "{}", done.body);
+    assert!(signs_in(app, PARTNER_EMAIL, password).await);
 }
 
 /// The newest message queued for `to`, code or notice.
@@ -108,18 +109,6 @@ async fn latest_body(app: &TestApp, to: &str) -> String {
             .await
             .unwrap();
     body
-}
-
-async fn details_of(app: &TestApp, subject: &str, action: &str) -> Vec<String> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT detail FROM audit_events WHERE subject_account_id = $1 AND action = $2 ORDER BY id",
-    )
-    .bind(subject)
-    .bind(action)
-    .fetch_all(&app.services.db.pool)
-    .await
-    .unwrap();
-    rows.into_iter().map(|r| r.0).collect()
 }
 
 /// The administrator's RAM user rebinds the partner's number to the attacker's phone.
@@ -166,7 +155,7 @@ async fn a_directory_administrator_who_rebinds_a_cloud_account_cannot_reset_its_
     }
     // The audit event says so on the member and on the management account.
     for subject in [PARTNER, ACME_ID] {
-        let details = details_of(&app, subject, "ModifyMemberMobilePhone").await;
+        let details = app.event_details(subject, "ModifyMemberMobilePhone").await;
         assert_eq!(details.len(), 1, "{subject}: {details:?}");
         assert!(
             details[0].contains("rd-admin") && details[0].contains("rd-acme"),
@@ -213,17 +202,7 @@ async fn a_directory_administrator_who_rebinds_a_cloud_account_cannot_reset_its_
         .latest_code(PARTNER_EMAIL)
         .await
         .expect("a code by email");
-    let done = reset(
-        &app,
-        &cookie,
-        PARTNER_EMAIL,
-        &code,
-        "Owner-pass-456",
-        Some("email"),
-    )
-    .await;
-    assert!(done.status < 300, "{}", done.body);
-    assert!(signs_in(&app, PARTNER_EMAIL, "Owner-pass-456").await);
+    assert_partner_resets(&app, &cookie, &code, "Owner-pass-456", Some("email")).await;
     app.stop().await;
 }
 
@@ -248,9 +227,7 @@ async fn sms_recovery_stays_on_hold_for_72_hours_and_then_works_again() {
     let (_, cookie) = forgot(&app, PARTNER_EMAIL, Some("sms")).await;
     assert_eq!(app.outbox_count(ATTACKER_PHONE).await, codes_after_bind + 1);
     let code = app.latest_code(ATTACKER_PHONE).await.unwrap();
-    let done = reset(&app, &cookie, PARTNER_EMAIL, &code, "After-hold-123", None).await;
-    assert!(done.status < 300, "{}", done.body);
-    assert!(signs_in(&app, PARTNER_EMAIL, "After-hold-123").await);
+    assert_partner_resets(&app, &cookie, &code, "After-hold-123", None).await;
     app.stop().await;
 }
 
@@ -382,36 +359,13 @@ async fn a_stranger_exhausts_the_recovery_budget_and_alice_still_changes_her_num
 
     // Alice, signed in, still gets her identity code by SMS and changes her number.
     let alice = app.sign_in("alice@example.com").await;
-    let _: CodeSent = app
-        .call("send_identity_code", &[("method", "sms")], Some(&alice))
-        .await
-        .ok();
+    let _: CodeSent = app.send_identity_code(&alice, Method::Sms).await.ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", &code)],
-            Some(&alice),
-        )
-        .await
-        .ok();
+    let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let new_number = "+8613512345678";
-    let _: CodeSent = app
-        .call(
-            "send_new_phone_code",
-            &[("number", new_number)],
-            Some(&alice),
-        )
-        .await
-        .ok();
+    let _: CodeSent = app.send_new_phone_code(&alice, new_number).await.ok();
     let code = app.latest_code(new_number).await.unwrap();
-    let reply = app
-        .call(
-            "confirm_phone_change",
-            &[("number", new_number), ("code", &code)],
-            Some(&alice),
-        )
-        .await;
+    let reply = app.confirm_phone_change(&alice, new_number, &code).await;
     assert!(reply.status < 300, "{}", reply.body);
     assert_eq!(app.phone_of(ALICE_ID).await.as_deref(), Some(new_number));
     app.stop().await;
@@ -419,8 +373,7 @@ async fn a_stranger_exhausts_the_recovery_budget_and_alice_still_changes_her_num
 
 #[tokio::test]
 async fn a_password_reset_ends_every_session_of_the_account() {
-    let app = spawn().await;
-    let owner = app.sign_in("alice@example.com").await;
+    let (app, owner) = spawn_as("alice@example.com").await;
     let ram_user = app.sign_in("dev@alice").await;
     let (_, cookie) = forgot(&app, "alice@example.com", Some("email")).await;
     let code = app.latest_code("alice@example.com").await.unwrap();
@@ -435,17 +388,9 @@ async fn a_password_reset_ends_every_session_of_the_account() {
     .await;
     assert!(done.status < 300, "{}", done.body);
     for session in [&owner, &ram_user] {
-        assert_eq!(
-            app.call("me", &[], Some(session)).await.err(),
-            AppError::NotSignedIn
-        );
+        assert_eq!(app.me(session).await.err(), AppError::NotSignedIn);
     }
-    let left = app
-        .count(
-            "SELECT COUNT(*) FROM sessions WHERE account_id = $1",
-            ALICE_ID,
-        )
-        .await;
+    let left = app.sessions_of(ALICE_ID).await;
     assert_eq!(left, 0);
     assert!(
         latest_body(&app, "alice@example.com")

@@ -3,15 +3,15 @@
 //! reached from the network. Each test replays the exploit step by step and asserts where it stops.
 
 use crate::common;
+use common::Steps;
 
 use app::error::AppError;
 use app::model::{Me, PrincipalKind};
-use app::ssr::config::TrustedProxies;
+use app::ssr::config::{Config, TrustedProxies};
+use app::ssr::seed::ALICE_ID;
+use common::fixtures::SANDBOX;
 use common::{PASSWORD, TestApp, spawn, spawn_with};
 use std::sync::Arc;
-
-const ALICE_ID: &str = "1000000000000001";
-const SANDBOX: &str = "2000000000000006";
 
 /// One wrong-password attempt; the answer the page would show.
 async fn guess(app: &TestApp, account: &str, password: &str) -> Result<(), AppError> {
@@ -125,7 +125,7 @@ async fn every_spelling_of_the_number_signs_its_owner_in() {
     let app = spawn().await;
     for account in ["+86 138 0013 8000", "008613800138000", "86-13800138000"] {
         let token = app.sign_in(account).await;
-        let me: Me = app.call("me", &[], Some(&token)).await.ok();
+        let me: Me = app.me(&token).await.ok();
         assert_eq!(me.account_id, ALICE_ID, "{account}");
     }
     app.stop().await;
@@ -244,6 +244,22 @@ async fn codes_sent_under_a_rotating_forwarded_for(app: &TestApp, requests: usiz
     sent
 }
 
+/// Five codes per client address an hour, with the proxies `trusted` (CIDRs) trusted.
+fn five_per_address_behind(trusted: &str) -> impl FnOnce(&mut Config) + '_ {
+    move |c| {
+        c.trusted_proxies = TrustedProxies::parse(trusted).unwrap();
+        c.limits.codes_per_ip_per_hour = 5;
+    }
+}
+
+/// Twelve code requests under rotating X-Forwarded-For values (the proxy setting `behind`)
+/// get five codes: the per-IP limit stops the rotation.
+async fn assert_the_rotation_is_stopped(app: &TestApp, behind: &str) {
+    let sent = codes_sent_under_a_rotating_forwarded_for(app, 12).await;
+    println!("codes sent under 12 rotating X-Forwarded-For values ({behind}, cap 5): {sent}");
+    assert_eq!(sent, 5, "the per-IP limit stops the rotation");
+}
+
 #[tokio::test]
 async fn a_rotating_forwarded_for_behind_one_trusted_proxy_counts_against_one_address() {
     let app = spawn_with(|c| {
@@ -251,26 +267,14 @@ async fn a_rotating_forwarded_for_behind_one_trusted_proxy_counts_against_one_ad
         c.limits.codes_per_ip_per_hour = 5;
     })
     .await;
-    let sent = codes_sent_under_a_rotating_forwarded_for(&app, 12).await;
-    println!(
-        "codes sent under 12 rotating X-Forwarded-For values (APP_TRUST_PROXY=true, cap 5): {sent}"
-    );
-    assert_eq!(sent, 5, "the per-IP limit stops the rotation");
+    assert_the_rotation_is_stopped(&app, "APP_TRUST_PROXY=true").await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_rotating_forwarded_for_behind_trusted_cidrs_counts_against_one_address() {
-    let app = spawn_with(|c| {
-        c.trusted_proxies = TrustedProxies::parse("127.0.0.0/8, 10.0.0.0/8").unwrap();
-        c.limits.codes_per_ip_per_hour = 5;
-    })
-    .await;
-    let sent = codes_sent_under_a_rotating_forwarded_for(&app, 12).await;
-    println!(
-        "codes sent under 12 rotating X-Forwarded-For values (APP_TRUSTED_PROXIES=127.0.0.0/8, cap 5): {sent}"
-    );
-    assert_eq!(sent, 5, "the per-IP limit stops the rotation");
+    let app = spawn_with(five_per_address_behind("127.0.0.0/8, 10.0.0.0/8")).await;
+    assert_the_rotation_is_stopped(&app, "APP_TRUSTED_PROXIES=127.0.0.0/8").await;
     app.stop().await;
 }
 
@@ -278,11 +282,7 @@ async fn a_rotating_forwarded_for_behind_trusted_cidrs_counts_against_one_addres
 async fn a_client_that_is_no_trusted_proxy_cannot_speak_for_others() {
     // Only 10.0.0.0/8 is trusted: the test client at 127.0.0.1 is a client like any other, and
     // every X-Forwarded-For it writes is ignored.
-    let app = spawn_with(|c| {
-        c.trusted_proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        c.limits.codes_per_ip_per_hour = 5;
-    })
-    .await;
+    let app = spawn_with(five_per_address_behind("10.0.0.0/8")).await;
     assert_eq!(codes_sent_under_a_rotating_forwarded_for(&app, 8).await, 5);
     app.stop().await;
 }
@@ -290,6 +290,12 @@ async fn a_client_that_is_no_trusted_proxy_cannot_speak_for_others() {
 // ---------------------------------------------------------------------------------------------
 // Transport and origin.
 // ---------------------------------------------------------------------------------------------
+
+/// Refused as cross-site (403), with no cookie set.
+fn assert_refused_without_a_cookie(response: &reqwest::Response) {
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(response.headers().get("set-cookie").is_none());
+}
 
 #[tokio::test]
 async fn a_forged_origin_with_a_rewritten_host_is_refused() {
@@ -303,25 +309,13 @@ async fn a_forged_origin_with_a_rewritten_host_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
-    assert!(response.headers().get("set-cookie").is_none());
+    assert_refused_without_a_cookie(&response);
     app.stop().await;
-}
-
-fn production(c: &mut app::ssr::config::Config) {
-    c.mode = app::ssr::config::Mode::Production;
-    c.hmac_key = app::ssr::config::Secret("ab".repeat(32));
-    c.secrets_key = app::ssr::config::Secret("cd".repeat(32));
-    c.demo_data = false;
-    c.dev_outbox = false;
-    c.deliver = true;
-    c.sms.access_key_id = "test".into();
-    c.smtp.host = "127.0.0.1".into();
 }
 
 #[tokio::test]
 async fn production_sends_strict_transport_security_on_every_response() {
-    let app = spawn_with(production).await;
+    let app = spawn_with(common::production).await;
     let mut responses = Vec::new();
     for path in ["/login", "/healthz", "/no-such-page", "/overview"] {
         responses.push((format!("GET {path}"), app.get(path, None).await));
@@ -382,7 +376,7 @@ async fn dev_sso_shows_a_form_and_only_a_post_signs_in() {
         .unwrap();
     let token =
         app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.kind, PrincipalKind::Sso);
     app.stop().await;
 }
@@ -397,8 +391,7 @@ async fn dev_sso_from_another_site_is_refused() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
-    assert!(response.headers().get("set-cookie").is_none());
+    assert_refused_without_a_cookie(&response);
     app.stop().await;
 }
 

@@ -2,16 +2,15 @@
 //! walks the exploit step by step and asserts the step where it must now stop.
 
 use crate::common;
+use common::Steps;
 
 use app::error::AppError;
 use app::model::{CodeSent, IdentityOptions, TotpEnrollment};
 use app::ssr::clock::Clock;
 use app::ssr::seed::{ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
-use common::{Reply, TestApp, spawn};
+use common::fixtures::{ALICE_EMAIL, ALICE_PHONE, BOB_PHONE};
+use common::{Reply, TestApp, spawn, spawn_as};
 
-const ALICE_PHONE: &str = "+8613800138000";
-const ALICE_EMAIL: &str = "alice@example.com";
-const BOB_PHONE: &str = "+12025550143";
 const BOB_EMAIL: &str = "bob@example.com";
 
 fn now(app: &TestApp) -> i64 {
@@ -104,8 +103,7 @@ async fn bind_authenticator(
 // a phone change, move the number to the attacker's, reset the password by SMS.
 #[tokio::test]
 async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_with_a_fresh_one() {
-    let app = spawn().await;
-    let attacker = app.sign_in(BOB_EMAIL).await;
+    let (app, attacker) = spawn_as(BOB_EMAIL).await;
 
     // Step 1, the password thief asks for a secret: refused, no identity was proven.
     let begin = app.call("totp_begin", &[], Some(&attacker)).await;
@@ -154,7 +152,7 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
 
     // Step 2, a fresh authenticator as the identity proof of a phone change: not offered, refused.
     app.clock.advance_secs(30);
-    let options: IdentityOptions = app.call("identity_options", &[], Some(&owner)).await.ok();
+    let options: IdentityOptions = app.identity_options(&owner).await.ok();
     assert!(!options.totp_bound, "a fresh authenticator is not offered");
     let fresh = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "").await;
     assert_eq!(
@@ -163,13 +161,7 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
         "step 2: an authenticator bound minutes ago must not prove identity for a phone change"
     );
     // Step 3 therefore has no ticket: no code goes to the attacker's number.
-    let send = app
-        .call(
-            "send_new_phone_code",
-            &[("number", "2025550199")],
-            Some(&owner),
-        )
-        .await;
+    let send = app.send_new_phone_code(&owner, "2025550199").await;
     assert_eq!(send.err(), AppError::IdentityNotVerified, "step 3");
     assert_eq!(app.outbox_count("+12025550199").await, 0);
 
@@ -180,7 +172,7 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
         verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "").await;
     assert_eq!(still_fresh.err(), AppError::TotpTooFresh);
     app.clock.advance_secs(120);
-    let options: IdentityOptions = app.call("identity_options", &[], Some(&owner)).await.ok();
+    let options: IdentityOptions = app.identity_options(&owner).await.ok();
     assert!(options.totp_bound, "after 24 hours it is offered");
     let _: () = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "")
         .await
@@ -190,8 +182,7 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
 
 #[tokio::test]
 async fn unbinding_the_authenticator_tells_the_phone_and_the_email() {
-    let app = spawn().await;
-    let alice = app.sign_in(ALICE_EMAIL).await;
+    let (app, alice) = spawn_as(ALICE_EMAIL).await;
     verify_by_code(&app, &alice, "email", ALICE_EMAIL, "unbind_totp").await;
     let _: () = app.call("totp_unbind", &[], Some(&alice)).await.ok();
     assert_eq!(
@@ -215,8 +206,7 @@ async fn unbinding_the_authenticator_tells_the_phone_and_the_email() {
 
 #[tokio::test]
 async fn the_demo_authenticator_counts_as_bound_thirty_days_ago() {
-    let app = spawn().await;
-    let alice = app.sign_in(ALICE_EMAIL).await;
+    let (app, alice) = spawn_as(ALICE_EMAIL).await;
     let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
         .await
         .ok();
@@ -227,8 +217,7 @@ async fn the_demo_authenticator_counts_as_bound_thirty_days_ago() {
 // the check, so concurrent guesses all passed a cap, and the window reset every 5 minutes.
 #[tokio::test]
 async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_email_unlocks() {
-    let app = spawn().await;
-    let alice = app.sign_in(ALICE_EMAIL).await;
+    let (app, alice) = spawn_as(ALICE_EMAIL).await;
     let guesses = wrong_totp_codes(ALICE_TOTP_SECRET, now(&app), 40);
     let replies = futures::future::join_all(
         guesses
@@ -236,14 +225,8 @@ async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_e
             .map(|code| verify_by_totp(&app, &alice, code, "")),
     )
     .await;
-    let checked = replies
-        .iter()
-        .filter(|r| r.err() == AppError::CodeIncorrectOrExpired)
-        .count();
-    let locked = replies
-        .iter()
-        .filter(|r| r.err() == AppError::TotpLocked)
-        .count();
+    let checked = common::refused_with(&replies, AppError::CodeIncorrectOrExpired);
+    let locked = common::refused_with(&replies, AppError::TotpLocked);
     println!("40 concurrent wrong TOTP codes: {checked} checked, {locked} refused as locked");
     assert!(checked <= 10, "{checked} guesses were checked");
     assert_eq!(checked + locked, 40);
@@ -263,7 +246,7 @@ async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_e
     let alice = app.sign_in(ALICE_EMAIL).await;
     let later = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "").await;
     assert_eq!(later.err(), AppError::TotpLocked);
-    let options: IdentityOptions = app.call("identity_options", &[], Some(&alice)).await.ok();
+    let options: IdentityOptions = app.identity_options(&alice).await.ok();
     assert!(!options.totp_bound);
     // The phone and the email were told once.
     assert_eq!(notices(&app, ALICE_PHONE, "Authenticator locked").await, 1);
@@ -281,27 +264,18 @@ async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_e
 /// The owner changes the phone by SMS; answers the reply of `confirm_phone_change`.
 async fn change_phone(app: &TestApp, token: &str, national: &str, e164: &str) -> Reply {
     verify_by_code(app, token, "sms", ALICE_PHONE, "change_phone").await;
-    let _: CodeSent = app
-        .call("send_new_phone_code", &[("number", national)], Some(token))
-        .await
-        .ok();
+    let _: CodeSent = app.send_new_phone_code(token, national).await.ok();
     let code = app
         .latest_code(e164)
         .await
         .expect("a code to the new number");
-    app.call(
-        "confirm_phone_change",
-        &[("number", national), ("code", &code)],
-        Some(token),
-    )
-    .await
+    app.confirm_phone_change(token, national, &code).await
 }
 
 // A session opened with a stolen password must not outlive the owner's change of a factor.
 #[tokio::test]
 async fn a_phone_change_ends_the_other_sessions_and_rotates_this_one() {
-    let app = spawn().await;
-    let thief = app.sign_in(ALICE_EMAIL).await;
+    let (app, thief) = spawn_as(ALICE_EMAIL).await;
     let alice = app.sign_in(ALICE_EMAIL).await;
     let ram_user = app.sign_in("dev@alice").await;
     let bob = app.sign_in(BOB_EMAIL).await;
@@ -314,36 +288,35 @@ async fn a_phone_change_ends_the_other_sessions_and_rotates_this_one() {
         .expect("the answer carries a new session cookie");
     assert_ne!(rotated, alice);
 
-    let dead = app.call("identity_options", &[], Some(&thief)).await;
+    let dead = app.identity_options(&thief).await;
     assert_eq!(
         dead.err(),
         AppError::NotSignedIn,
         "the other session of Alice must be signed out"
     );
-    let old = app.call("identity_options", &[], Some(&alice)).await;
+    let old = app.identity_options(&alice).await;
     assert_eq!(
         old.err(),
         AppError::NotSignedIn,
         "the old token must be dead"
     );
-    let _: IdentityOptions = app.call("identity_options", &[], Some(&rotated)).await.ok();
+    let _: IdentityOptions = app.identity_options(&rotated).await.ok();
     // Other principals are not the owner's sessions; other accounts are untouched.
-    let _: serde_json::Value = app.call("me", &[], Some(&ram_user)).await.ok();
-    let _: IdentityOptions = app.call("identity_options", &[], Some(&bob)).await.ok();
+    let _: serde_json::Value = app.me(&ram_user).await.ok();
+    let _: IdentityOptions = app.identity_options(&bob).await.ok();
     app.stop().await;
 }
 
 #[tokio::test]
 async fn binding_and_unbinding_the_authenticator_end_the_other_sessions() {
-    let app = spawn().await;
-    let bob = app.sign_in(BOB_EMAIL).await;
+    let (app, bob) = spawn_as(BOB_EMAIL).await;
     let other = app.sign_in(BOB_EMAIL).await;
     let (_, reply) = bind_authenticator(&app, &bob, "email", BOB_EMAIL).await;
     let bob = reply
         .session_token()
         .expect("a rotated session after binding");
     assert_eq!(
-        app.call("identity_options", &[], Some(&other)).await.err(),
+        app.identity_options(&other).await.err(),
         AppError::NotSignedIn
     );
 
@@ -356,14 +329,14 @@ async fn binding_and_unbinding_the_authenticator_end_the_other_sessions() {
         .session_token()
         .expect("a rotated session after unbinding");
     assert_eq!(
-        app.call("identity_options", &[], Some(&other)).await.err(),
+        app.identity_options(&other).await.err(),
         AppError::NotSignedIn
     );
     assert_eq!(
-        app.call("identity_options", &[], Some(&bob)).await.err(),
+        app.identity_options(&bob).await.err(),
         AppError::NotSignedIn
     );
-    let _: IdentityOptions = app.call("identity_options", &[], Some(&rotated)).await.ok();
+    let _: IdentityOptions = app.identity_options(&rotated).await.ok();
     app.stop().await;
 }
 
@@ -445,22 +418,15 @@ async fn sso_token(app: &TestApp) -> String {
             .await
             .unwrap();
     }
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("__Host-session"))
-        .expect("an SSO session cookie")
-        .to_string();
+    let cookie = common::cookie_starting(response.headers(), "__Host-session")
+        .expect("an SSO session cookie");
     app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap()
 }
 
 // The security log tells what was done to the account: only its owner reads it.
 #[tokio::test]
 async fn only_the_owner_reads_the_security_log() {
-    let app = spawn().await;
-    let alice = app.sign_in(ALICE_EMAIL).await;
+    let (app, alice) = spawn_as(ALICE_EMAIL).await;
     let _: Vec<app::model::AuditView> = app.call("security_log", &[], Some(&alice)).await.ok();
 
     let ram_user = app.sign_in("dev@alice").await;
@@ -482,20 +448,10 @@ async fn only_the_owner_reads_the_security_log() {
         let reply = app.call("security_log", &[], Some(token)).await;
         assert_eq!(reply.err(), AppError::Forbidden, "{who}");
         // The page does not render the log for them.
-        let page = app
-            .get("/security", Some(token))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let page = app.page("/security", Some(token)).await;
         assert!(!page.contains("Security log"), "{who} sees the log section");
     }
-    let page = app
-        .get("/security", Some(&alice))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/security", Some(&alice)).await;
     assert!(page.contains("Security log"));
     app.stop().await;
 }

@@ -7,6 +7,7 @@ use crate::common;
 use app::api::access_keys::{NewAccessKey, RamUserKeys};
 use app::error::AppError;
 use app::ssr::clock::rfc3339;
+use common::fixtures::AUDIT_US as US_MEMBER;
 use common::{TestApp, spawn_with};
 use serde_json::Value;
 use server::automation::signature::{percent_encode, rpc_signature};
@@ -14,7 +15,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 const OWNER: &str = "admin@acme.example";
-const US_MEMBER: &str = "2000000000000008";
 
 /// The owner's console session and the AccessKeys it made.
 struct Keys {

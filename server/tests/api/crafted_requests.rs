@@ -11,14 +11,14 @@ use crate::helpers;
 use crate::helpers::processes;
 
 use app::error::AppError;
-use helpers::{TestApp, spawn};
+use helpers::fixtures::SANDBOX;
+use helpers::{TestApp, spawn, spawn_as};
 use processes::{assert_same, snapshot};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-const SANDBOX: &str = "2000000000000006";
 const MB: usize = 1024 * 1024;
 
 /// Who calls an endpoint here: someone allowed to use it, so the input is what is refused.
@@ -57,6 +57,7 @@ const fn ep(
 
 use Caller::*;
 
+#[rustfmt::skip]
 const ENDPOINTS: &[Endpoint] = &[
     // account.rs
     ep("account", Owner, &[], true),
@@ -64,83 +65,24 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("totp_begin", Owner, &[], false),
     ep("totp_confirm", Owner, &[("code", "123456")], false),
     ep("totp_unbind", Owner, &[], false),
-    ep(
-        "forgot_password",
-        Nobody,
-        &[("account", "nobody@example.com")],
-        true,
-    ),
-    ep(
-        "reset_password",
-        Nobody,
-        &[
-            ("account", "bob@example.com"),
-            ("code", "123456"),
-            ("new_password", "New-pass-456"),
-        ],
-        false,
-    ),
-    ep(
-        "send_appeal_code",
-        Owner,
-        &[("contact_email", "not-an-email")],
-        false,
-    ),
-    ep(
-        "file_appeal",
-        Owner,
-        &[
-            ("new_phone", "13512345678"),
-            ("contact_email", "not-an-email"),
-            ("reason", "lost"),
-            ("code", "123456"),
-        ],
-        false,
-    ),
+    ep("forgot_password", Nobody, &[("account", "nobody@example.com")], true),
+    ep("reset_password", Nobody, &[("account", "bob@example.com"), ("code", "123456"), ("new_password", "New-pass-456")], false),
+    ep("send_appeal_code", Owner, &[("contact_email", "not-an-email")], false),
+    ep("file_appeal", Owner, &[("new_phone", "13512345678"), ("contact_email", "not-an-email"), ("reason", "lost"), ("code", "123456")], false),
     ep("appeals", Owner, &[], true),
     // access_keys.rs
     ep("ram_users", Owner, &[], true),
     ep("create_access_key", Owner, &[("user_id", "999999")], false),
-    ep(
-        "set_access_key_active",
-        Owner,
-        &[("key_id", "LTAI0000000000000000"), ("active", "false")],
-        false,
-    ),
-    ep(
-        "delete_access_key",
-        Owner,
-        &[("key_id", "LTAI0000000000000000")],
-        false,
-    ),
+    ep("set_access_key_active", Owner, &[("key_id", "LTAI0000000000000000"), ("active", "false")], false),
+    ep("delete_access_key", Owner, &[("key_id", "LTAI0000000000000000")], false),
     ep("security_log", Owner, &[("before", "100")], true),
     // sso.rs (no provider answers at the baseline issuer, and Bob has no SSO: nothing is saved or started)
     ep("sso_settings", Owner, &[], true),
-    ep(
-        "save_sso_settings",
-        Owner,
-        &[
-            ("issuer_url", "http://127.0.0.1:9"),
-            ("client_id", "console"),
-            ("client_secret", "secret"),
-            ("user_claim", "email"),
-            ("directory_access", "on"),
-        ],
-        false,
-    ),
+    ep("save_sso_settings", Owner, &[("issuer_url", "http://127.0.0.1:9"), ("client_id", "console"), ("client_secret", "secret"), ("user_claim", "email"), ("directory_access", "on")], false),
     ep("delete_sso_settings", Owner, &[], true),
     ep("sso_begin", Nobody, &[("alias", "bob")], false),
     // auth.rs
-    ep(
-        "sign_in",
-        Nobody,
-        &[
-            ("account", "alice@example.com"),
-            ("password", "Wrong-pass-999"),
-            ("account_id", ""),
-        ],
-        false,
-    ),
+    ep("sign_in", Nobody, &[("account", "alice@example.com"), ("password", "Wrong-pass-999"), ("account_id", "")], false),
     ep("sign_out", Nobody, &[], true),
     ep("sign_in_send_code", Nobody, &[], false),
     ep("sign_in_verify", Nobody, &[("code", "123456")], false),
@@ -149,68 +91,18 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("switch_role", RamUser, &[("role", "no-such-role")], false),
     // directory.rs
     ep("rd_tree", Admin, &[], true),
-    ep(
-        "rd_members",
-        Admin,
-        &[
-            ("search", ""),
-            ("folder", ""),
-            ("sort", "name"),
-            ("order", "asc"),
-            ("offset", "0"),
-            ("limit", "20"),
-        ],
-        true,
-    ),
+    ep("rd_members", Admin, &[("search", ""), ("folder", ""), ("sort", "name"), ("order", "asc"), ("offset", "0"), ("limit", "20")], true),
     ep("rd_member", Admin, &[("account_id", SANDBOX)], true),
     ep("rd_member_events", Admin, &[("account_id", SANDBOX)], true),
-    ep(
-        "rd_send_code",
-        Admin,
-        &[("account_id", SANDBOX), ("phone", "12345")],
-        false,
-    ),
-    ep(
-        "rd_bind_phone",
-        Admin,
-        &[
-            ("account_id", SANDBOX),
-            ("phone", "+8613100131000"),
-            ("code", "123456"),
-        ],
-        false,
-    ),
+    ep("rd_send_code", Admin, &[("account_id", SANDBOX), ("phone", "12345")], false),
+    ep("rd_bind_phone", Admin, &[("account_id", SANDBOX), ("phone", "+8613100131000"), ("code", "123456")], false),
     // phone.rs
     ep("identity_options", Owner, &[], true),
-    ep(
-        "send_identity_code",
-        Owner,
-        &[("method", "fax"), ("intent", "change_phone")],
-        false,
-    ),
-    ep(
-        "verify_identity",
-        Owner,
-        &[
-            ("method", "email"),
-            ("code", "123456"),
-            ("intent", "change_phone"),
-        ],
-        false,
-    ),
+    ep("send_identity_code", Owner, &[("method", "fax"), ("intent", "change_phone")], false),
+    ep("verify_identity", Owner, &[("method", "email"), ("code", "123456"), ("intent", "change_phone")], false),
     ep("check_new_phone", Owner, &[("number", "13512345678")], true),
-    ep(
-        "send_new_phone_code",
-        Owner,
-        &[("number", "13512345678")],
-        false,
-    ),
-    ep(
-        "confirm_phone_change",
-        Owner,
-        &[("number", "13512345678"), ("code", "123456")],
-        false,
-    ),
+    ep("send_new_phone_code", Owner, &[("number", "13512345678")], false),
+    ep("confirm_phone_change", Owner, &[("number", "13512345678"), ("code", "123456")], false),
 ];
 
 /// Values no field should take: empty, blank, control characters, digits of other scripts,
@@ -470,6 +362,33 @@ fn judge_server_fn(
     }
 }
 
+/// None of the `sent` requests (`what` they were) was mishandled, and the database is as it
+/// was `before` them.
+async fn assert_none_mishandled(
+    app: &TestApp,
+    problems: &[String],
+    sent: usize,
+    what: &str,
+    before: &[String],
+) {
+    assert!(
+        problems.is_empty(),
+        "{} of {sent} {what} were mishandled:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert_same(before, &snapshot(&app.services.db.pool).await);
+}
+
+/// The server still answers its health check.
+async fn assert_still_up(app: &TestApp) {
+    assert_eq!(
+        app.get("/healthz", None).await.status().as_u16(),
+        200,
+        "the server is still up"
+    );
+}
+
 fn short(text: &str) -> String {
     text.chars().take(200).collect()
 }
@@ -515,18 +434,8 @@ async fn every_server_function_refuses_malformed_oversized_and_missing_fields_cl
             }
         }
     }
-    assert_eq!(
-        app.get("/healthz", None).await.status().as_u16(),
-        200,
-        "the server is still up"
-    );
-    assert!(
-        problems.is_empty(),
-        "{} of {sent} crafted requests were mishandled:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert_same(&before, &snapshot(&app.services.db.pool).await);
+    assert_still_up(&app).await;
+    assert_none_mishandled(&app, &problems, sent, "crafted requests", &before).await;
     helpers::result(&format!(
         "crafted requests to {} server functions: {sent} answered clearly ({seen:?}), database unchanged",
         ENDPOINTS.len()
@@ -601,18 +510,9 @@ async fn random_payloads_never_break_a_server_function() {
             }
         }
     }
-    assert_eq!(
-        app.get("/healthz", None).await.status().as_u16(),
-        200,
-        "the server is still up"
-    );
-    assert!(
-        problems.is_empty(),
-        "seed {seed}: {} of {sent} random requests were mishandled:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert_same(&before, &snapshot(&app.services.db.pool).await);
+    assert_still_up(&app).await;
+    let what = format!("random requests (seed {seed})");
+    assert_none_mishandled(&app, &problems, sent, &what, &before).await;
     helpers::result(&format!(
         "random payloads (seed {seed}): {sent} answered clearly ({seen:?}), database unchanged"
     ));
@@ -724,8 +624,7 @@ fn crafted_api(fields: &[&str]) -> Vec<Crafted> {
 
 #[tokio::test]
 async fn every_api_operation_refuses_malformed_oversized_and_wrong_typed_fields_clearly() {
-    let app = spawn().await;
-    let admin = app.sign_in("rd-admin@acme").await;
+    let (app, admin) = spawn_as("rd-admin@acme").await;
     let before = snapshot(&app.services.db.pool).await;
     let mut problems = Vec::new();
     let mut sent = 0;
@@ -775,13 +674,7 @@ async fn every_api_operation_refuses_malformed_oversized_and_wrong_typed_fields_
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} of {sent} crafted API calls were mishandled:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert_same(&before, &snapshot(&app.services.db.pool).await);
+    assert_none_mishandled(&app, &problems, sent, "crafted API calls", &before).await;
     helpers::result(&format!(
         "crafted API calls: {sent} answered 4xx with a Code ({codes:?}), database unchanged"
     ));
@@ -792,8 +685,7 @@ async fn every_api_operation_refuses_malformed_oversized_and_wrong_typed_fields_
 /// byte, which PostgreSQL cannot store) are refused with a reason, line breaks are kept.
 #[tokio::test]
 async fn an_appeal_reason_with_control_characters_is_refused_clearly() {
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
+    let (app, alice) = spawn_as("alice@example.com").await;
     let before = snapshot(&app.services.db.pool).await;
     for reason in [
         "lost\u{0}phone",

@@ -5,7 +5,7 @@ use crate::helpers::Steps;
 
 use app::error::AppError;
 use app::model::{Me, PrincipalKind, SignInReply};
-use helpers::{PASSWORD, spawn, spawn_with};
+use helpers::{PASSWORD, spawn, spawn_as, spawn_with};
 
 #[tokio::test]
 async fn each_demo_principal_signs_in_and_sees_the_right_navigation() {
@@ -20,7 +20,7 @@ async fn each_demo_principal_signs_in_and_sees_the_right_navigation() {
     ];
     for (account, kind, manages) in cases {
         let token = app.sign_in(account).await;
-        let me: Me = app.call("me", &[], Some(&token)).await.ok();
+        let me: Me = app.me(&token).await.ok();
         assert_eq!(me.kind, kind, "{account}");
         assert_eq!(me.can_manage_directory, manages, "{account}");
     }
@@ -77,9 +77,8 @@ async fn repeated_failures_are_throttled_even_with_the_right_password() {
 
 #[tokio::test]
 async fn the_bound_phone_signs_in_its_owner() {
-    let app = spawn().await;
-    let token = app.sign_in("+8613800138000").await;
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let (app, token) = spawn_as("+8613800138000").await;
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.account_id, app::ssr::seed::ALICE_ID);
     app.stop().await;
 }
@@ -116,9 +115,8 @@ async fn a_number_bound_to_several_accounts_asks_which_one() {
 
 #[tokio::test]
 async fn a_ram_user_switches_to_a_role_with_a_new_token() {
-    let app = spawn().await;
-    let token = app.sign_in("dev@alice").await;
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let (app, token) = spawn_as("dev@alice").await;
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.switchable_roles, vec!["auditor".to_string()]);
     let reply = app
         .call("switch_role", &[("role", "auditor")], Some(&token))
@@ -126,13 +124,10 @@ async fn a_ram_user_switches_to_a_role_with_a_new_token() {
     let _: () = reply.ok();
     let role_token = reply.session_token().unwrap();
     assert_ne!(role_token, token);
-    let me: Me = app.call("me", &[], Some(&role_token)).await.ok();
+    let me: Me = app.me(&role_token).await.ok();
     assert_eq!(me.kind, PrincipalKind::RamRole);
     // The RAM user session it came from is over.
-    assert_eq!(
-        app.call("me", &[], Some(&token)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&token).await.err(), AppError::NotSignedIn);
     // A role the user is not trusted for is refused.
     let other = app.sign_in("viewer@acme").await;
     assert_eq!(
@@ -152,7 +147,7 @@ async fn dev_sso_signs_in_an_sso_session() {
     let cookie = helpers::set_cookie(&response);
     let token =
         app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap();
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.kind, PrincipalKind::Sso);
     assert_eq!(me.name, "sso-user@alice");
     app.stop().await;
@@ -160,54 +155,39 @@ async fn dev_sso_signs_in_an_sso_session() {
 
 #[tokio::test]
 async fn sign_out_ends_the_session() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     let reply = app.call("sign_out", &[], Some(&token)).await;
     assert!(reply.set_cookie.unwrap().contains("Max-Age=0"));
-    assert_eq!(
-        app.call("me", &[], Some(&token)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&token).await.err(), AppError::NotSignedIn);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn signing_in_again_rotates_the_token() {
-    let app = spawn().await;
-    let first = app.sign_in("alice@example.com").await;
+    let (app, first) = spawn_as("alice@example.com").await;
     let second = app.signed_in_from(&first, "alice@example.com").await;
     assert_ne!(first, second);
-    assert_eq!(
-        app.call("me", &[], Some(&first)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&first).await.err(), AppError::NotSignedIn);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     app.clock.advance_secs(29 * 60);
-    let _: Me = app.call("me", &[], Some(&token)).await.ok();
+    let _: Me = app.me(&token).await.ok();
     app.clock.advance_secs(30 * 60);
-    assert_eq!(
-        app.call("me", &[], Some(&token)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&token).await.err(), AppError::NotSignedIn);
 
     // Active all along, a session still ends at 12 hours.
     let token = app.sign_in("alice@example.com").await;
     for _ in 0..26 {
         app.clock.advance_secs(29 * 60);
-        if app.call("me", &[], Some(&token)).await.status >= 400 {
+        if app.me(&token).await.status >= 400 {
             break;
         }
     }
-    assert_eq!(
-        app.call("me", &[], Some(&token)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&token).await.err(), AppError::NotSignedIn);
     app.stop().await;
 }
 
@@ -215,41 +195,30 @@ async fn sessions_end_after_30_idle_minutes_and_after_12_hours() {
 async fn cross_site_and_headerless_writes_are_refused() {
     let app = spawn().await;
     let form = [("account", "alice@example.com"), ("password", PASSWORD)];
-    let foreign = app
-        .http
-        .post(app.url("/api/sign_in"))
-        .header("Origin", "https://evil.example")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let sign_in_with = |headers: &[(&str, &str)]| {
+        let mut request = app.http.post(app.url("/api/sign_in")).form(&form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let foreign = sign_in_with(&[("Origin", "https://evil.example")]).await;
     assert_eq!(foreign.status().as_u16(), 403);
     assert!(foreign.headers().get("set-cookie").is_none());
-    let bare = app
-        .http
-        .post(app.url("/api/sign_in"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let bare = sign_in_with(&[]).await;
     assert_eq!(bare.status().as_u16(), 403);
-    let cross = app
-        .http
-        .post(app.url("/api/sign_in"))
-        .header("Origin", &app.base)
-        .header("Sec-Fetch-Site", "cross-site")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let cross = sign_in_with(&[
+        ("Origin", app.base.as_str()),
+        ("Sec-Fetch-Site", "cross-site"),
+    ])
+    .await;
     assert_eq!(cross.status().as_u16(), 403);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
-    let app = spawn().await;
-    let token = app.sign_in("alice@example.com").await;
+    let (app, token) = spawn_as("alice@example.com").await;
     for path in [
         "/login",
         "/overview",
@@ -259,11 +228,7 @@ async fn every_page_carries_the_security_headers() {
     ] {
         let response = app.get(path, Some(&token)).await;
         let h = response.headers();
-        let csp = h
-            .get("content-security-policy")
-            .unwrap_or_else(|| panic!("CSP on {path}"))
-            .to_str()
-            .unwrap();
+        let csp = helpers::csp_of(h, path);
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert_eq!(
             h.get("x-content-type-options").unwrap(),
@@ -273,13 +238,7 @@ async fn every_page_carries_the_security_headers() {
         assert!(h.get("referrer-policy").is_some(), "{path}");
     }
     let page = app.get("/login", None).await;
-    let csp = page
-        .headers()
-        .get("content-security-policy")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let csp = helpers::csp_of(page.headers(), "/login");
     assert!(
         csp.contains("'nonce-"),
         "pages allow only their own scripts: {csp}"
@@ -309,17 +268,7 @@ async fn the_dev_outbox_answers_json_in_development() {
 
 #[tokio::test]
 async fn development_routes_are_404_in_production() {
-    let app = spawn_with(|c| {
-        c.mode = app::ssr::config::Mode::Production;
-        c.hmac_key = app::ssr::config::Secret("ab".repeat(32));
-        c.secrets_key = app::ssr::config::Secret("cd".repeat(32));
-        c.demo_data = false;
-        c.dev_outbox = false;
-        c.deliver = true;
-        c.sms.access_key_id = "test".into();
-        c.smtp.host = "127.0.0.1".into();
-    })
-    .await;
+    let app = spawn_with(helpers::production).await;
     for path in ["/dev/outbox", "/dev/outbox.json", "/dev/sso"] {
         assert_eq!(app.get(path, None).await.status().as_u16(), 404, "{path}");
     }

@@ -19,33 +19,44 @@
 //!
 //! - `helpers` (in-process): `spawn()`, `spawn_with(|config| …)` start the app on port 0 with a
 //!   fresh database (`APP_TEST_BACKEND` = `sqlite` | `postgres`) and a `ManualClock`;
-//!   `TestApp::{call, get, url, sign_in, latest_code, outbox_count, phone_of, count, now, stop}`;
-//!   `Reply::{ok, err, session_token}`; `PASSWORD`; `backend()`; `result(line)` (a `RESULT [backend]`
-//!   line for the report); `set_cookie(&response)`, `cookie_starting(headers, prefix)`; `TestDb`.
+//!   `spawn_as(account)` adds a session; `production` and `deliver_to(…)` are settings for
+//!   `spawn_with`; `TestApp::{call, get, page, get_json, url, sign_in, latest_code, outbox_count,
+//!   phone_of, count, events, event_details, bindings_of, challenge_attempts, sessions_of, now,
+//!   stop}`; `Reply::{ok, err, session_token}`, `refused_with(replies, error)`; `PASSWORD`;
+//!   `backend()`; `result(line)` (a `RESULT [backend]` line for the report); `set_cookie(&response)`,
+//!   `cookie_starting(headers, prefix)`, `cookie_value(set_cookie)`, `csp_of(headers, what)`;
+//!   `TestDb`.
 //! - `helpers::steps` — the trait `Steps`, implemented by `TestApp` and by `Cluster::via(i)`
 //!   (`use crate::helpers::{Method, Steps};`): `sign_in_with(account, password, token)`,
-//!   `signed_in(account)`, `signed_in_from(token, account)`,
-//!   `send_identity_code(token, Method)`, `verify_identity(token, Method, code)`,
+//!   `signed_in(account)`, `signed_in_from(token, account)`, `me(token)`,
+//!   `identity_options(token)`, `send_identity_code(token, Method)`, `verify_identity(token, Method, code)`,
 //!   `identity_code(token, Method, to)`, `identity_by(token, Method, to)`,
 //!   `identity_by_sms(token, phone)`, `identity_by_email(token, email)`,
 //!   `identity_by_totp(token, code)`, `verified_by_sms(account, phone)`, `code_for(to)`,
 //!   `check_new_phone`, `send_new_phone_code(token, number)`,
 //!   `confirm_phone_change(token, number, code)`, `change_number(token, number)`,
-//!   `rd_send_code(token, member, phone)`, `rd_bind_phone(token, member, phone, code)`,
+//!   `send_appeal_code(token, contact)`, `appeal_code(token, contact)`,
+//!   `file_appeal(token, new_phone, contact, reason, code)`,
+//!   `rd_send_code(token, member, phone)`, `rd_code(token, member, phone)`,
+//!   `rd_bind_phone(token, member, phone, code)`,
 //!   `bind_member(token, member, phone)`, `bind_member_typed(token, member, typed, e164)`.
 //!   A step that can be refused returns the `Reply`; the composite ones expect success.
 //! - `helpers::fixtures` — the demo ids and numbers (`ALICE_PHONE`, `SANDBOX`, `GLOBEX_ID` …),
-//!   `add_second_directory`, `api` (the automation API), `raw_post`, `form_body`, `sso_token`,
-//!   `role_token`, `totp_at`, `wrong_code`.
+//!   SPEC 4's `BLOCKED` text, `add_second_directory`, `spawn_with_second_directory`, `api` and
+//!   its operations `SEND_OP`, `BIND_OP` (the automation API), `raw_post`, `form_body`,
+//!   `appeal_without_code`, `sso_token`, `role_token`, `non_owner_sessions`, `totp_at`,
+//!   `wrong_code`.
 //! - `helpers::metrics` — `TestApp::scrape()` (`GET /metrics`, open in development on loopback)
 //!   and `Scrape::{parse, get, count, all, report_lines}` over its samples.
 //! - `helpers::processes` — `Cluster::{start, start_n, target, call, via, sign_in, latest_code,
-//!   scalar, count, phone_of, insert_owners, assert_binding_counts_consistent,
+//!   scalar, count, phone_of, bindings_of, insert_owners, assert_binding_counts_consistent,
 //!   assert_logs_keep_secrets}`, `Owner::cn`, `Instance::{kill9, restart, log}`, `Target::{call, try_call}`,
 //!   the SMS and SMTP stand-ins, `snapshot`/`assert_same`, `server_fn_endpoints`. The processes
 //!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`), or
 //!   `APP_TEST_SERVER_BIN` when set (a target directory shared by several checkouts holds the
 //!   `server` of whichever built last).
+//! - `helpers::smtp` — the relay side of every SMTP stand-in: `start(limit, keep)` answers each
+//!   sender and hands `keep` every message it receives.
 //!
 //! # Adding a test module
 //!

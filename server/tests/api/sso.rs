@@ -3,7 +3,7 @@
 //! the browser: it starts the sign-in at the console, fills in the provider's own login and
 //! consent forms over HTTP, and brings the provider's redirect back to the console's callback.
 
-use crate::helpers::fixtures::ALICE_EMAIL;
+use crate::helpers::fixtures::{ALICE_EMAIL, BLOCKED};
 use crate::helpers::{Method, Steps, TestApp, cookie_starting, spawn};
 use app::api::sso::{SsoFailure, SsoSettingsView, UserClaim};
 use app::error::AppError;
@@ -15,7 +15,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLIENT_ID: &str = "console";
 const CLIENT_SECRET: &str = "console-client-secret-0123456789abcdef";
-const SPEC_BLOCKED: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
 
 fn oidc_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
@@ -152,12 +151,7 @@ async fn try_begin(app: &TestApp, alias: &str) -> Result<Started, AppError> {
         cookie.contains("HttpOnly") && cookie.contains("Secure"),
         "{cookie}"
     );
-    let browser = cookie
-        .split(';')
-        .next()
-        .and_then(|pair| pair.split_once('='))
-        .map(|(_, value)| value.to_string())
-        .unwrap();
+    let browser = crate::helpers::cookie_value(&cookie);
     Ok(Started { url, browser })
 }
 
@@ -265,11 +259,65 @@ async fn sso_sessions(app: &TestApp) -> i64 {
     .await
 }
 
+/// A sign-in on its way back from the provider: the URL it sends the browser to, and the
+/// attempt's cookie that browser holds.
+struct Callback {
+    url: String,
+    browser: String,
+}
+
+impl Callback {
+    /// The browser that started the sign-in arrives at the callback.
+    async fn arrive(&self, app: &TestApp) -> reqwest::Response {
+        arrive(app, &self.url, Some(&self.browser)).await
+    }
+}
+
+/// A sign-in started at `alias` and done at the provider as `login`, not yet back.
+async fn at_the_callback(app: &TestApp, alias: &str, login: &str) -> Callback {
+    let started = begin(app, alias).await;
+    let url = sign_in_at_provider(app, &started, login).await;
+    Callback {
+        url,
+        browser: started.browser,
+    }
+}
+
+/// The app and a provider that knows the console.
+async fn spawn_with_provider() -> (TestApp, Provider) {
+    let app = spawn().await;
+    let provider = provider_for(&app).await;
+    (app, provider)
+}
+
+/// The app and a provider started with the settings `config` gives for it, and Alice's account
+/// set up for that provider.
+async fn spawn_with_alice_at(
+    config: impl FnOnce(&TestApp) -> serde_json::Value,
+) -> (TestApp, Provider) {
+    let app = spawn().await;
+    let provider = start_provider(config(&app)).await;
+    alice_with(&app, &provider).await;
+    (app, provider)
+}
+
+/// The app with a provider that knows the console, and Alice's account set up for it.
+async fn spawn_with_alice_sso() -> (TestApp, Provider) {
+    spawn_with_alice_at(|app| json!({ "clients": [client(CLIENT_ID, app)] })).await
+}
+
+/// How many accounts have SSO settings saved.
+async fn saved_providers(app: &TestApp) -> i64 {
+    app.count(
+        "SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1",
+        "",
+    )
+    .await
+}
+
 /// The whole sign-in as `login` at `alias`: the SSO session's token.
 async fn sso_sign_in(app: &TestApp, alias: &str, login: &str) -> String {
-    let started = begin(app, alias).await;
-    let callback = sign_in_at_provider(app, &started, login).await;
-    let response = arrive(app, &callback, Some(&started.browser)).await;
+    let response = at_the_callback(app, alias, login).await.arrive(app).await;
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(response.headers()["location"], "/overview");
     session_of(&response).expect("an SSO session")
@@ -277,9 +325,7 @@ async fn sso_sign_in(app: &TestApp, alias: &str, login: &str) -> String {
 
 #[tokio::test]
 async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_change_the_phone() {
-    let app = spawn().await;
-    let provider = provider_for(&app).await;
-    alice_with(&app, &provider).await;
+    let (app, provider) = spawn_with_alice_sso().await;
 
     let started = begin(&app, "Alice").await;
     assert!(
@@ -306,16 +352,11 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let token = session_of(&response).expect("an SSO session");
 
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.kind, PrincipalKind::Sso);
     assert_eq!(me.name, "jane@alice");
     assert!(!me.can_manage_directory);
-    let page = app
-        .get("/overview", Some(&token))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/overview", Some(&token)).await;
     assert!(
         page.contains("jane@alice") && page.contains("SSO user"),
         "{page}"
@@ -324,7 +365,7 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
     // SPEC 1: every step of a phone change is refused, with the blocked message.
     let refused = app.send_identity_code(&token, Method::Sms).await.err();
     assert_eq!(refused, AppError::OwnerOnly);
-    assert_eq!(refused.to_string(), SPEC_BLOCKED);
+    assert_eq!(refused.to_string(), BLOCKED);
     for (endpoint, form) in [
         ("identity_options", vec![]),
         ("check_new_phone", vec![("number", "13512345678")]),
@@ -368,13 +409,10 @@ async fn an_sso_sign_in_through_the_provider_is_an_sso_session_that_cannot_chang
 
 #[tokio::test]
 async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_session() {
-    let app = spawn().await;
-    let provider = provider_for(&app).await;
-    alice_with(&app, &provider).await;
+    let (app, _provider) = spawn_with_alice_sso().await;
 
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "jane").await;
-    let mut url = reqwest::Url::parse(&callback).unwrap();
+    let callback = at_the_callback(&app, "alice", "jane").await;
+    let mut url = reqwest::Url::parse(&callback.url).unwrap();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -396,14 +434,14 @@ async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_sessi
             )
         }));
     assert_refused(
-        &arrive(&app, url.as_str(), Some(&started.browser)).await,
+        &arrive(&app, url.as_str(), Some(&callback.browser)).await,
         SsoFailure::InvalidState,
     );
     assert_refused(
         &arrive(
             &app,
             &app.url("/sso/callback?code=x"),
-            Some(&started.browser),
+            Some(&callback.browser),
         )
         .await,
         SsoFailure::InvalidState,
@@ -411,22 +449,18 @@ async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_sessi
     assert_eq!(sso_sessions(&app).await, 0);
 
     // The untouched answer still signs in, once.
-    let response = arrive(&app, &callback, Some(&started.browser)).await;
+    let response = callback.arrive(&app).await;
     assert!(session_of(&response).is_some());
-    assert_refused(
-        &arrive(&app, &callback, Some(&started.browser)).await,
-        SsoFailure::InvalidState,
-    );
+    assert_refused(&callback.arrive(&app).await, SsoFailure::InvalidState);
 
     // A victim's browser brought to someone else's callback (login CSRF) is not signed in.
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "mallory").await;
+    let callback = at_the_callback(&app, "alice", "mallory").await;
     assert_refused(
-        &arrive(&app, &callback, None).await,
+        &arrive(&app, &callback.url, None).await,
         SsoFailure::InvalidState,
     );
     assert_refused(
-        &arrive(&app, &callback, Some(&"0".repeat(32))).await,
+        &arrive(&app, &callback.url, Some(&"0".repeat(32))).await,
         SsoFailure::InvalidState,
     );
     assert_eq!(sso_sessions(&app).await, 1);
@@ -435,58 +469,41 @@ async fn a_tampered_state_a_replayed_callback_and_another_browser_start_no_sessi
 
 #[tokio::test]
 async fn an_id_token_issued_for_another_client_is_refused() {
-    let app = spawn().await;
     // The provider signs the console's tokens as if for client `partner`.
-    let provider = start_provider(json!({
-        "clients": [client(CLIENT_ID, &app), client("partner", &app)],
-        "misdirect_audience": { "from": CLIENT_ID, "to": "partner" },
-    }))
+    let (app, _provider) = spawn_with_alice_at(|app| {
+        json!({
+            "clients": [client(CLIENT_ID, app), client("partner", app)],
+            "misdirect_audience": { "from": CLIENT_ID, "to": "partner" },
+        })
+    })
     .await;
-    alice_with(&app, &provider).await;
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "jane").await;
-    assert_refused(
-        &arrive(&app, &callback, Some(&started.browser)).await,
-        SsoFailure::WrongAudience,
-    );
+    let callback = at_the_callback(&app, "alice", "jane").await;
+    assert_refused(&callback.arrive(&app).await, SsoFailure::WrongAudience);
     assert_eq!(sso_sessions(&app).await, 0);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_expired_id_token_is_refused() {
-    let app = spawn().await;
     // ID tokens live a minute; the console's clock is two minutes on when the browser is back
     // (the attempt itself, five minutes, is still alive).
-    let provider = start_provider(json!({
-        "clients": [client(CLIENT_ID, &app)],
-        "id_token_ttl": 60,
-    }))
+    let (app, _provider) = spawn_with_alice_at(
+        |app| json!({ "clients": [client(CLIENT_ID, app)], "id_token_ttl": 60 }),
+    )
     .await;
-    alice_with(&app, &provider).await;
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "jane").await;
+    let callback = at_the_callback(&app, "alice", "jane").await;
     app.clock.advance_secs(120);
-    assert_refused(
-        &arrive(&app, &callback, Some(&started.browser)).await,
-        SsoFailure::TokenExpired,
-    );
+    assert_refused(&callback.arrive(&app).await, SsoFailure::TokenExpired);
     assert_eq!(sso_sessions(&app).await, 0);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_sign_in_attempt_lives_five_minutes() {
-    let app = spawn().await;
-    let provider = provider_for(&app).await;
-    alice_with(&app, &provider).await;
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "jane").await;
+    let (app, _provider) = spawn_with_alice_sso().await;
+    let callback = at_the_callback(&app, "alice", "jane").await;
     app.clock.advance_secs(301);
-    assert_refused(
-        &arrive(&app, &callback, Some(&started.browser)).await,
-        SsoFailure::InvalidState,
-    );
+    assert_refused(&callback.arrive(&app).await, SsoFailure::InvalidState);
     app.stop().await;
 }
 
@@ -512,13 +529,12 @@ async fn unknown_aliases_accounts_without_sso_and_an_unreachable_provider_are_to
     }
     let provider = provider_for(&app).await;
     alice_with(&app, &provider).await;
-    let started = begin(&app, "alice").await;
-    let callback = sign_in_at_provider(&app, &started, "jane").await;
+    let callback = at_the_callback(&app, "alice", "jane").await;
     drop(provider);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // Gone between the redirect and the callback, and gone at the next start.
     assert_refused(
-        &arrive(&app, &callback, Some(&started.browser)).await,
+        &callback.arrive(&app).await,
         SsoFailure::ProviderUnreachable,
     );
     assert_eq!(
@@ -528,11 +544,8 @@ async fn unknown_aliases_accounts_without_sso_and_an_unreachable_provider_are_to
     assert_eq!(sso_sessions(&app).await, 0);
     // The page shows each reason in an alert.
     let page = app
-        .get("/login/sso?error=Sso.ProviderUnreachable", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page("/login/sso?error=Sso.ProviderUnreachable", None)
+        .await;
     assert!(page.contains("role=\"alert\""), "{page}");
     assert!(
         page.contains("The identity provider could not be reached."),
@@ -543,8 +556,7 @@ async fn unknown_aliases_accounts_without_sso_and_an_unreachable_provider_are_to
 
 #[tokio::test]
 async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
-    let app = spawn().await;
-    let provider = provider_for(&app).await;
+    let (app, provider) = spawn_with_provider().await;
     let ram = app.sign_in("dev@alice").await;
     let sso = crate::helpers::fixtures::sso_token(&app).await;
     for token in [&ram, &sso] {
@@ -564,17 +576,10 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
                 .err(),
             AppError::Forbidden
         );
-        let page = app.get("/ram/sso", Some(token)).await.text().await.unwrap();
+        let page = app.page("/ram/sso", Some(token)).await;
         assert!(page.contains("Access denied"), "{page}");
     }
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1",
-            ""
-        )
-        .await,
-        0
-    );
+    assert_eq!(saved_providers(&app).await, 0);
 
     let owner = app.sign_in(ALICE_EMAIL).await;
     // Bad input is refused with its reason, and nothing is saved.
@@ -593,14 +598,7 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
             "{issuer} {claim}: {error:?}"
         );
     }
-    assert_eq!(
-        app.count(
-            "SELECT COUNT(*) FROM sso_providers WHERE account_id <> $1",
-            ""
-        )
-        .await,
-        0
-    );
+    assert_eq!(saved_providers(&app).await, 0);
 
     let reply = save_settings(&app, &owner, &provider.issuer, "email", true).await;
     assert!(!reply.body.contains(CLIENT_SECRET));
@@ -615,12 +613,7 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
         .await
         .unwrap();
     assert!(sealed.starts_with("v1:") && !sealed.contains(CLIENT_SECRET));
-    let page = app
-        .get("/ram/sso", Some(&owner))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/ram/sso", Some(&owner)).await;
     assert!(page.contains(&app.url("/sso/callback")) && !page.contains(CLIENT_SECRET));
     assert_eq!(
         app.count(
@@ -647,7 +640,7 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
     assert!(view.secret_saved && !view.directory_access);
     assert_eq!(app.outbox_count(ALICE_EMAIL).await, notices + 1);
     let token = sso_sign_in(&app, "alice", "jane").await;
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(me.name, "jane@idp.example@alice");
 
     // Turning SSO off ends the account's SSO sessions.
@@ -655,10 +648,7 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
         .call("delete_sso_settings", &[], Some(&owner))
         .await
         .ok();
-    assert_eq!(
-        app.call("me", &[], Some(&token)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&token).await.err(), AppError::NotSignedIn);
     assert_eq!(
         try_begin(&app, "alice").await.err(),
         Some(AppError::Sso(SsoFailure::NotAvailable))
@@ -668,26 +658,22 @@ async fn only_the_owner_manages_sso_and_the_client_secret_never_comes_back() {
 
 #[tokio::test]
 async fn the_mapped_directory_policy_opens_resource_management_to_sso_sessions() {
-    let app = spawn().await;
-    let provider = provider_for(&app).await;
+    let (app, provider) = spawn_with_provider().await;
     let owner = app.sign_in("admin@acme.example").await;
     let _: SsoSettingsView =
         save_settings(&app, &owner, &provider.issuer, "preferred_username", true)
             .await
             .ok();
     let token = sso_sign_in(&app, "acme", "ops").await;
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert_eq!(
         (me.kind, me.name.as_str()),
         (PrincipalKind::Sso, "ops@acme")
     );
     assert!(me.can_manage_directory);
     let page = app
-        .get("/resource-directory/management", Some(&token))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page("/resource-directory/management", Some(&token))
+        .await;
     assert!(!page.contains("Access denied"), "{page}");
     // Still no phone change of the account itself.
     assert_eq!(
@@ -700,14 +686,11 @@ async fn the_mapped_directory_policy_opens_resource_management_to_sso_sessions()
         save_settings(&app, &owner, &provider.issuer, "preferred_username", false)
             .await
             .ok();
-    let me: Me = app.call("me", &[], Some(&token)).await.ok();
+    let me: Me = app.me(&token).await.ok();
     assert!(!me.can_manage_directory);
     let page = app
-        .get("/resource-directory/management", Some(&token))
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page("/resource-directory/management", Some(&token))
+        .await;
     assert!(page.contains("Access denied"), "{page}");
     app.stop().await;
 }
@@ -715,16 +698,11 @@ async fn the_mapped_directory_policy_opens_resource_management_to_sso_sessions()
 #[tokio::test]
 async fn the_sign_in_page_links_to_enterprise_sso() {
     let app = spawn().await;
-    let page = app.get("/login", None).await.text().await.unwrap();
+    let page = app.page("/login", None).await;
     assert!(page.contains("href=\"/login/sso\"") && page.contains("Enterprise SSO"));
-    let page = app.get("/login/sso", None).await.text().await.unwrap();
+    let page = app.page("/login/sso", None).await;
     assert!(page.contains("Account alias") && !page.contains("role=\"alert\""));
-    let page = app
-        .get("/login/sso?error=Sso.WrongAudience", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page("/login/sso?error=Sso.WrongAudience", None).await;
     assert!(
         page.contains("issued this sign-in for another application"),
         "{page}"

@@ -10,12 +10,11 @@ use app::ssr::outbox::{self, Channel, NewMessage, Template};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Form, Router};
-use helpers::{TestApp, spawn_with};
+use helpers::{TestApp, smtp, spawn_with};
 use http::StatusCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinHandle;
 
 const KEY_ID: &str = "LTAI-test-key-id";
@@ -45,6 +44,54 @@ fn providers(config: &mut Config, endpoint: &str, smtp_port: u16) {
     config.smtp.from = FROM.into();
 }
 
+/// Delivery on: the outbox worker sends through the stand-ins.
+fn deliver(config: &mut Config) {
+    config.deliver = true;
+}
+
+/// The stand-ins an app delivers to, and their tasks.
+struct StandIns {
+    provider: Provider,
+    sink: Sink,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl StandIns {
+    /// Stops the app, then the stand-ins.
+    async fn stop_with(self, app: TestApp) {
+        app.stop().await;
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The app pointed at fresh stand-ins, its settings then changed by `adjust` (`deliver` turns
+/// delivery on): the provider fails its first `fail_first` requests, the relay defers its first
+/// `reject_first` messages.
+async fn spawn_against(
+    fail_first: usize,
+    reject_first: usize,
+    adjust: impl FnOnce(&mut Config),
+) -> (TestApp, StandIns) {
+    let (endpoint, provider, provider_task) = start_provider(fail_first).await;
+    let (smtp_port, sink, sink_task) = start_sink(reject_first).await;
+    let app = spawn_with(|c| {
+        providers(c, &endpoint, smtp_port);
+        adjust(c);
+    })
+    .await;
+    let tasks = [provider_task, sink_task];
+    (
+        app,
+        StandIns {
+            provider,
+            sink,
+            tasks,
+        },
+    )
+}
+
 struct Msg<'a> {
     channel: Channel,
     to: &'a str,
@@ -52,6 +99,29 @@ struct Msg<'a> {
     body: &'a str,
     template: Template,
     code: Option<&'a str>,
+}
+
+impl<'a> Msg<'a> {
+    /// A verification code by SMS.
+    fn sms_code(to: &'a str, code: &'a str, body: &'a str) -> Msg<'a> {
+        Msg {
+            channel: Channel::Sms,
+            to,
+            subject: "",
+            body,
+            template: Template::VerificationCode,
+            code: Some(code),
+        }
+    }
+
+    /// A verification code by email.
+    fn email_code(to: &'a str, subject: &'a str, code: &'a str, body: &'a str) -> Msg<'a> {
+        Msg {
+            channel: Channel::Email,
+            subject,
+            ..Msg::sms_code(to, code, body)
+        }
+    }
 }
 
 /// Queues the messages in one transaction, as a change and its notices are, then wakes the worker.
@@ -193,6 +263,44 @@ async fn wait_until_sent(app: &TestApp, ids: &[i64], through_retries: bool) {
     }
 }
 
+/// Queues a code by SMS to `sms.0` and one by email to `email.0` (each code `.1`) in one
+/// transaction, and waits until both are sent.
+async fn sent_a_code_each_way(app: &TestApp, sms: (&str, &str), email: (&str, &str)) -> Vec<i64> {
+    let sms_body = format!("Your verification code is {}.", sms.1);
+    let email_body = format!("Your verification code is {}.", email.1);
+    let messages = [
+        Msg::sms_code(sms.0, sms.1, &sms_body),
+        Msg::email_code(email.0, "Your verification code", email.1, &email_body),
+    ];
+    let ids = enqueue(app, &messages).await;
+    wait_sent(app, &ids).await;
+    ids
+}
+
+/// The request that carried outbox message `id`.
+fn request_for(requests: &[SmsRequest], id: i64) -> &SmsRequest {
+    let found = requests.iter().find(|r| r.out_id() == id);
+    found.unwrap_or_else(|| panic!("a request for message {id}: {requests:?}"))
+}
+
+/// The item of a `/dev/outbox.json` listing addressed to `to`.
+fn listed<'a>(items: &'a [serde_json::Value], to: &str) -> &'a serde_json::Value {
+    let found = items.iter().find(|i| i["to"] == to);
+    found.unwrap_or_else(|| panic!("a message to {to} is listed: {items:?}"))
+}
+
+/// Sent, at the first attempt, and that attempt recorded as the only one.
+async fn assert_sent_once(app: &TestApp, id: i64) {
+    let r = row(app, id).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("sent", 1), "{r:?}");
+    assert_eq!(attempts(app, id).await, vec![(1, None)]);
+}
+
+/// A few more worker cycles, for what should not happen to have had its chance.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 fn is_api_timestamp(value: &str) -> bool {
     let b = value.as_bytes();
     b.len() == 20
@@ -223,6 +331,10 @@ impl SmsRequest {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+    /// The template's parameters, as JSON.
+    fn template_param(&self) -> serde_json::Value {
+        serde_json::from_str(self.get("TemplateParam").unwrap()).unwrap()
     }
     fn out_id(&self) -> i64 {
         self.get("OutId")
@@ -316,27 +428,17 @@ async fn start_provider(fail_first: usize) -> (String, Provider, JoinHandle<()>)
 // ---------------------------------------------------------------------------------------------
 // The SMTP relay stand-in
 
+/// A message the relay got, and whether it accepted it.
 #[derive(Clone, Debug)]
 struct Mail {
-    mail_from: String,
-    rcpt_to: Vec<String>,
-    data: String,
+    message: smtp::Received,
     accepted: bool,
 }
 
-impl Mail {
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.data.split("\r\n\r\n").next().unwrap_or_default();
-        let prefix = format!("{}: ", name.to_ascii_lowercase());
-        head.split("\r\n")
-            .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
-            .map(|line| line[prefix.len()..].to_string())
-    }
-    fn body(&self) -> String {
-        self.data
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.replace("\r\n", "\n"))
-            .unwrap_or_default()
+impl std::ops::Deref for Mail {
+    type Target = smtp::Received;
+    fn deref(&self) -> &smtp::Received {
+        &self.message
     }
 }
 
@@ -344,8 +446,6 @@ impl Mail {
 struct Sink {
     connections: Arc<AtomicUsize>,
     mails: Arc<Mutex<Vec<Mail>>>,
-    /// The first `reject_first` messages are deferred with 451 after DATA.
-    reject_first: usize,
 }
 
 impl Sink {
@@ -354,96 +454,20 @@ impl Sink {
     }
 }
 
-async fn smtp_session(stream: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    write
-        .write_all(b"220 sink.test ESMTP test relay\r\n")
-        .await?;
-    let (mut mail_from, mut rcpt_to) = (String::new(), Vec::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let command = line.trim_end().to_string();
-        let upper = command.to_ascii_uppercase();
-        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            write.write_all(b"250 sink.test\r\n").await?;
-        } else if upper.starts_with("MAIL FROM:") {
-            mail_from = command["MAIL FROM:".len()..].trim().to_string();
-            rcpt_to.clear();
-            write.write_all(b"250 2.1.0 OK\r\n").await?;
-        } else if upper.starts_with("RCPT TO:") {
-            rcpt_to.push(command["RCPT TO:".len()..].trim().to_string());
-            write.write_all(b"250 2.1.5 OK\r\n").await?;
-        } else if upper == "DATA" {
-            write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await? == 0 {
-                    return Ok(());
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                // Undo dot-stuffing.
-                data.push_str(
-                    line.strip_prefix('.')
-                        .filter(|_| line.starts_with(".."))
-                        .unwrap_or(&line),
-                );
-            }
-            let data = data.strip_suffix("\r\n").unwrap_or(&data).to_string();
-            let accepted = {
-                let mut mails = sink.mails.lock().unwrap();
-                let accepted = mails.len() >= sink.reject_first;
-                mails.push(Mail {
-                    mail_from: mail_from.clone(),
-                    rcpt_to: rcpt_to.clone(),
-                    data,
-                    accepted,
-                });
-                accepted
-            };
-            if accepted {
-                write.write_all(b"250 2.0.0 queued\r\n").await?;
-            } else {
-                write.write_all(b"451 4.3.0 try again later\r\n").await?;
-            }
-        } else if upper == "RSET" || upper == "NOOP" {
-            write.write_all(b"250 2.0.0 OK\r\n").await?;
-        } else if upper == "QUIT" {
-            write.write_all(b"221 2.0.0 bye\r\n").await?;
-            return Ok(());
-        } else {
-            write
-                .write_all(b"502 5.5.2 command not recognised\r\n")
-                .await?;
-        }
-    }
-}
-
+/// A relay that defers its first `reject_first` messages with 451 after DATA.
 async fn start_sink(reject_first: usize) -> (u16, Sink, JoinHandle<()>) {
+    let mails: Arc<Mutex<Vec<Mail>>> = Arc::default();
+    let kept = mails.clone();
+    let relay = smtp::start(Duration::from_secs(30), move |message| {
+        let mut mails = kept.lock().unwrap();
+        let accepted = mails.len() >= reject_first;
+        mails.push(Mail { message, accepted });
+        accepted
+    })
+    .await;
     let sink = Sink {
-        mails: Arc::default(),
-        reject_first,
-        connections: Arc::default(),
+        connections: relay.connections,
+        mails,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepting = sink.clone();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            accepting.connections.fetch_add(1, Ordering::SeqCst);
-            let sink = accepting.clone();
-            tokio::spawn(async move {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(30), smtp_session(stream, sink)).await;
-            });
-        }
-    });
-    (port, sink, task)
+    (relay.port, sink, relay.task)
 }

@@ -4,25 +4,16 @@ use super::*;
 
 #[tokio::test]
 async fn sms_is_delivered_once_with_a_valid_signature() {
-    let (endpoint, provider, provider_task) = start_provider(0).await;
-    let (smtp_port, sink, sink_task) = start_sink(0).await;
-    let app = spawn_with(|c| {
-        c.deliver = true;
-        providers(c, &endpoint, smtp_port);
-    })
-    .await;
+    let (app, stand_ins) = spawn_against(0, 0, deliver).await;
 
     let ids = enqueue(
         &app,
         &[
-            Msg {
-                channel: Channel::Sms,
-                to: "+8613800138000",
-                subject: "",
-                body: "Your verification code is 482913. It expires in 5 minutes.",
-                template: Template::VerificationCode,
-                code: Some("482913"),
-            },
+            Msg::sms_code(
+                "+8613800138000",
+                "482913",
+                "Your verification code is 482913. It expires in 5 minutes.",
+            ),
             Msg {
                 channel: Channel::Sms,
                 to: "+447700900123",
@@ -36,9 +27,9 @@ async fn sms_is_delivered_once_with_a_valid_signature() {
     .await;
     wait_sent(&app, &ids).await;
     // A few more worker cycles: nothing is sent again.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
 
-    let requests = provider.requests();
+    let requests = stand_ins.provider.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     for request in &requests {
         assert!(
@@ -67,80 +58,56 @@ async fn sms_is_delivered_once_with_a_valid_signature() {
         requests[1].get("SignatureNonce")
     );
 
-    let code = requests
-        .iter()
-        .find(|r| r.out_id() == ids[0])
-        .expect("the code message");
+    let code = request_for(&requests, ids[0]);
     assert_eq!(code.get("PhoneNumbers"), Some("+8613800138000"));
     assert_eq!(code.get("TemplateCode"), Some(CODE_TEMPLATE));
-    let param: serde_json::Value =
-        serde_json::from_str(code.get("TemplateParam").unwrap()).unwrap();
+    let param = code.template_param();
     assert_eq!(param, serde_json::json!({ "code": "482913" }));
 
-    let notice = requests
-        .iter()
-        .find(|r| r.out_id() == ids[1])
-        .expect("the notice");
+    let notice = request_for(&requests, ids[1]);
     assert_eq!(notice.get("PhoneNumbers"), Some("+447700900123"));
     assert_eq!(notice.get("TemplateCode"), Some(NOTICE_TEMPLATE));
-    let param: serde_json::Value =
-        serde_json::from_str(notice.get("TemplateParam").unwrap()).unwrap();
+    let param = notice.template_param();
     assert_eq!(
         param,
         serde_json::json!({ "content": "The phone number of your account was changed." })
     );
 
     for &id in &ids {
-        let r = row(&app, id).await;
-        assert_eq!((r.status.as_str(), r.attempts), ("sent", 1), "{r:?}");
-        assert_eq!(attempts(&app, id).await, vec![(1, None)]);
+        assert_sent_once(&app, id).await;
     }
-    assert!(sink.mails().is_empty(), "no email was queued");
+    assert!(stand_ins.sink.mails().is_empty(), "no email was queued");
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }
 
 #[tokio::test]
 async fn a_failing_sms_provider_is_retried_until_it_recovers() {
     // Requests 0 and 2 get HTTP 500, request 1 gets Code != OK, then the provider recovers.
-    let (endpoint, provider, provider_task) = start_provider(3).await;
-    let (smtp_port, _sink, sink_task) = start_sink(0).await;
-    let app = spawn_with(|c| {
-        c.deliver = true;
-        providers(c, &endpoint, smtp_port);
-    })
-    .await;
+    let (app, stand_ins) = spawn_against(3, 0, deliver).await;
 
     let ids = enqueue(
         &app,
         &[
-            Msg {
-                channel: Channel::Sms,
-                to: "+8613800138001",
-                subject: "",
-                body: "Your verification code is 907311.",
-                template: Template::VerificationCode,
-                code: Some("907311"),
-            },
-            Msg {
-                channel: Channel::Sms,
-                to: "+8613800138002",
-                subject: "",
-                body: "Your verification code is 118604.",
-                template: Template::VerificationCode,
-                code: Some("118604"),
-            },
+            Msg::sms_code(
+                "+8613800138001",
+                "907311",
+                "Your verification code is 907311.",
+            ),
+            Msg::sms_code(
+                "+8613800138002",
+                "118604",
+                "Your verification code is 118604.",
+            ),
         ],
     )
     .await;
 
     // Both first attempts fail; the retries wait for the backoff, which only the clock ends.
     wait_failures(&app, &ids, 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
     assert_eq!(
-        provider.requests().len(),
+        stand_ins.provider.requests().len(),
         2,
         "no retry before the backoff has passed"
     );
@@ -151,9 +118,9 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
     }
 
     wait_sent_through_retries(&app, &ids).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
 
-    let requests = provider.requests();
+    let requests = stand_ins.provider.requests();
     assert!(requests.iter().all(|r| r.signature_ok), "{requests:?}");
     assert_eq!(requests.iter().filter(|r| !r.answered_ok).count(), 3);
     let mut total_attempts = 0;
@@ -170,8 +137,7 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
         );
         for r in &sent {
             // Every retry sends the same message with a fresh signature.
-            let param: serde_json::Value =
-                serde_json::from_str(r.get("TemplateParam").unwrap()).unwrap();
+            let param = r.template_param();
             assert_eq!(param, serde_json::json!({ "code": code }));
         }
 
@@ -208,37 +174,27 @@ async fn a_failing_sms_provider_is_retried_until_it_recovers() {
         "no request the outbox does not know of"
     );
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }
 
 #[tokio::test]
 async fn email_is_delivered_through_smtp() {
-    let (endpoint, provider, provider_task) = start_provider(0).await;
-    let (smtp_port, sink, sink_task) = start_sink(0).await;
-    let app = spawn_with(|c| {
-        c.deliver = true;
-        providers(c, &endpoint, smtp_port);
-    })
-    .await;
+    let (app, stand_ins) = spawn_against(0, 0, deliver).await;
 
     let ids = enqueue(
         &app,
-        &[Msg {
-            channel: Channel::Email,
-            to: "ada@example.test",
-            subject: "Your verification code",
-            body: "Your verification code is 550271.\nIt expires in 5 minutes.",
-            template: Template::VerificationCode,
-            code: Some("550271"),
-        }],
+        &[Msg::email_code(
+            "ada@example.test",
+            "Your verification code",
+            "550271",
+            "Your verification code is 550271.\nIt expires in 5 minutes.",
+        )],
     )
     .await;
     wait_sent(&app, &ids).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
 
-    let mails = sink.mails();
+    let mails = stand_ins.sink.mails();
     assert_eq!(mails.len(), 1, "{mails:?}");
     let mail = &mails[0];
     assert!(mail.accepted);
@@ -268,25 +224,18 @@ async fn email_is_delivered_through_smtp() {
         "Your verification code is 550271.\nIt expires in 5 minutes."
     );
 
-    let r = row(&app, ids[0]).await;
-    assert_eq!((r.status.as_str(), r.attempts), ("sent", 1), "{r:?}");
-    assert_eq!(attempts(&app, ids[0]).await, vec![(1, None)]);
-    assert!(provider.requests().is_empty(), "no SMS was queued");
+    assert_sent_once(&app, ids[0]).await;
+    assert!(
+        stand_ins.provider.requests().is_empty(),
+        "no SMS was queued"
+    );
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }
 
 #[tokio::test]
 async fn a_deferred_email_is_retried_with_the_same_message_id() {
-    let (endpoint, _provider, provider_task) = start_provider(0).await;
-    let (smtp_port, sink, sink_task) = start_sink(1).await;
-    let app = spawn_with(|c| {
-        c.deliver = true;
-        providers(c, &endpoint, smtp_port);
-    })
-    .await;
+    let (app, stand_ins) = spawn_against(0, 1, deliver).await;
 
     let ids = enqueue(
         &app,
@@ -302,9 +251,9 @@ async fn a_deferred_email_is_retried_with_the_same_message_id() {
     .await;
     wait_failures(&app, &ids, 1).await;
     wait_sent_through_retries(&app, &ids).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
 
-    let mails = sink.mails();
+    let mails = stand_ins.sink.mails();
     assert_eq!(mails.len(), 2, "{mails:?}");
     assert!(!mails[0].accepted && mails[1].accepted);
     let id = format!("<outbox-{}@example.test>", ids[0]);
@@ -327,50 +276,29 @@ async fn a_deferred_email_is_retried_with_the_same_message_id() {
     let r = row(&app, ids[0]).await;
     assert_eq!((r.status.as_str(), r.attempts), ("sent", 2), "{r:?}");
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }
 
 #[tokio::test]
 async fn the_development_outbox_keeps_messages_without_network_calls() {
-    let (endpoint, provider, provider_task) = start_provider(0).await;
-    let (smtp_port, sink, sink_task) = start_sink(0).await;
     // Delivery off (the development default), even though providers are configured.
-    let app = spawn_with(|c| providers(c, &endpoint, smtp_port)).await;
+    let (app, stand_ins) = spawn_against(0, 0, |_| {}).await;
     assert!(!app.services.config.deliver && app.services.config.dev_outbox);
 
-    let ids = enqueue(
+    let ids = sent_a_code_each_way(
         &app,
-        &[
-            Msg {
-                channel: Channel::Sms,
-                to: "+8613800138009",
-                subject: "",
-                body: "Your verification code is 730512.",
-                template: Template::VerificationCode,
-                code: Some("730512"),
-            },
-            Msg {
-                channel: Channel::Email,
-                to: "lin@example.test",
-                subject: "Your verification code",
-                body: "Your verification code is 264408.",
-                template: Template::VerificationCode,
-                code: Some("264408"),
-            },
-        ],
+        ("+8613800138009", "730512"),
+        ("lin@example.test", "264408"),
     )
     .await;
-    wait_sent(&app, &ids).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settle().await;
 
     assert!(
-        provider.requests().is_empty(),
+        stand_ins.provider.requests().is_empty(),
         "no SMS request in development"
     );
     assert_eq!(
-        sink.connections.load(Ordering::SeqCst),
+        stand_ins.sink.connections.load(Ordering::SeqCst),
         0,
         "no SMTP connection in development"
     );
@@ -384,16 +312,8 @@ async fn the_development_outbox_keeps_messages_without_network_calls() {
         assert_eq!(attempts(&app, id).await, vec![(1, None)]);
     }
 
-    let items: Vec<serde_json::Value> = app
-        .get("/dev/outbox.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sms = items
-        .iter()
-        .find(|i| i["to"] == "+8613800138009")
-        .expect("the SMS is listed");
+    let items: Vec<serde_json::Value> = app.get_json("/dev/outbox.json", None).await;
+    let sms = listed(&items, "+8613800138009");
     assert_eq!(sms["channel"], "sms");
     assert_eq!(sms["body"], "Your verification code is 730512.");
     assert_eq!(sms["code"], "730512");
@@ -401,68 +321,40 @@ async fn the_development_outbox_keeps_messages_without_network_calls() {
         sms["created_at"].as_str().is_some_and(|t| t.contains('T')),
         "{sms}"
     );
-    let email = items
-        .iter()
-        .find(|i| i["to"] == "lin@example.test")
-        .expect("the email is listed");
+    let email = listed(&items, "lin@example.test");
     assert_eq!(email["channel"], "email");
     assert_eq!(email["body"], "Your verification code is 264408.");
     assert_eq!(email["code"], "264408");
 
     let only: Vec<serde_json::Value> = app
-        .get("/dev/outbox.json?to=lin@example.test", None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/dev/outbox.json?to=lin@example.test", None)
+        .await;
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["code"], "264408");
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }
 
 #[tokio::test]
 async fn production_style_delivery_erases_the_body_once_sent() {
-    let (endpoint, provider, provider_task) = start_provider(0).await;
-    let (smtp_port, sink, sink_task) = start_sink(0).await;
-    let app = spawn_with(|c| {
+    let (app, stand_ins) = spawn_against(0, 0, |c| {
         c.deliver = true;
         c.dev_outbox = false;
-        providers(c, &endpoint, smtp_port);
     })
     .await;
 
-    let ids = enqueue(
+    let ids = sent_a_code_each_way(
         &app,
-        &[
-            Msg {
-                channel: Channel::Sms,
-                to: "+8613800138010",
-                subject: "",
-                body: "Your verification code is 391827.",
-                template: Template::VerificationCode,
-                code: Some("391827"),
-            },
-            Msg {
-                channel: Channel::Email,
-                to: "erin@example.test",
-                subject: "Your verification code",
-                body: "Your verification code is 604513.",
-                template: Template::VerificationCode,
-                code: Some("604513"),
-            },
-        ],
+        ("+8613800138010", "391827"),
+        ("erin@example.test", "604513"),
     )
     .await;
-    wait_sent(&app, &ids).await;
 
     // The code reached the recipient…
-    let requests = provider.requests();
+    let requests = stand_ins.provider.requests();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].get("TemplateParam").unwrap().contains("391827"));
-    let mails = sink.mails();
+    let mails = stand_ins.sink.mails();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].body().contains("604513"));
     // …and is no longer stored.
@@ -479,7 +371,5 @@ async fn production_style_delivery_erases_the_body_once_sent() {
         404
     );
 
-    app.stop().await;
-    provider_task.abort();
-    sink_task.abort();
+    stand_ins.stop_with(app).await;
 }

@@ -4,8 +4,7 @@ use super::*;
 
 #[tokio::test]
 async fn an_administrator_binds_a_number_to_a_resource_account_without_one() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let sent: CodeSent = app.rd_send_code(&token, SANDBOX, "13100131000").await.ok();
     assert_eq!((sent.expires_in_secs, sent.resend_after_secs), (300, 60));
     // The code goes to the new number, by SMS.
@@ -23,7 +22,7 @@ async fn an_administrator_binds_a_number_to_a_resource_account_without_one() {
         app.phone_of(SANDBOX).await.as_deref(),
         Some("+8613100131000")
     );
-    assert_eq!(bindings_of(&app, "+8613100131000").await, 1);
+    assert_eq!(app.bindings_of("+8613100131000").await, 1);
     // The list and the details read the new number.
     let page: MemberPage = members(&app, &token, &[("search", SANDBOX)]).await.ok();
     assert_eq!(
@@ -47,8 +46,7 @@ async fn an_administrator_binds_a_number_to_a_resource_account_without_one() {
 
 #[tokio::test]
 async fn an_administrator_modifies_a_cloud_accounts_number_and_the_old_number_is_told() {
-    let app = spawn().await;
-    let token = app.sign_in("admin@acme.example").await;
+    let (app, token) = spawn_as("admin@acme.example").await;
     let view = app.bind_member(&token, PARTNER, "+8613100131002").await;
     assert_eq!(view.member_type, MemberType::CloudAccount);
     assert_eq!(view.masked_phone.as_deref(), Some("+86 131****1002"));
@@ -56,7 +54,7 @@ async fn an_administrator_modifies_a_cloud_accounts_number_and_the_old_number_is
         app.phone_of(PARTNER).await.as_deref(),
         Some("+8613100131002")
     );
-    assert_eq!(bindings_of(&app, PARTNER_PHONE).await, 0);
+    assert_eq!(app.bindings_of(PARTNER_PHONE).await, 0);
     let old = messages_to(&app, PARTNER_PHONE).await;
     assert_eq!(old.len(), 1, "one notice to the old number");
     assert!(
@@ -73,8 +71,7 @@ async fn an_administrator_modifies_a_cloud_accounts_number_and_the_old_number_is
 
 #[tokio::test]
 async fn every_bind_and_modify_is_audited_on_the_member_and_the_management_account() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     app.bind_member(&token, CI, "+8613100131003").await;
     app.bind_member(&token, CI, "+8613100131004").await;
 
@@ -121,8 +118,7 @@ async fn every_bind_and_modify_is_audited_on_the_member_and_the_management_accou
 
 #[tokio::test]
 async fn the_member_region_decides_which_numbers_are_accepted() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     // A US member: a Chinese number, in any form, is another region's.
     for other in ["+8613100131005", "86-13100131005", "8613100131005"] {
         assert_eq!(
@@ -156,8 +152,7 @@ async fn the_member_region_decides_which_numbers_are_accepted() {
 
 #[tokio::test]
 async fn malformed_numbers_codes_and_ids_are_refused_before_anything_is_sent() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let long = format!("+86{}", "1".repeat(40));
     for bad in [
         "",
@@ -201,8 +196,7 @@ async fn malformed_numbers_codes_and_ids_are_refused_before_anything_is_sent() {
 
 #[tokio::test]
 async fn the_current_number_is_refused_as_the_new_one() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     assert_eq!(
         app.rd_send_code(&token, PARTNER, PARTNER_PHONE).await.err(),
         AppError::SamePhone
@@ -217,25 +211,21 @@ async fn the_current_number_is_refused_as_the_new_one() {
 
 #[tokio::test]
 async fn a_number_already_on_six_accounts_gets_no_code() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
-    assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
+    let (app, token) = spawn_as("rd-admin@acme").await;
+    assert_eq!(app.bindings_of(FULL_NUMBER).await, 6);
     for member in [SANDBOX, PARTNER] {
         let reply = app.rd_send_code(&token, member, FULL_NUMBER).await;
         assert_eq!(reply.err(), AppError::PhoneBindingLimit(6), "{member}");
     }
     assert_eq!(outbox_count(&app, FULL_NUMBER).await, 0);
-    assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
+    assert_eq!(app.bindings_of(FULL_NUMBER).await, 6);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_six_account_limit_is_checked_again_when_binding() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
     let number = "+8613100131006";
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, number).await.ok();
-    let code = app.latest_code(number).await.unwrap();
+    let (app, token, code) = sandbox_code(number).await;
     // Meanwhile six other accounts take the number.
     sqlx::query("INSERT INTO phone_binding_counts (phone, accounts) VALUES ($1, 6)")
         .bind(number)
@@ -259,19 +249,18 @@ async fn the_six_account_limit_is_checked_again_when_binding() {
         .unwrap();
     let view: MemberView = app.rd_bind_phone(&token, SANDBOX, number, &code).await.ok();
     assert_eq!(view.masked_phone.as_deref(), Some("+86 131****1006"));
-    assert_eq!(bindings_of(&app, number).await, 6);
+    assert_eq!(app.bindings_of(number).await, 6);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn moving_a_member_off_the_full_number_frees_a_place_on_it() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     app.bind_member(&token, WEB_PROD, "+8613100131007").await;
-    assert_eq!(bindings_of(&app, FULL_NUMBER).await, 5);
+    assert_eq!(app.bindings_of(FULL_NUMBER).await, 5);
     let view = app.bind_member(&token, SANDBOX, FULL_NUMBER).await;
     assert_eq!(view.masked_phone.as_deref(), Some("+86 139****9000"));
-    assert_eq!(bindings_of(&app, FULL_NUMBER).await, 6);
+    assert_eq!(app.bindings_of(FULL_NUMBER).await, 6);
     assert_eq!(
         app.rd_send_code(&token, CI, FULL_NUMBER).await.err(),
         AppError::PhoneBindingLimit(6)
@@ -281,11 +270,8 @@ async fn moving_a_member_off_the_full_number_frees_a_place_on_it() {
 
 #[tokio::test]
 async fn a_code_binds_only_its_member_number_and_session() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
     let number = "+8613100131008";
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, number).await.ok();
-    let code = app.latest_code(number).await.unwrap();
+    let (app, token, code) = sandbox_code(number).await;
     // Another member, another number, another administrator's session: all refused.
     assert_eq!(
         app.rd_bind_phone(&token, CI, number, &code).await.err(),
@@ -320,11 +306,8 @@ async fn a_code_binds_only_its_member_number_and_session() {
 
 #[tokio::test]
 async fn five_wrong_codes_kill_the_code_and_an_expired_code_fails() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
     let number = "+8613100131010";
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, number).await.ok();
-    let code = app.latest_code(number).await.unwrap();
+    let (app, token, code) = sandbox_code(number).await;
     let wrong = wrong_code(&code);
     for _ in 0..5 {
         assert_eq!(
@@ -343,8 +326,7 @@ async fn five_wrong_codes_kill_the_code_and_an_expired_code_fails() {
     assert_eq!(app.phone_of(SANDBOX).await, None);
 
     let number = "+8613100131011";
-    let _: CodeSent = app.rd_send_code(&token, CI, number).await.ok();
-    let code = app.latest_code(number).await.unwrap();
+    let code = app.rd_code(&token, CI, number).await;
     app.clock.advance_secs(301);
     assert_eq!(
         app.rd_bind_phone(&token, CI, number, &code).await.err(),
@@ -356,8 +338,7 @@ async fn five_wrong_codes_kill_the_code_and_an_expired_code_fails() {
 
 #[tokio::test]
 async fn a_second_code_to_the_same_number_waits_sixty_seconds() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let number = "+8613100131012";
     let _: CodeSent = app.rd_send_code(&token, SANDBOX, number).await.ok();
     app.clock.advance_secs(1);
@@ -375,9 +356,26 @@ async fn a_second_code_to_the_same_number_waits_sixty_seconds() {
 // ---------------------------------------------------------------------------------------------
 // 100 codes per member account per day
 
+/// The body of the automation API's request for a code to `phone` for `account`.
+fn send_body(account: &str, phone: &str) -> Value {
+    json!({"AccountId": account, "SecureMobilePhone": phone})
+}
+
+/// The app, an administrator's session, and a code sent for Sandbox to `number`.
+async fn sandbox_code(number: &str) -> (TestApp, String, String) {
+    let (app, token) = spawn_as("rd-admin@acme").await;
+    let code = app.rd_code(&token, SANDBOX, number).await;
+    (app, token, code)
+}
+
 /// The `i`-th of a run of distinct CN mobile numbers (so the 60-second rule never interferes).
 fn nth_number(i: usize) -> String {
     format!("+86131002{i:05}")
+}
+
+/// A code for Sandbox to the `i`-th number.
+async fn send_nth(app: &TestApp, token: &str, i: usize) -> helpers::Reply {
+    app.rd_send_code(token, SANDBOX, &nth_number(i)).await
 }
 
 #[tokio::test]
@@ -392,10 +390,10 @@ async fn the_101st_code_of_a_day_for_one_member_is_refused_and_the_next_day_is_a
         .set_ms((app.now().div_euclid(DAY_MS) + 1) * DAY_MS + 3_600_000);
     let token = app.sign_in("rd-admin@acme").await;
     for i in 0..100 {
-        let reply = app.rd_send_code(&token, SANDBOX, &nth_number(i)).await;
+        let reply = send_nth(&app, &token, i).await;
         assert!(reply.status < 300, "code {} refused: {}", i + 1, reply.body);
     }
-    let refused = app.rd_send_code(&token, SANDBOX, &nth_number(100)).await;
+    let refused = send_nth(&app, &token, 100).await;
     assert_eq!(refused.err(), AppError::DailyLimitReached(100));
     assert_eq!(
         AppError::DailyLimitReached(100).to_string(),
@@ -414,9 +412,7 @@ async fn the_101st_code_of_a_day_for_one_member_is_refused_and_the_next_day_is_a
         .set_ms((app.now().div_euclid(DAY_MS) + 1) * DAY_MS - 60_000);
     let token = app.sign_in("rd-admin@acme").await;
     assert_eq!(
-        app.rd_send_code(&token, SANDBOX, &nth_number(102))
-            .await
-            .err(),
+        send_nth(&app, &token, 102).await.err(),
         AppError::DailyLimitReached(100)
     );
     // A new UTC day: allowed again.
@@ -440,37 +436,31 @@ async fn the_daily_window_starts_at_the_configured_minute() {
     let today = (app.now().div_euclid(DAY_MS) + 1) * DAY_MS;
     app.clock.set_ms(today + 15 * 3_600_000 + 59 * 60_000); // 15:59 UTC
     let token = app.sign_in("rd-admin@acme").await;
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(0)).await.ok();
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(1)).await.ok();
+    let _: CodeSent = send_nth(&app, &token, 0).await.ok();
+    let _: CodeSent = send_nth(&app, &token, 1).await.ok();
     assert_eq!(
-        app.rd_send_code(&token, SANDBOX, &nth_number(2))
-            .await
-            .err(),
+        send_nth(&app, &token, 2).await.err(),
         AppError::DailyLimitReached(2)
     );
     // 16:00 UTC: a new day.
     app.clock.set_ms(today + 16 * 3_600_000);
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(2)).await.ok();
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(3)).await.ok();
+    let _: CodeSent = send_nth(&app, &token, 2).await.ok();
+    let _: CodeSent = send_nth(&app, &token, 3).await.ok();
     assert_eq!(
-        app.rd_send_code(&token, SANDBOX, &nth_number(4))
-            .await
-            .err(),
+        send_nth(&app, &token, 4).await.err(),
         AppError::DailyLimitReached(2)
     );
     // UTC midnight is no boundary here.
     app.clock.set_ms(today + DAY_MS + 60_000);
     let token = app.sign_in("rd-admin@acme").await;
     assert_eq!(
-        app.rd_send_code(&token, SANDBOX, &nth_number(4))
-            .await
-            .err(),
+        send_nth(&app, &token, 4).await.err(),
         AppError::DailyLimitReached(2)
     );
     // The next 16:00 UTC is.
     app.clock.set_ms(today + DAY_MS + 16 * 3_600_000);
     let token = app.sign_in("rd-admin@acme").await;
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(4)).await.ok();
+    let _: CodeSent = send_nth(&app, &token, 4).await.ok();
     assert_eq!(outbox_count(&app, &nth_number(4)).await, 1);
     app.stop().await;
 }
@@ -480,16 +470,9 @@ async fn the_daily_window_starts_at_the_configured_minute() {
 
 #[tokio::test]
 async fn the_api_sends_a_code_and_binds_a_resource_account() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
-    let body = json!({ "AccountId": SANDBOX, "SecureMobilePhone": "86-13100131020" }).to_string();
-    let (status, reply) = api(
-        &app,
-        "SendVerificationCodeForBindSecureMobilePhone",
-        &body,
-        Some(&token),
-    )
-    .await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
+    let body = send_body(SANDBOX, "86-13100131020").to_string();
+    let (status, reply) = api(&app, SEND_OP, &body, Some(&token)).await;
     assert_eq!(status, 200, "{reply}");
     assert!(is_uuid_v4(&reply["RequestId"]), "{reply}");
     let expires = app::ssr::clock::rfc3339(app.now() + 300_000);
@@ -498,13 +481,7 @@ async fn the_api_sends_a_code_and_binds_a_resource_account() {
 
     let code = app.latest_code("+8613100131020").await.unwrap();
     let body = json!({ "AccountId": SANDBOX, "SecureMobilePhone": "+8613100131020", "VerificationCode": code });
-    let (status, reply) = api(
-        &app,
-        "BindSecureMobilePhone",
-        &body.to_string(),
-        Some(&token),
-    )
-    .await;
+    let (status, reply) = api(&app, BIND_OP, &body, Some(&token)).await;
     assert_eq!(status, 200, "{reply}");
     assert!(is_uuid_v4(&reply["RequestId"]), "{reply}");
     assert_eq!(reply.as_object().unwrap().len(), 1, "{reply}");
@@ -525,14 +502,8 @@ async fn the_api_sends_a_code_and_binds_a_resource_account() {
     );
 
     // Bound now: the API does not change a bound number (the console does).
-    let body = json!({ "AccountId": SANDBOX, "SecureMobilePhone": "+8613100131021" }).to_string();
-    let reply = api(
-        &app,
-        "SendVerificationCodeForBindSecureMobilePhone",
-        &body,
-        Some(&token),
-    )
-    .await;
+    let body = send_body(SANDBOX, "+8613100131021").to_string();
+    let reply = api(&app, SEND_OP, &body, Some(&token)).await;
     assert_api_error(&reply, 400, "SecureMobilePhone.AlreadyBound");
     assert_eq!(outbox_count(&app, "+8613100131021").await, 0);
     app.stop().await;
@@ -540,51 +511,49 @@ async fn the_api_sends_a_code_and_binds_a_resource_account() {
 
 #[tokio::test]
 async fn the_api_refuses_what_the_cloud_refuses() {
-    let app = spawn().await;
-    add_second_directory(&app).await;
+    let app = spawn_with_second_directory().await;
     let token = app.sign_in("rd-admin@acme").await;
-    let send_op = "SendVerificationCodeForBindSecureMobilePhone";
     let cases: Vec<(Value, u16, &str)> = vec![
         // A cloud account, or a member with a number.
         (
-            json!({"AccountId": PARTNER, "SecureMobilePhone": "+8613100131022"}),
+            send_body(PARTNER, "+8613100131022"),
             400,
             "InvalidParameter.AccountType",
         ),
         (
-            json!({"AccountId": WEB_PROD, "SecureMobilePhone": "+8613100131022"}),
+            send_body(WEB_PROD, "+8613100131022"),
             400,
             "SecureMobilePhone.AlreadyBound",
         ),
         // Numbers: malformed, a landline, another region's, the full one.
         (
-            json!({"AccountId": CI, "SecureMobilePhone": "1-abc"}),
+            send_body(CI, "1-abc"),
             400,
             "InvalidParameter.SecureMobilePhone",
         ),
         (
-            json!({"AccountId": CI, "SecureMobilePhone": "+861012345678"}),
+            send_body(CI, "+861012345678"),
             400,
             "InvalidParameter.SecureMobilePhone",
         ),
         (
-            json!({"AccountId": CI, "SecureMobilePhone": "x".repeat(10_000)}),
+            send_body(CI, &"x".repeat(10_000)),
             400,
             "InvalidParameter.SecureMobilePhone",
         ),
         (
-            json!({"AccountId": CI, "SecureMobilePhone": "1-2025550143"}),
+            send_body(CI, "1-2025550143"),
             400,
             "InvalidParameter.SecureMobilePhone.Region",
         ),
         (
-            json!({"AccountId": CI, "SecureMobilePhone": FULL_NUMBER}),
+            send_body(CI, FULL_NUMBER),
             400,
             "SecureMobilePhone.BindingLimit",
         ),
         // Ids: malformed, wrong type, missing, not in this directory.
         (
-            json!({"AccountId": "20000000000000071", "SecureMobilePhone": "+8613100131022"}),
+            send_body("20000000000000071", "+8613100131022"),
             400,
             "InvalidParameter.AccountId",
         ),
@@ -600,21 +569,21 @@ async fn the_api_refuses_what_the_cloud_refuses() {
         ),
         (json!({"AccountId": CI}), 400, "InvalidParameter"),
         (
-            json!({"AccountId": GLOBEX_MEMBER, "SecureMobilePhone": "+8613100131022"}),
+            send_body(GLOBEX_MEMBER, "+8613100131022"),
             404,
             "EntityNotExist.Account",
         ),
     ];
     for (body, status, code) in cases {
-        let reply = api(&app, send_op, &body.to_string(), Some(&token)).await;
+        let reply = api(&app, SEND_OP, &body, Some(&token)).await;
         assert_api_error(&reply, status, code);
     }
     // Not JSON, or not an object.
     for body in ["{\"AccountId\": ", "not json", "[1, 2]", ""] {
-        let reply = api(&app, send_op, body, Some(&token)).await;
+        let reply = api(&app, SEND_OP, body, Some(&token)).await;
         assert_api_error(&reply, 400, "InvalidParameter");
     }
-    let (_, reply) = api(&app, send_op, "{", Some(&token)).await;
+    let (_, reply) = api(&app, SEND_OP, "{", Some(&token)).await;
     assert!(
         reply["Message"]
             .as_str()
@@ -624,7 +593,7 @@ async fn the_api_refuses_what_the_cloud_refuses() {
     );
     let (_, reply) = api(
         &app,
-        send_op,
+        SEND_OP,
         &json!({"AccountId": 1}).to_string(),
         Some(&token),
     )
@@ -632,31 +601,21 @@ async fn the_api_refuses_what_the_cloud_refuses() {
     assert_eq!(reply["Message"], "AccountId must be a string.");
     // An oversized body is refused unread.
     let huge = json!({"AccountId": CI, "SecureMobilePhone": "1".repeat(20_000)}).to_string();
-    let reply = api(&app, send_op, &huge, Some(&token)).await;
+    let reply = api(&app, SEND_OP, &huge, Some(&token)).await;
     assert_api_error(&reply, 413, "InvalidParameter.BodyTooLarge");
     assert_eq!(sms_count(&app).await, 0, "nothing was sent");
 
     // Codes: malformed, wrong.
-    let bind_op = "BindSecureMobilePhone";
-    let body = json!({"AccountId": CI, "SecureMobilePhone": "+8613100131022", "VerificationCode": "12a456"});
-    assert_api_error(
-        &api(&app, bind_op, &body.to_string(), Some(&token)).await,
-        400,
-        "InvalidParameter.VerificationCode",
-    );
-    let body =
-        json!({"AccountId": CI, "SecureMobilePhone": "+8613100131022", "VerificationCode": 123456});
-    assert_api_error(
-        &api(&app, bind_op, &body.to_string(), Some(&token)).await,
-        400,
-        "InvalidParameter",
-    );
-    let body = json!({"AccountId": CI, "SecureMobilePhone": "+8613100131022", "VerificationCode": "123456"});
-    assert_api_error(
-        &api(&app, bind_op, &body.to_string(), Some(&token)).await,
-        400,
-        "VerificationCode.Invalid",
-    );
+    let codes = [
+        (json!("12a456"), "InvalidParameter.VerificationCode"),
+        (json!(123456), "InvalidParameter"),
+        (json!("123456"), "VerificationCode.Invalid"),
+    ];
+    for (code, expected) in codes {
+        let body = json!({"AccountId": CI, "SecureMobilePhone": "+8613100131022", "VerificationCode": code});
+        let reply = api(&app, BIND_OP, &body, Some(&token)).await;
+        assert_api_error(&reply, 400, expected);
+    }
     assert_eq!(app.phone_of(CI).await, None);
     app.stop().await;
 }
@@ -664,26 +623,29 @@ async fn the_api_refuses_what_the_cloud_refuses() {
 #[tokio::test]
 async fn the_api_is_authorised_like_the_console() {
     let app = spawn().await;
-    let body = json!({"AccountId": SANDBOX, "SecureMobilePhone": "+8613100131023"}).to_string();
-    let op = "SendVerificationCodeForBindSecureMobilePhone";
-    assert_api_error(&api(&app, op, &body, None).await, 401, "NotSignedIn");
+    let body = send_body(SANDBOX, "+8613100131023").to_string();
+    assert_api_error(&api(&app, SEND_OP, &body, None).await, 401, "NotSignedIn");
     assert_api_error(
-        &api(&app, op, &body, Some("0123456789abcdef0123456789abcdef")).await,
+        &api(
+            &app,
+            SEND_OP,
+            &body,
+            Some("0123456789abcdef0123456789abcdef"),
+        )
+        .await,
         401,
         "NotSignedIn",
     );
     for account in ["viewer@acme", "dev@alice", "alice@example.com"] {
         let token = app.sign_in(account).await;
-        assert_api_error(&api(&app, op, &body, Some(&token)).await, 403, "Forbidden");
+        assert_api_error(
+            &api(&app, SEND_OP, &body, Some(&token)).await,
+            403,
+            "Forbidden",
+        );
         let bind = json!({"AccountId": SANDBOX, "SecureMobilePhone": "+8613100131023", "VerificationCode": "123456"});
         assert_api_error(
-            &api(
-                &app,
-                "BindSecureMobilePhone",
-                &bind.to_string(),
-                Some(&token),
-            )
-            .await,
+            &api(&app, BIND_OP, &bind, Some(&token)).await,
             403,
             "Forbidden",
         );
@@ -693,7 +655,7 @@ async fn the_api_is_authorised_like_the_console() {
     for origin in [Some("https://evil.example"), None] {
         let mut request = app
             .http
-            .post(app.url(&format!("/api/v1/{op}")))
+            .post(app.url(&format!("/api/v1/{SEND_OP}")))
             .header("Content-Type", "application/json")
             .header("Cookie", format!("__Host-session={token}"))
             .body(body.clone());
@@ -706,7 +668,7 @@ async fn the_api_is_authorised_like_the_console() {
         assert_eq!(reply["Code"], "Forbidden.CrossSite");
     }
     // Only POST.
-    let response = app.get(&format!("/api/v1/{op}"), Some(&token)).await;
+    let response = app.get(&format!("/api/v1/{SEND_OP}"), Some(&token)).await;
     assert_eq!(response.status().as_u16(), 405);
     assert_eq!(outbox_count(&app, "+8613100131023").await, 0);
     app.stop().await;
@@ -716,33 +678,19 @@ async fn the_api_is_authorised_like_the_console() {
 async fn the_api_and_the_console_share_the_daily_limit() {
     let app = spawn_with(|c| c.limits.codes_per_account_per_day = 2).await;
     let token = app.sign_in("rd-admin@acme").await;
-    let _: CodeSent = app.rd_send_code(&token, SANDBOX, &nth_number(0)).await.ok();
-    let body = json!({"AccountId": SANDBOX, "SecureMobilePhone": nth_number(1)}).to_string();
-    let (status, reply) = api(
-        &app,
-        "SendVerificationCodeForBindSecureMobilePhone",
-        &body,
-        Some(&token),
-    )
-    .await;
+    let _: CodeSent = send_nth(&app, &token, 0).await.ok();
+    let body = send_body(SANDBOX, &nth_number(1)).to_string();
+    let (status, reply) = api(&app, SEND_OP, &body, Some(&token)).await;
     assert_eq!(status, 200, "{reply}");
-    let body = json!({"AccountId": SANDBOX, "SecureMobilePhone": nth_number(2)}).to_string();
-    let reply = api(
-        &app,
-        "SendVerificationCodeForBindSecureMobilePhone",
-        &body,
-        Some(&token),
-    )
-    .await;
+    let body = send_body(SANDBOX, &nth_number(2)).to_string();
+    let reply = api(&app, SEND_OP, &body, Some(&token)).await;
     assert_api_error(&reply, 429, "Throttling.DailyLimit");
     assert_eq!(
         reply.1["Message"],
         AppError::DailyLimitReached(2).to_string()
     );
     assert_eq!(
-        app.rd_send_code(&token, SANDBOX, &nth_number(3))
-            .await
-            .err(),
+        send_nth(&app, &token, 3).await.err(),
         AppError::DailyLimitReached(2)
     );
     app.stop().await;

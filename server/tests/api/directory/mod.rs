@@ -10,10 +10,10 @@ use app::model::{
 };
 use app::ssr::seed::{ACME_ID, FULL_NUMBER};
 use helpers::fixtures::{
-    AUDIT_US, CI, DAY_MS, GLOBEX_MEMBER, PARTNER, PARTNER_PHONE, SANDBOX, WEB_PROD,
-    add_second_directory, api, wrong_code,
+    AUDIT_US, BIND_OP, CI, DAY_MS, GLOBEX_MEMBER, PARTNER, PARTNER_PHONE, SANDBOX, SEND_OP,
+    WEB_PROD, api, spawn_with_second_directory, wrong_code,
 };
-use helpers::{TestApp, spawn, spawn_with};
+use helpers::{TestApp, spawn, spawn_as, spawn_with};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -39,16 +39,6 @@ async fn sms_count(app: &TestApp) -> i64 {
     n
 }
 
-async fn bindings_of(app: &TestApp, phone: &str) -> i64 {
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
-            .bind(phone)
-            .fetch_optional(&app.services.db.pool)
-            .await
-            .unwrap();
-    row.map(|r| r.0).unwrap_or(0)
-}
-
 /// (principal name, action, detail) of every audit event on `subject`, oldest first.
 async fn audit_of(app: &TestApp, subject: &str) -> Vec<(String, String, String)> {
     sqlx::query_as("SELECT principal_name, action, detail FROM audit_events WHERE subject_account_id = $1 ORDER BY id")
@@ -56,6 +46,12 @@ async fn audit_of(app: &TestApp, subject: &str) -> Vec<(String, String, String)>
         .fetch_all(&app.services.db.pool)
         .await
         .unwrap()
+}
+
+/// The details of member `id` (`rd_member`).
+async fn member(app: &TestApp, token: &str, id: &str) -> helpers::Reply {
+    app.call("rd_member", &[("account_id", id)], Some(token))
+        .await
 }
 
 async fn members(app: &TestApp, token: &str, form: &[(&str, &str)]) -> helpers::Reply {
@@ -187,17 +183,22 @@ async fn the_management_pages_refuse_a_signed_out_visitor() {
     app.stop().await;
 }
 
+/// Through session `token`, `id` is no member: neither its details nor a code for it.
+async fn assert_not_found_by(app: &TestApp, token: &str, id: &str) {
+    assert_eq!(
+        member(app, token, id).await.err(),
+        AppError::NotFound,
+        "{id}"
+    );
+    let code = app.rd_send_code(token, id, "+8613100131000").await;
+    assert_eq!(code.err(), AppError::NotFound, "a code for {id}");
+}
+
 #[tokio::test]
 async fn an_administrator_never_reaches_another_directorys_members() {
-    let app = spawn().await;
-    add_second_directory(&app).await;
+    let app = spawn_with_second_directory().await;
     let acme = app.sign_in("rd-admin@acme").await;
-    assert_eq!(
-        app.call("rd_member", &[("account_id", GLOBEX_MEMBER)], Some(&acme))
-            .await
-            .err(),
-        AppError::NotFound
-    );
+    assert_not_found_by(&app, &acme, GLOBEX_MEMBER).await;
     assert_eq!(
         app.call(
             "rd_member_events",
@@ -206,12 +207,6 @@ async fn an_administrator_never_reaches_another_directorys_members() {
         )
         .await
         .err(),
-        AppError::NotFound
-    );
-    assert_eq!(
-        app.rd_send_code(&acme, GLOBEX_MEMBER, "+8613100131000")
-            .await
-            .err(),
         AppError::NotFound
     );
     assert_eq!(
@@ -229,12 +224,7 @@ async fn an_administrator_never_reaches_another_directorys_members() {
     assert_eq!(page.total, 0);
     let page: MemberPage = members(&app, &acme, &[("folder", "fd-globex")]).await.ok();
     assert_eq!(page.total, 0);
-    assert_eq!(
-        app.call("rd_member", &[("account_id", ACME_ID)], Some(&acme))
-            .await
-            .err(),
-        AppError::NotFound
-    );
+    assert_eq!(member(&app, &acme, ACME_ID).await.err(), AppError::NotFound);
     assert_eq!(outbox_count(&app, "+8613100131000").await, 0);
     assert_eq!(app.phone_of(GLOBEX_MEMBER).await, None);
 
@@ -244,18 +234,7 @@ async fn an_administrator_never_reaches_another_directorys_members() {
     assert_eq!(tree.directory_id, "rd-globex");
     let page: MemberPage = members(&app, &globex, &[]).await.ok();
     assert_eq!(ids(&page), [GLOBEX_MEMBER]);
-    assert_eq!(
-        app.call("rd_member", &[("account_id", SANDBOX)], Some(&globex))
-            .await
-            .err(),
-        AppError::NotFound
-    );
-    assert_eq!(
-        app.rd_send_code(&globex, SANDBOX, "+8613100131000")
-            .await
-            .err(),
-        AppError::NotFound
-    );
+    assert_not_found_by(&app, &globex, SANDBOX).await;
     // And it binds its own member.
     let view = app
         .bind_member(&globex, GLOBEX_MEMBER, "+8613100131001")
@@ -269,8 +248,7 @@ async fn an_administrator_never_reaches_another_directorys_members() {
 
 #[tokio::test]
 async fn the_folder_tree_has_the_demo_folders_with_their_counts() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let tree: DirectoryView = app.call("rd_tree", &[], Some(&token)).await.ok();
     let rows: Vec<(&str, Option<&str>, i64, i64)> = tree
         .folders
@@ -309,8 +287,7 @@ async fn the_folder_tree_has_the_demo_folders_with_their_counts() {
 
 #[tokio::test]
 async fn the_member_list_shows_every_column_and_sorts_by_name_id_and_joining() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let page: MemberPage = members(&app, &token, &[("limit", "100")]).await.ok();
     assert_eq!((page.total, page.members.len()), (10, 10));
     let names: Vec<String> = page
@@ -365,8 +342,7 @@ async fn the_member_list_shows_every_column_and_sorts_by_name_id_and_joining() {
 
 #[tokio::test]
 async fn the_member_list_pages_on_the_server() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let all: MemberPage = members(&app, &token, &[("sort", "id")]).await.ok();
     let mut paged = Vec::new();
     for offset in ["0", "3", "6", "9"] {
@@ -390,8 +366,7 @@ async fn the_member_list_pages_on_the_server() {
 
 #[tokio::test]
 async fn the_member_list_searches_by_name_id_and_phone() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let search = |text: &'static str| {
         let app = &app;
         let token = token.clone();
@@ -460,13 +435,23 @@ async fn add_bulk_members(app: &TestApp, n: usize) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let sql = format!(
-            "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, status, created_at, updated_at) VALUES {}",
-            rows(9)
+        // One INSERT of many rows: `head`, then a `(…)` of `columns` parameters for each row.
+        let insert = |head: &str, columns: usize| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{head} VALUES {}",
+                rows(columns)
+            )))
+        };
+        let mut accounts = insert(
+            "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, status, created_at, updated_at)",
+            9,
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut members = insert(
+            "INSERT INTO directory_members (account_id, directory_id, folder_id, member_type, display_name, joined_at)",
+            6,
+        );
         for i in chunk {
-            query = query
+            accounts = accounts
                 .bind(format!("6{i:015}"))
                 .bind(format!("bulk-{i:05}"))
                 .bind(format!("bulk-{i}"))
@@ -476,15 +461,7 @@ async fn add_bulk_members(app: &TestApp, n: usize) {
                 .bind("active")
                 .bind(now)
                 .bind(now);
-        }
-        query.execute(&mut *tx).await.unwrap();
-        let sql = format!(
-            "INSERT INTO directory_members (account_id, directory_id, folder_id, member_type, display_name, joined_at) VALUES {}",
-            rows(6)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for i in chunk {
-            query = query
+            members = members
                 .bind(format!("6{i:015}"))
                 .bind("rd-acme")
                 .bind("fd-web")
@@ -492,7 +469,8 @@ async fn add_bulk_members(app: &TestApp, n: usize) {
                 .bind(format!("bulk-{i:05}"))
                 .bind(now + *i as i64);
         }
-        query.execute(&mut *tx).await.unwrap();
+        accounts.execute(&mut *tx).await.unwrap();
+        members.execute(&mut *tx).await.unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -568,8 +546,7 @@ async fn name_searches_page_through_many_matches_and_stop_counting_past_a_cap() 
 
 #[tokio::test]
 async fn a_renamed_or_removed_member_is_searched_by_what_it_is_now() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let pool = &app.services.db.pool;
     sqlx::query(
         "UPDATE directory_members SET display_name = 'acme-renamed-box' WHERE account_id = $1",
@@ -590,9 +567,7 @@ async fn a_renamed_or_removed_member_is_searched_by_what_it_is_now() {
     let page: MemberPage = members(&app, &token, &[("search", "renamed")]).await.ok();
     assert_eq!(page.total, 0);
     assert_eq!(
-        app.call("rd_member", &[("account_id", SANDBOX)], Some(&token))
-            .await
-            .err(),
+        member(&app, &token, SANDBOX).await.err(),
         AppError::NotFound
     );
     app.stop().await;
@@ -600,8 +575,7 @@ async fn a_renamed_or_removed_member_is_searched_by_what_it_is_now() {
 
 #[tokio::test]
 async fn bad_list_requests_are_refused_with_a_reason() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
+    let (app, token) = spawn_as("rd-admin@acme").await;
     let long = "a".repeat(65);
     let cases: [&[(&str, &str)]; 8] = [
         &[("limit", "0")],
@@ -627,16 +601,8 @@ async fn bad_list_requests_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn the_member_details_show_basic_information() {
-    let app = spawn().await;
-    let token = app.sign_in("rd-admin@acme").await;
-    let details: MemberDetails = app
-        .call(
-            "rd_member",
-            &[("account_id", "2000000000000001")],
-            Some(&token),
-        )
-        .await
-        .ok();
+    let (app, token) = spawn_as("rd-admin@acme").await;
+    let details: MemberDetails = member(&app, &token, "2000000000000001").await.ok();
     assert_eq!(details.member.display_name, "acme-web-prod");
     assert_eq!(
         details.member.masked_phone.as_deref(),
@@ -645,23 +611,14 @@ async fn the_member_details_show_basic_information() {
     assert_eq!(details.masked_email, "w***@acme.example");
     assert_eq!(details.folder_path, ["Root", "Production", "Web"]);
     for bad in ["", "123", "20000000000000011", "abcdefghijklmnop"] {
-        let error = app
-            .call("rd_member", &[("account_id", bad)], Some(&token))
-            .await
-            .err();
+        let error = member(&app, &token, bad).await.err();
         assert!(
             matches!(error, AppError::InvalidInput(_)),
             "{bad:?}: {error:?}"
         );
     }
     assert_eq!(
-        app.call(
-            "rd_member",
-            &[("account_id", "2999999999999999")],
-            Some(&token)
-        )
-        .await
-        .err(),
+        member(&app, &token, "2999999999999999").await.err(),
         AppError::NotFound
     );
     app.stop().await;

@@ -26,6 +26,9 @@ pub const PARTNER_PHONE: &str = "+8613500135000";
 /// The production account.
 pub const WEB_PROD: &str = "2000000000000001";
 
+/// SPEC 4's words for the phone change refused to a RAM user, a role or an SSO session.
+pub const BLOCKED: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
+
 /// Globex: a second directory, created by `add_second_directory`, and its one member.
 pub const GLOBEX_ID: &str = "4000000000000001";
 pub const GLOBEX_MEMBER: &str = "4000000000000002";
@@ -105,6 +108,17 @@ pub async fn add_second_directory(app: &TestApp) {
     }
 }
 
+/// The automation API's operations (SPEC 5): a code to the new number, and the binding.
+pub const SEND_OP: &str = "SendVerificationCodeForBindSecureMobilePhone";
+pub const BIND_OP: &str = "BindSecureMobilePhone";
+
+/// The app, as `spawn` starts it, with Globex's directory added (`add_second_directory`).
+pub async fn spawn_with_second_directory() -> TestApp {
+    let app = super::spawn().await;
+    add_second_directory(&app).await;
+    app
+}
+
 /// Calls an automation API operation as a script does: JSON, the session cookie, and `Origin`.
 pub async fn api(
     app: &TestApp,
@@ -170,6 +184,22 @@ pub fn form_body(form: &[(&str, &str)]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// An appeal in its old one-step form: the three fields and no code.
+pub async fn appeal_without_code(
+    app: &TestApp,
+    token: &str,
+    new_phone: &str,
+    contact: &str,
+    reason: &str,
+) -> super::Reply {
+    let form = [
+        ("new_phone", new_phone),
+        ("contact_email", contact),
+        ("reason", reason),
+    ];
+    app.call("file_appeal", &form, Some(token)).await
+}
+
 /// A session of `dev@alice`, a RAM user, switched to its role `auditor`.
 pub async fn role_token(app: &TestApp) -> String {
     let user = app.sign_in("dev@alice").await;
@@ -179,22 +209,16 @@ pub async fn role_token(app: &TestApp) -> String {
     reply.session_token().expect("a role session")
 }
 
+/// The sessions that are no owner's: `dev@alice` (a RAM user), its role `auditor`, and an
+/// SSO session.
+pub async fn non_owner_sessions(app: &TestApp) -> [String; 3] {
+    let ram = app.sign_in("dev@alice").await;
+    [ram, role_token(app).await, sso_token(app).await]
+}
+
 /// A session token from the development SSO stand-in (`/dev/sso`).
 pub async fn sso_token(app: &TestApp) -> String {
     let response = app.dev_sso().await;
     let cookie = super::set_cookie(&response);
     app::ssr::session::token_from_cookie_header(cookie.split(';').next().unwrap()).unwrap()
-}
-
-/// Appeal step 1: a code to the contact email, read from the development outbox.
-pub async fn appeal_code(app: &TestApp, token: &str, contact: &str) -> String {
-    let _: app::model::CodeSent = app
-        .call(
-            "send_appeal_code",
-            &[("contact_email", contact)],
-            Some(token),
-        )
-        .await
-        .ok();
-    app.latest_code(contact).await.unwrap()
 }

@@ -1,12 +1,14 @@
 //! The in-process harness: spawns the real app on port 0 with a fresh database (SQLite file or
 //! PostgreSQL database, chosen by APP_TEST_BACKEND) and a clock the test moves, and talks to it
 //! over HTTP. `steps` holds the typed steps every test repeats, `fixtures` the demo data and the
-//! raw requests several modules share, `processes` the two-process `Cluster`.
+//! raw requests several modules share, `processes` the two-process `Cluster`, `smtp` the relay
+//! side of the SMTP stand-ins.
 #![allow(dead_code)]
 
 pub mod fixtures;
 pub mod metrics;
 pub mod processes;
+pub mod smtp;
 pub mod steps;
 
 pub use steps::{Method, Steps};
@@ -130,6 +132,13 @@ pub async fn spawn() -> TestApp {
     spawn_with(|_| {}).await
 }
 
+/// The app, as `spawn` starts it, and a session of `account` (demo password).
+pub async fn spawn_as(account: &str) -> (TestApp, String) {
+    let app = spawn().await;
+    let token = app.sign_in(account).await;
+    (app, token)
+}
+
 /// Real delivery: SMS to the provider at `sms_endpoint` (signed with `sms_secret`), email by
 /// SMTP to 127.0.0.1:`smtp_port`, without TLS.
 pub fn deliver_to(c: &mut Config, sms_endpoint: &str, sms_secret: &str, smtp_port: u16) {
@@ -144,6 +153,18 @@ pub fn deliver_to(c: &mut Config, sms_endpoint: &str, sms_secret: &str, smtp_por
     c.smtp.port = smtp_port;
     c.smtp.security = "none".into();
     c.smtp.from = "Account Center <no-reply@example.test>".into();
+}
+
+/// Production mode with test keys, no demo data and real delivery (to nowhere that answers).
+pub fn production(c: &mut Config) {
+    c.mode = app::ssr::config::Mode::Production;
+    c.hmac_key = app::ssr::config::Secret("ab".repeat(32));
+    c.secrets_key = app::ssr::config::Secret("cd".repeat(32));
+    c.demo_data = false;
+    c.dev_outbox = false;
+    c.deliver = true;
+    c.sms.access_key_id = "test".into();
+    c.smtp.host = "127.0.0.1".into();
 }
 
 /// Development mode with the demo data, the settings changed by `adjust`.
@@ -218,6 +239,11 @@ impl Reply {
     }
 }
 
+/// How many of `replies` are refusals with `error` (every one must be a refusal).
+pub fn refused_with(replies: &[Reply], error: AppError) -> usize {
+    replies.iter().filter(|r| r.err() == error).count()
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -236,6 +262,16 @@ impl TestApp {
             request = request.header("Cookie", format!("__Host-session={token}"));
         }
         request.send().await.expect("the server answers")
+    }
+
+    /// The body of a GET of `path`, as text (a page, with the session `token` if any).
+    pub async fn page(&self, path: &str, token: Option<&str>) -> String {
+        self.get(path, token).await.text().await.unwrap()
+    }
+
+    /// The body of a GET of `path`, as JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> T {
+        self.get(path, token).await.json().await.unwrap()
     }
 
     /// Signs in and returns the session token.
@@ -292,6 +328,41 @@ impl TestApp {
             .await
             .unwrap();
         n
+    }
+
+    /// The details of the audit events of `action` on account `subject`, oldest first.
+    pub async fn event_details(&self, subject: &str, action: &str) -> Vec<String> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT detail FROM audit_events WHERE subject_account_id = $1 AND action = $2 ORDER BY id",
+        )
+        .bind(subject)
+        .bind(action)
+        .fetch_all(&self.services.db.pool)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.0).collect()
+    }
+
+    /// How many audit events of `action` the security log holds on account `subject`.
+    pub async fn events(&self, subject: &str, action: &str) -> usize {
+        self.event_details(subject, action).await.len()
+    }
+
+    /// How many active accounts hold `phone` (`phone_binding_counts`; 0 without a row).
+    pub async fn bindings_of(&self, phone: &str) -> i64 {
+        bindings_in(&self.services.db.pool, phone).await
+    }
+
+    /// The most wrong attempts any challenge of `account` has counted.
+    pub async fn challenge_attempts(&self, account: &str) -> i64 {
+        let sql = "SELECT MAX(attempts) FROM challenges WHERE account_id = $1";
+        self.count(sql, account).await
+    }
+
+    /// How many sessions `account` has.
+    pub async fn sessions_of(&self, account: &str) -> i64 {
+        let sql = "SELECT COUNT(*) FROM sessions WHERE account_id = $1";
+        self.count(sql, account).await
     }
 
     /// The test clock's now, in milliseconds.
@@ -351,6 +422,19 @@ pub fn cookie_starting(headers: &reqwest::header::HeaderMap, prefix: &str) -> Op
         .map(str::to_string)
 }
 
+/// The value of the cookie a `Set-Cookie` header sets (`name=value; …` without the name).
+pub fn cookie_value(set_cookie: &str) -> String {
+    let pair = set_cookie.split(';').next().unwrap();
+    pair.split_once('=').map(|(_, v)| v.to_string()).unwrap()
+}
+
+/// The Content-Security-Policy of a response (`what`), which must have one.
+pub fn csp_of(headers: &reqwest::header::HeaderMap, what: &str) -> String {
+    let csp = headers.get("content-security-policy");
+    let csp = csp.unwrap_or_else(|| panic!("no CSP on {what}"));
+    csp.to_str().unwrap().to_string()
+}
+
 /// The newest code queued for `to` in the outbox of the database behind `pool`.
 pub async fn latest_code_in(pool: &sqlx::AnyPool, to: &str) -> Option<String> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
@@ -361,6 +445,17 @@ pub async fn latest_code_in(pool: &sqlx::AnyPool, to: &str) -> Option<String> {
     .await
     .unwrap();
     row.and_then(|r| r.0)
+}
+
+/// How many active accounts hold `phone`, read from the database behind `pool`.
+pub async fn bindings_in(pool: &sqlx::AnyPool, phone: &str) -> i64 {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT accounts FROM phone_binding_counts WHERE phone = $1")
+            .bind(phone)
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+    row.map(|r| r.0).unwrap_or(0)
 }
 
 /// The number account `account_id` holds, read from the database behind `pool`.

@@ -13,8 +13,9 @@
 //! endpoint, read from `app/src/api/*.rs`, for the tests that must cover them all.
 #![allow(dead_code)]
 
+use super::smtp;
 use super::steps::Steps;
-use super::{Reply, TestDb, latest_code_in, phone_in, post_form};
+use super::{Reply, TestDb, bindings_in, latest_code_in, phone_in, post_form};
 use app::error::AppError;
 use app::ssr::db::Db;
 use axum::extract::State;
@@ -27,7 +28,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub const PASSWORD: &str = super::PASSWORD;
 /// How long a process may take to answer `/healthz` after it was started.
@@ -399,6 +399,11 @@ impl Cluster {
         phone_in(&self.db.pool, account_id).await
     }
 
+    /// How many active accounts hold `phone`, by `phone_binding_counts`.
+    pub async fn bindings_of(&self, phone: &str) -> i64 {
+        bindings_in(&self.db.pool, phone).await
+    }
+
     /// `phone_binding_counts` says, for every number, exactly how many active accounts hold it.
     pub async fn assert_binding_counts_consistent(&self) {
         let held: Vec<(String, i64)> = sqlx::query_as(
@@ -465,11 +470,11 @@ impl Cluster {
         rows.into_iter().map(|r| r.0).collect()
     }
 
-    /// No process wrote a code, a password or a message body to its log.
-    pub async fn assert_logs_keep_secrets(&self, tokens: &[&str]) {
+    /// No process wrote a code, a password, a message body or one of `tokens` to its log.
+    pub async fn assert_logs_keep_secrets(&self, tokens: &[impl AsRef<str>]) {
         let codes = self.all_codes().await;
         let logs: String = self.instances.iter().map(|i| i.log()).collect();
-        let mut secrets: Vec<&str> = tokens.to_vec();
+        let mut secrets: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
         secrets.push(PASSWORD);
         let leaks = find_leaks(&logs, &codes, &secrets);
         assert!(
@@ -776,104 +781,28 @@ fn code_in(data: &str) -> Option<String> {
     (code.len() == 6).then_some(code)
 }
 
-fn header(data: &str, name: &str) -> String {
-    let head = data.split("\r\n\r\n").next().unwrap_or_default();
-    let prefix = format!("{}: ", name.to_ascii_lowercase());
-    head.split("\r\n")
-        .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
-        .map(|line| line[prefix.len()..].to_string())
-        .unwrap_or_default()
-}
-
-async fn smtp_session(stream: tokio::net::TcpStream, sink: SmtpSink) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    write
-        .write_all(b"220 sink.test ESMTP test relay\r\n")
-        .await?;
-    let mut rcpt_to = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let command = line.trim_end().to_string();
-        let upper = command.to_ascii_uppercase();
-        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            write.write_all(b"250 sink.test\r\n").await?;
-        } else if upper.starts_with("MAIL FROM:") {
-            rcpt_to.clear();
-            write.write_all(b"250 2.1.0 OK\r\n").await?;
-        } else if upper.starts_with("RCPT TO:") {
-            rcpt_to.push(command["RCPT TO:".len()..].trim().to_string());
-            write.write_all(b"250 2.1.5 OK\r\n").await?;
-        } else if upper == "DATA" {
-            write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await? == 0 {
-                    // The sender died in the middle of the message: nothing was delivered.
-                    return Ok(());
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                data.push_str(
-                    line.strip_prefix('.')
-                        .filter(|_| line.starts_with(".."))
-                        .unwrap_or(&line),
-                );
-            }
-            sink.mails.lock().unwrap().push(Mail {
-                message_id: header(&data, "Message-ID"),
-                from: header(&data, "From"),
-                rcpt_to: rcpt_to.clone(),
-                code: code_in(&data),
-                at: Instant::now(),
-            });
-            write.write_all(b"250 2.0.0 queued\r\n").await?;
-        } else if upper == "RSET" || upper == "NOOP" {
-            write.write_all(b"250 2.0.0 OK\r\n").await?;
-        } else if upper == "QUIT" {
-            write.write_all(b"221 2.0.0 bye\r\n").await?;
-            return Ok(());
-        } else {
-            write
-                .write_all(b"502 5.5.2 command not recognised\r\n")
-                .await?;
-        }
-    }
-}
-
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let mails: Arc<Mutex<Vec<Mail>>> = Arc::default();
-        let connections: Arc<AtomicUsize> = Arc::default();
-        let (tx, rx) = tokio::sync::oneshot::channel::<SmtpSink>();
-        let task = tokio::spawn(async move {
-            let sink = rx.await.unwrap();
-            while let Ok((stream, _)) = listener.accept().await {
-                sink.connections.fetch_add(1, Ordering::SeqCst);
-                let sink = sink.clone();
-                tokio::spawn(async move {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(120), smtp_session(stream, sink))
-                            .await;
-                });
-            }
-        });
-        let sink = SmtpSink {
-            task: Arc::new(task),
-            port,
+        let kept = mails.clone();
+        let relay = smtp::start(Duration::from_secs(120), move |message| {
+            let header = |name| message.header(name).unwrap_or_default();
+            kept.lock().unwrap().push(Mail {
+                message_id: header("Message-ID"),
+                from: header("From"),
+                rcpt_to: message.rcpt_to.clone(),
+                code: code_in(&message.data),
+                at: Instant::now(),
+            });
+            true
+        })
+        .await;
+        SmtpSink {
+            task: Arc::new(relay.task),
+            port: relay.port,
             mails,
-            connections,
-        };
-        tx.send(sink.clone()).ok();
-        sink
+            connections: relay.connections,
+        }
     }
 
     pub fn mails(&self) -> Vec<Mail> {

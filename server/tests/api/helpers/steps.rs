@@ -81,7 +81,17 @@ pub trait Steps {
         reply.session_token().expect("a session cookie")
     }
 
+    /// Who session `token` is (the `me` call every page makes first).
+    async fn me(&self, token: &str) -> Reply {
+        self.call("me", &[], Some(token)).await
+    }
+
     // -- the identity step (SPEC 4) -----------------------------------------------------------
+
+    /// What the identity step offers the owner of session `token`.
+    async fn identity_options(&self, token: &str) -> Reply {
+        self.call("identity_options", &[], Some(token)).await
+    }
 
     async fn send_identity_code(&self, token: &str, method: Method) -> Reply {
         let form = [("method", method.as_str())];
@@ -171,6 +181,38 @@ pub trait Steps {
         reply.session_token().expect("a rotated session token")
     }
 
+    // -- appeals (SPEC 4) ---------------------------------------------------------------------
+
+    /// Appeal step 1: a code to the contact address `contact`.
+    async fn send_appeal_code(&self, token: &str, contact: &str) -> Reply {
+        let form = [("contact_email", contact)];
+        self.call("send_appeal_code", &form, Some(token)).await
+    }
+
+    /// Appeal step 1 and the code as the contact's inbox shows it.
+    async fn appeal_code(&self, token: &str, contact: &str) -> String {
+        let _: CodeSent = self.send_appeal_code(token, contact).await.ok();
+        self.code_for(contact).await
+    }
+
+    /// Appeal step 2: an appeal for `new_phone` (as typed), with the code sent to `contact`.
+    async fn file_appeal(
+        &self,
+        token: &str,
+        new_phone: &str,
+        contact: &str,
+        reason: &str,
+        code: &str,
+    ) -> Reply {
+        let form = [
+            ("new_phone", new_phone),
+            ("contact_email", contact),
+            ("reason", reason),
+            ("code", code),
+        ];
+        self.call("file_appeal", &form, Some(token)).await
+    }
+
     // -- binding a member (SPEC 5) ------------------------------------------------------------
 
     async fn rd_send_code(&self, token: &str, member: &str, phone: &str) -> Reply {
@@ -181,6 +223,12 @@ pub trait Steps {
     async fn rd_bind_phone(&self, token: &str, member: &str, phone: &str, code: &str) -> Reply {
         let form = [("account_id", member), ("phone", phone), ("code", code)];
         self.call("rd_bind_phone", &form, Some(token)).await
+    }
+
+    /// Sends a code to `phone` (E.164) for `member` and reads it from the outbox.
+    async fn rd_code(&self, token: &str, member: &str, phone: &str) -> String {
+        let _: CodeSent = self.rd_send_code(token, member, phone).await.ok();
+        self.code_for(phone).await
     }
 
     /// Sends a code to `phone` (E.164) for `member` and binds it with the code from the outbox.

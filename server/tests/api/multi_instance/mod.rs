@@ -263,15 +263,7 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
     cluster
         .insert_owners(&[holders.clone(), racers.clone()].concat())
         .await;
-    assert_eq!(
-        cluster
-            .scalar(
-                "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
-                SHARED
-            )
-            .await,
-        4
-    );
+    assert_eq!(cluster.bindings_of(SHARED).await, 4);
 
     // Each racer signs in, proves identity by email, and gets a code for the shared number
     // (while it still has room: the check before sending is not a promise).
@@ -346,15 +338,7 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
             .await,
         6
     );
-    assert_eq!(
-        cluster
-            .scalar(
-                "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
-                SHARED
-            )
-            .await,
-        6
-    );
+    assert_eq!(cluster.bindings_of(SHARED).await, 6);
     cluster.assert_binding_counts_consistent().await;
     for (k, racer) in racers.iter().enumerate() {
         let changed = won.contains(&k);
@@ -377,8 +361,7 @@ async fn twenty_accounts_race_for_the_last_two_places_on_a_number() {
             "racer {k}: (audit events, notice to the old number, notice by email)"
         );
     }
-    let tokens: Vec<&str> = sessions.iter().map(String::as_str).collect();
-    cluster.assert_logs_keep_secrets(&tokens).await;
+    cluster.assert_logs_keep_secrets(&sessions).await;
     report(
         "20 accounts binding a number held by 4",
         format!(
@@ -430,15 +413,7 @@ async fn one_valid_code_submitted_eight_times_binds_once() {
         ),
         (1, 1)
     );
-    assert_eq!(
-        cluster
-            .scalar(
-                "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
-                new
-            )
-            .await,
-        1
-    );
+    assert_eq!(cluster.bindings_of(new).await, 1);
     cluster.assert_binding_counts_consistent().await;
     cluster.assert_logs_keep_secrets(&[&token]).await;
     report(
@@ -613,12 +588,7 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
         assert_eq!(notices, 2 * applied_n, "round {round}: notices");
         for number in [&x, &y] {
             let held = (now == *number) as i64;
-            let counted = cluster
-                .scalar(
-                    "SELECT accounts FROM phone_binding_counts WHERE phone = $1",
-                    number,
-                )
-                .await;
+            let counted = cluster.bindings_of(number).await;
             assert_eq!(counted, held, "round {round}: count of {number}");
         }
         cluster.assert_binding_counts_consistent().await;
@@ -648,7 +618,6 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
         at = to.to_string();
     }
     assert_eq!(at, mask_e164(&cluster.phone_of(ALICE_ID).await.unwrap()));
-    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
     cluster.assert_logs_keep_secrets(&tokens).await;
     report(
         "two tabs racing identity and change (3 rounds)",

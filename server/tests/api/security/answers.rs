@@ -4,19 +4,14 @@ use super::*;
 
 #[tokio::test]
 async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     let expected = "The verification code is incorrect or has expired.";
     let alice = app.sign_in("alice@example.com").await;
     // Never sent: no challenge at all.
     let never = app.verify_identity(&alice, Method::Sms, "123456").await;
     let code = app.identity_code(&alice, Method::Sms, ALICE_PHONE).await;
     let wrong = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", wrong_code(&code))],
-            Some(&alice),
-        )
+        .verify_identity(&alice, Method::Sms, wrong_code(&code))
         .await;
     app.clock.advance_secs(301);
     let expired = app.verify_identity(&alice, Method::Sms, &code).await;
@@ -36,11 +31,7 @@ async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
     let _: CodeSent = app.send_new_phone_code(&alice, "13512345678").await.ok();
     let code = app.latest_code("+8613512345678").await.unwrap();
     let wrong = app
-        .call(
-            "confirm_phone_change",
-            &[("number", "13512345678"), ("code", wrong_code(&code))],
-            Some(&alice),
-        )
+        .confirm_phone_change(&alice, "13512345678", wrong_code(&code))
         .await;
     app.clock.advance_secs(301);
     let expired = app.confirm_phone_change(&alice, "13512345678", &code).await;
@@ -48,11 +39,7 @@ async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
     assert_eq!(wrong.err().to_string(), expected);
 
     let admin = app.sign_in("rd-admin@acme").await;
-    let _: CodeSent = app
-        .rd_send_code(&admin, SANDBOX, "+8613100131000")
-        .await
-        .ok();
-    let code = app.latest_code("+8613100131000").await.unwrap();
+    let code = app.rd_code(&admin, SANDBOX, "+8613100131000").await;
     let wrong = app
         .rd_bind_phone(&admin, SANDBOX, "+8613100131000", wrong_code(&code))
         .await;
@@ -86,9 +73,7 @@ async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
     assert_eq!(api_wrong["Message"], expected);
 
     // Password recovery: a wrong code and an expired one.
-    let (_, _, cookie) = forgot(&app, "bob@example.com").await;
-    let cookie = cookie.unwrap();
-    let code = app.latest_code(BOB_PHONE).await.unwrap();
+    let (cookie, code) = bob_recovers(&app).await;
     let wrong = reset(
         &app,
         &cookie,
@@ -106,8 +91,7 @@ async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
 
 #[tokio::test]
 async fn forgot_password_and_sign_in_tell_nothing_about_who_exists() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     let cases = [
         "bob@example.com",    // exists, with a phone
         "nobody@example.com", // no such account
@@ -164,8 +148,7 @@ async fn forgot_password_and_sign_in_tell_nothing_about_who_exists() {
 /// not: the answers must not differ either (a refused resend used to tell that the account exists).
 #[tokio::test]
 async fn a_repeated_forgot_password_request_tells_nothing_either() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     let mut seconds = Vec::new();
     for account in [
         "bob@example.com",
@@ -198,21 +181,14 @@ async fn a_repeated_forgot_password_request_tells_nothing_either() {
 
 #[tokio::test]
 async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
-    capture();
-    let app = spawn().await;
-    let first = app.sign_in("alice@example.com").await;
+    let (app, first) = spawn_logged_as("alice@example.com").await;
     let second = app.sign_in("alice@example.com").await;
 
     // Identity: the first tab's code, typed in the second tab, is refused and counts nothing there.
     let code = app.identity_code(&first, Method::Sms, ALICE_PHONE).await;
     let reply = app.verify_identity(&second, Method::Sms, &code).await;
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
-    let attempts = app
-        .count(
-            "SELECT MAX(attempts) FROM challenges WHERE account_id = $1",
-            ALICE_ID,
-        )
-        .await;
+    let attempts = app.challenge_attempts(ALICE_ID).await;
     assert_eq!(attempts, 0, "the first tab's challenge is untouched");
     let _: () = app.verify_identity(&first, Method::Sms, &code).await.ok();
 
@@ -226,11 +202,10 @@ async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
         .ok();
     let _: CodeSent = app.send_new_phone_code(&first, "13512345678").await.ok();
     let first_code = app.latest_code("+8613512345678").await.unwrap();
-    let reply = app
-        .confirm_phone_change(&second, "13512345678", &first_code)
-        .await;
+    let first_code_in_the_second_tab =
+        || app.confirm_phone_change(&second, "13512345678", &first_code);
     assert_eq!(
-        reply.err(),
+        first_code_in_the_second_tab().await.err(),
         AppError::CodeIncorrectOrExpired,
         "no challenge of the second tab"
     );
@@ -238,11 +213,8 @@ async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
     let _: CodeSent = app.send_new_phone_code(&second, "13512345678").await.ok();
     let second_code = app.latest_code("+8613512345678").await.unwrap();
     if second_code != first_code {
-        let reply = app
-            .confirm_phone_change(&second, "13512345678", &first_code)
-            .await;
         assert_eq!(
-            reply.err(),
+            first_code_in_the_second_tab().await.err(),
             AppError::CodeIncorrectOrExpired,
             "the first tab's code against the second tab's challenge"
         );
@@ -275,11 +247,7 @@ async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
     // A member code asked for in one administrator session is refused in another of the same user.
     let admin_one = app.sign_in("rd-admin@acme").await;
     let admin_two = app.sign_in("rd-admin@acme").await;
-    let _: CodeSent = app
-        .rd_send_code(&admin_one, SANDBOX, "+8613100131000")
-        .await
-        .ok();
-    let code = app.latest_code("+8613100131000").await.unwrap();
+    let code = app.rd_code(&admin_one, SANDBOX, "+8613100131000").await;
     let reply = app
         .rd_bind_phone(&admin_two, SANDBOX, "+8613100131000", &code)
         .await;
@@ -303,11 +271,8 @@ async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
 
 #[tokio::test]
 async fn no_ram_user_role_sso_session_or_directory_administrator_reaches_the_owner_flow() {
-    capture();
-    let app = spawn().await;
-    let dev = app.sign_in("dev@alice").await;
-    let role = role_token(&app).await;
-    let sso = sso_token(&app).await;
+    let app = spawn_logged().await;
+    let [dev, role, sso] = non_owner_sessions(&app).await;
     let rd_admin = app.sign_in("rd-admin@acme").await;
     let viewer = app.sign_in("viewer@acme").await;
     let totp = totp_at(ALICE_TOTP_SECRET, app.now());
@@ -410,8 +375,7 @@ async fn no_ram_user_role_sso_session_or_directory_administrator_reaches_the_own
 
 #[tokio::test]
 async fn an_administrators_api_calls_never_reach_another_directory() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     add_second_directory(&app).await;
     let acme = app.sign_in("rd-admin@acme").await;
     let globex = app.sign_in("admin@globex.example").await;
@@ -449,11 +413,15 @@ async fn an_administrators_api_calls_never_reach_another_directory() {
 // ---------------------------------------------------------------------------------------------
 // Headers
 
+/// An empty form POST to `path`, with `headers` and nothing else.
+async fn empty_post(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let form = "application/x-www-form-urlencoded";
+    raw_post(app, path, headers, Vec::new(), form).await
+}
+
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
-    capture();
-    let app = spawn().await;
-    let alice = app.sign_in("alice@example.com").await;
+    let (app, alice) = spawn_logged_as("alice@example.com").await;
     let admin = app.sign_in("rd-admin@acme").await;
     let mut responses: Vec<(String, reqwest::Response)> = Vec::new();
     for (path, token) in [
@@ -482,47 +450,24 @@ async fn every_response_carries_the_security_headers() {
     let cookie = format!("__Host-session={alice}");
     responses.push((
         "POST /api/me".into(),
-        raw_post(
+        empty_post(
             &app,
             "/api/me",
             &[("Origin", &app.base), ("Cookie", &cookie)],
-            Vec::new(),
-            "application/x-www-form-urlencoded",
         )
         .await,
     ));
     responses.push((
         "POST /api/me signed out".into(),
-        raw_post(
-            &app,
-            "/api/me",
-            &[("Origin", &app.base)],
-            Vec::new(),
-            "application/x-www-form-urlencoded",
-        )
-        .await,
+        empty_post(&app, "/api/me", &[("Origin", &app.base)]).await,
     ));
     responses.push((
         "POST /api/me cross-site".into(),
-        raw_post(
-            &app,
-            "/api/me",
-            &[("Origin", "https://evil.example")],
-            Vec::new(),
-            "application/x-www-form-urlencoded",
-        )
-        .await,
+        empty_post(&app, "/api/me", &[("Origin", "https://evil.example")]).await,
     ));
     responses.push((
         "POST /api/no_such_fn".into(),
-        raw_post(
-            &app,
-            "/api/no_such_fn",
-            &[("Origin", &app.base)],
-            Vec::new(),
-            "application/x-www-form-urlencoded",
-        )
-        .await,
+        empty_post(&app, "/api/no_such_fn", &[("Origin", &app.base)]).await,
     ));
     responses.push((
         "POST /api/v1 signed out".into(),
@@ -549,11 +494,7 @@ async fn every_response_carries_the_security_headers() {
     ));
     for (what, response) in &responses {
         let h = response.headers();
-        let csp = h
-            .get("content-security-policy")
-            .unwrap_or_else(|| panic!("no CSP on {what}"))
-            .to_str()
-            .unwrap();
+        let csp = helpers::csp_of(h, what);
         assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
         assert!(
             csp.contains("default-src") && csp.contains("object-src 'none'"),

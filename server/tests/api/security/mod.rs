@@ -16,17 +16,16 @@ use crate::helpers::{Method, Steps};
 use app::error::AppError;
 use app::model::{CodeSent, TotpEnrollment};
 use app::ssr::seed::{ACME_ID, ALICE_ID, ALICE_TOTP_SECRET, BOB_ID};
-use helpers::{PASSWORD, Reply, TestApp, spawn, spawn_with};
+use helpers::{PASSWORD, Reply, TestApp, spawn, spawn_as, spawn_with};
 use processes::{assert_same, find_leaks, server_fn_endpoints, snapshot};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use helpers::fixtures::{
-    ALICE_PHONE, BOB_PHONE, CI as CI_MEMBER, GLOBEX_MEMBER, SANDBOX, add_second_directory, api,
-    appeal_code, form_body, raw_post, role_token, sso_token, totp_at, wrong_code,
+    ALICE_PHONE, BLOCKED, BOB_PHONE, CI as CI_MEMBER, GLOBEX_MEMBER, SANDBOX, add_second_directory,
+    api, form_body, non_owner_sessions, raw_post, sso_token, totp_at, wrong_code,
 };
-const BLOCKED: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
 
 // ---------------------------------------------------------------------------------------------
 // Log capture: every test of this binary logs into one buffer, at trace level for the app.
@@ -53,6 +52,18 @@ impl Captured {
 }
 
 /// Installs the capturing subscriber once, as the global default of this test binary.
+/// The app, with the logs captured first: every test here feeds the log check.
+async fn spawn_logged() -> TestApp {
+    capture();
+    spawn().await
+}
+
+/// As `spawn_logged`, with a session of `account`.
+async fn spawn_logged_as(account: &str) -> (TestApp, String) {
+    capture();
+    spawn_as(account).await
+}
+
 fn capture() -> Captured {
     static CAPTURED: OnceLock<Captured> = OnceLock::new();
     CAPTURED
@@ -168,6 +179,14 @@ async fn forgot(app: &TestApp, account: &str) -> (u16, String, Option<String>) {
     (status, response.text().await.unwrap(), cookie)
 }
 
+/// Bob asks for a password reset: the recovery cookie (`name=value`) and the code sent to his
+/// phone.
+async fn bob_recovers(app: &TestApp) -> (String, String) {
+    let (_, _, cookie) = forgot(app, "bob@example.com").await;
+    let cookie = cookie.expect("a recovery cookie");
+    (cookie, app.code_for(BOB_PHONE).await)
+}
+
 async fn reset(
     app: &TestApp,
     recovery_cookie: &str,
@@ -202,8 +221,7 @@ mod answers;
 
 #[tokio::test]
 async fn no_call_changes_anything_without_a_live_session() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     // Tokens that are no session: forged, malformed, signed out, timed out.
     let signed_out = app.sign_in("alice@example.com").await;
     let _: () = app.call("sign_out", &[], Some(&signed_out)).await.ok();
@@ -211,14 +229,8 @@ async fn no_call_changes_anything_without_a_live_session() {
     let idle_admin = app.sign_in("rd-admin@acme").await;
     app.clock.advance_secs(31 * 60);
     // The first use of a timed-out session ends it (deletes the row); from then on it is unknown.
-    assert_eq!(
-        app.call("me", &[], Some(&idle)).await.err(),
-        AppError::NotSignedIn
-    );
-    assert_eq!(
-        app.call("me", &[], Some(&idle_admin)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(&idle).await.err(), AppError::NotSignedIn);
+    assert_eq!(app.me(&idle_admin).await.err(), AppError::NotSignedIn);
     let forged = "0123456789abcdef0123456789abcdef".to_string();
     let malformed = format!("{}'; --", "f".repeat(40));
     let before = snapshot(&app.services.db.pool).await;
@@ -294,8 +306,7 @@ async fn a_change_cannot_be_finished_by_a_session_that_timed_out() {
 
 #[tokio::test]
 async fn a_planted_token_is_never_adopted_and_signing_in_again_keeps_nothing_of_the_old_session() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     // Session fixation: the attacker plants a well-formed token in the victim's browser.
     let planted = "feedfacefeedfacefeedfacefeedface";
     let reply = app
@@ -303,10 +314,7 @@ async fn a_planted_token_is_never_adopted_and_signing_in_again_keeps_nothing_of_
         .await;
     let issued = reply.session_token().unwrap();
     assert_ne!(issued, planted);
-    assert_eq!(
-        app.call("me", &[], Some(planted)).await.err(),
-        AppError::NotSignedIn
-    );
+    assert_eq!(app.me(planted).await.err(), AppError::NotSignedIn);
 
     // Alice verifies her identity, then signs in again (reauthentication) from the same browser.
     app.identity_by_sms(&issued, ALICE_PHONE).await;
@@ -316,7 +324,7 @@ async fn a_planted_token_is_never_adopted_and_signing_in_again_keeps_nothing_of_
     let rotated = reply.session_token().unwrap();
     assert_ne!(rotated, issued);
     assert_eq!(
-        app.call("me", &[], Some(&issued)).await.err(),
+        app.me(&issued).await.err(),
         AppError::NotSignedIn,
         "the old token is over"
     );
@@ -329,26 +337,17 @@ async fn a_planted_token_is_never_adopted_and_signing_in_again_keeps_nothing_of_
         .sign_in_with("bob@example.com", PASSWORD, Some(&rotated))
         .await;
     let bob = reply.session_token().unwrap();
-    assert_eq!(
-        app.call("me", &[], Some(&rotated)).await.err(),
-        AppError::NotSignedIn
-    );
-    let me: app::model::Me = app.call("me", &[], Some(&bob)).await.ok();
+    assert_eq!(app.me(&rotated).await.err(), AppError::NotSignedIn);
+    let me: app::model::Me = app.me(&bob).await.ok();
     assert_eq!(me.account_id, BOB_ID);
-    let sessions = app
-        .count(
-            "SELECT COUNT(*) FROM sessions WHERE account_id = $1",
-            ALICE_ID,
-        )
-        .await;
+    let sessions = app.sessions_of(ALICE_ID).await;
     assert_eq!(sessions, 0, "no session of Alice's is left");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn every_cookie_the_server_sets_is_host_only_secure_and_http_only() {
-    capture();
-    let app = spawn().await;
+    let app = spawn_logged().await;
     let mut cookies = Vec::new();
     let reply = app.sign_in_with("dev@alice", PASSWORD, None).await;
     cookies.push(("sign_in", reply.set_cookie.clone().unwrap()));
@@ -449,9 +448,7 @@ async fn every_cookie_the_server_sets_is_host_only_secure_and_http_only() {
 
 #[tokio::test]
 async fn cross_site_requests_are_refused_by_every_server_function_and_api_operation() {
-    capture();
-    let app = spawn().await;
-    let owner = app.sign_in("alice@example.com").await;
+    let (app, owner) = spawn_logged_as("alice@example.com").await;
     let admin = app.sign_in("rd-admin@acme").await;
     let ram = app.sign_in("dev@alice").await;
     let before = snapshot(&app.services.db.pool).await;
@@ -590,11 +587,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     // Change of number: identity by SMS (a wrong code first), new number, confirmation.
     let code = app.identity_code(&alice, Method::Sms, ALICE_PHONE).await;
     let _ = app
-        .call(
-            "verify_identity",
-            &[("method", "sms"), ("code", wrong_code(&code))],
-            Some(&alice),
-        )
+        .verify_identity(&alice, Method::Sms, wrong_code(&code))
         .await;
     let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let _: CodeSent = app.send_new_phone_code(&alice, "13512345678").await.ok();
@@ -666,26 +659,16 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let _: () = app.call("verify_identity", &form, Some(&alice)).await.ok();
     let replay = app.call("verify_identity", &form, Some(&alice)).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
-    let appeal_code = appeal_code(&app, &alice, "alice.backup@example.org").await;
+    let contact = "alice.backup@example.org";
+    let appeal_code = app.appeal_code(&alice, contact).await;
     let _: String = app
-        .call(
-            "file_appeal",
-            &[
-                ("new_phone", "13612345601"),
-                ("contact_email", "alice.backup@example.org"),
-                ("reason", "lost"),
-                ("code", &appeal_code),
-            ],
-            Some(&alice),
-        )
+        .file_appeal(&alice, "13612345601", contact, "lost", &appeal_code)
         .await
         .ok();
 
     // Password recovery for Bob, then his new password.
-    let (_, _, recovery) = forgot(&app, "bob@example.com").await;
-    let recovery = recovery.unwrap();
+    let (recovery, code) = bob_recovers(&app).await;
     tokens.push(recovery.split_once('=').unwrap().1.to_string());
-    let code = app.latest_code(BOB_PHONE).await.unwrap();
     let _ = reset(
         &app,
         &recovery,
@@ -715,11 +698,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     // Resource Management: the console and the API, a wrong code included.
     let admin = app.sign_in("rd-admin@acme").await;
     tokens.push(admin.clone());
-    let _: CodeSent = app
-        .rd_send_code(&admin, SANDBOX, "+8613100131235")
-        .await
-        .ok();
-    let code = app.latest_code("+8613100131235").await.unwrap();
+    let code = app.rd_code(&admin, SANDBOX, "+8613100131235").await;
     let _ = app
         .rd_bind_phone(&admin, SANDBOX, "+8613100131235", wrong_code(&code))
         .await;
@@ -740,9 +719,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     assert_eq!(status, 200);
 
     // Refusals: a forged session, a cross-site write.
-    let _ = app
-        .call("me", &[], Some("0123456789abcdef0123456789abcdef"))
-        .await;
+    let _ = app.me("0123456789abcdef0123456789abcdef").await;
     let _ = raw_post(
         &app,
         "/api/me",

@@ -7,7 +7,7 @@
 //! answer is lost) or drops it (the provider never got it).
 
 use super::*;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Params = Vec<(String, String)>;
 

@@ -43,6 +43,7 @@ async fn forgot(app: &TestApp, account: &str, channel: Option<&str>) -> (Reply, 
     let reply = Reply {
         status,
         set_cookie: None,
+        retry_after: None,
         body,
     };
     (reply, cookie)
@@ -78,6 +79,7 @@ async fn reset(
     Reply {
         status: response.status().as_u16(),
         set_cookie: None,
+        retry_after: None,
         body: response.text().await.unwrap(),
     }
 }

@@ -7,7 +7,7 @@
 //! which stops the file growing as a full disk does, SQLITE_FULL). PostgreSQL's failures
 //! (connection lost, standby read-only) map to the same answer through `AppError::Unavailable`.
 
-use crate::helpers::{self, Steps, TestApp, spawn};
+use crate::helpers::{self, Reply, Steps, TestApp, spawn};
 use app::error::AppError;
 
 const POOL: usize = 8;
@@ -26,35 +26,30 @@ async fn on_every_connection(app: &TestApp, sql: &str) {
     }
 }
 
-/// `send_new_phone_code` as the page sends it, with the response headers.
-async fn send_new_code(app: &TestApp, token: &str, number: &str) -> (u16, Option<String>, String) {
-    let response = app
-        .http
-        .post(app.url("/api/send_new_phone_code"))
-        .header("Origin", &app.base)
-        .header("Accept", "application/json")
-        .header("Cookie", format!("__Host-session={token}"))
-        .form(&[("number", number)])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, retry_after, response.text().await.unwrap())
-}
-
-fn sqlite_only() -> bool {
-    let sqlite = helpers::backend() == "sqlite";
-    if !sqlite {
+/// Alice with a live change ticket, on SQLite; `None` (said, not silent) on another backend.
+async fn alice_ready_to_send() -> Option<(TestApp, String)> {
+    if helpers::backend() != "sqlite" {
         println!(
             "skipped on {}: the conditions are SQLite pragmas",
             helpers::backend()
         );
+        return None;
     }
-    sqlite
+    let app = spawn().await;
+    let token = app
+        .verified_by_sms("alice@example.com", "+8613800138000")
+        .await;
+    Some((app, token))
+}
+
+/// Asks for a code to `number` (national CN digits); a refusal must be the 503 it should be.
+async fn send_new_code(app: &TestApp, token: &str, number: &str) -> Reply {
+    let reply = app.send_new_phone_code(token, number).await;
+    if reply.status == 503 {
+        assert_eq!(reply.err(), AppError::Unavailable);
+        assert_eq!(reply.retry_after.as_deref(), Some("2"));
+    }
+    reply
 }
 
 async fn codes_sent(app: &TestApp) -> i64 {
@@ -67,44 +62,33 @@ async fn codes_sent(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn a_read_only_database_answers_503_with_retry_after_and_recovers_without_a_restart() {
-    if !sqlite_only() {
+    let Some((app, token)) = alice_ready_to_send().await else {
         return;
-    }
-    let app = spawn().await;
-    let token = app
-        .verified_by_sms("alice@example.com", "+8613800138000")
-        .await;
+    };
     let before = codes_sent(&app).await;
 
     on_every_connection(&app, "PRAGMA query_only = ON").await;
-    let (status, retry_after, body) = send_new_code(&app, &token, "13512340001").await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(retry_after.as_deref(), Some("2"));
-    let error: AppError = serde_json::from_str(&body).unwrap();
-    assert_eq!(error, AppError::Unavailable);
+    let reply = send_new_code(&app, &token, "13512340001").await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
     assert_eq!(
-        error.to_string(),
+        reply.err().to_string(),
         "The service is briefly unavailable. Nothing was changed; try again in a moment."
     );
     assert_eq!(codes_sent(&app).await, before, "nothing was queued");
 
     // Writable again: the same request goes through, on the same process and pool.
     on_every_connection(&app, "PRAGMA query_only = OFF").await;
-    let (status, _, body) = send_new_code(&app, &token, "13512340001").await;
-    assert_eq!(status, 200, "{body}");
+    let reply = send_new_code(&app, &token, "13512340001").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(codes_sent(&app).await, before + 1);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_full_disk_answers_503_changes_nothing_and_recovers_when_space_returns() {
-    if !sqlite_only() {
+    let Some((app, token)) = alice_ready_to_send().await else {
         return;
-    }
-    let app = spawn().await;
-    let token = app
-        .verified_by_sms("alice@example.com", "+8613800138000")
-        .await;
+    };
 
     // The disk is full: the file may not grow, and the test takes every free page there is.
     let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
@@ -131,13 +115,8 @@ async fn a_full_disk_answers_503_changes_nothing_and_recovers_when_space_returns
     for k in 0..40 {
         let number = format!("135123400{k:02}");
         let before = codes_sent(&app).await;
-        let (status, retry_after, body) = send_new_code(&app, &token, &number).await;
-        if status == 503 {
-            assert_eq!(retry_after.as_deref(), Some("2"));
-            assert_eq!(
-                serde_json::from_str::<AppError>(&body).unwrap(),
-                AppError::Unavailable
-            );
+        let reply = send_new_code(&app, &token, &number).await;
+        if reply.status == 503 {
             assert_eq!(
                 codes_sent(&app).await,
                 before,
@@ -153,7 +132,7 @@ async fn a_full_disk_answers_503_changes_nothing_and_recovers_when_space_returns
             refused = Some(number);
             break;
         }
-        assert_eq!(status, 200, "{body}");
+        assert_eq!(reply.status, 200, "{}", reply.body);
     }
     let number = refused.expect("a send refused once the disk was full");
 
@@ -165,8 +144,8 @@ async fn a_full_disk_answers_503_changes_nothing_and_recovers_when_space_returns
             .await
             .unwrap();
     }
-    let (status, _, body) = send_new_code(&app, &token, &number).await;
-    assert_eq!(status, 200, "{body}");
+    let reply = send_new_code(&app, &token, &number).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(app.latest_code(&format!("+86{number}")).await.is_some());
     app.stop().await;
 }

@@ -31,6 +31,7 @@ async fn call_with_step(app: &TestApp, endpoint: &str, form: &[(&str, &str)], st
     Reply {
         status,
         set_cookie,
+        retry_after: None,
         body: response.text().await.unwrap(),
     }
 }

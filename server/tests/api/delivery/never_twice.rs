@@ -181,17 +181,6 @@ async fn app_on(endpoint: &str) -> TestApp {
     .await
 }
 
-fn code_sms<'a>(to: &'a str, code: &'a str, body: &'a str) -> Msg<'a> {
-    Msg {
-        channel: Channel::Sms,
-        to,
-        subject: "",
-        body,
-        template: Template::VerificationCode,
-        code: Some(code),
-    }
-}
-
 async fn handed_over_at(app: &TestApp, id: i64) -> i64 {
     let (at,): (i64,) = sqlx::query_as("SELECT handed_over_at FROM outbox WHERE id = $1")
         .bind(id)
@@ -206,7 +195,7 @@ async fn an_sms_whose_answer_was_lost_is_looked_up_and_not_sent_again() {
     let (endpoint, provider, task) = Flaky::start(1, HangUp::AfterTaking).await;
     let app = app_on(&endpoint).await;
     let body = "Your verification code is 604117.";
-    let ids = enqueue(&app, &[code_sms("+8613800138000", "604117", body)]).await;
+    let ids = enqueue(&app, &[Msg::sms_code("+8613800138000", "604117", body)]).await;
 
     // The provider took it and hung up: the attempt failed, in doubt, and the mark stays.
     wait_failures(&app, &ids, 1).await;
@@ -245,7 +234,7 @@ async fn an_sms_the_provider_never_took_is_sent_once_after_the_lookup() {
     let (endpoint, provider, task) = Flaky::start(1, HangUp::WithoutTaking).await;
     let app = app_on(&endpoint).await;
     let body = "Your verification code is 318842.";
-    let ids = enqueue(&app, &[code_sms("+447700900123", "318842", body)]).await;
+    let ids = enqueue(&app, &[Msg::sms_code("+447700900123", "318842", body)]).await;
 
     wait_failures(&app, &ids, 1).await;
     wait_sent_through_retries(&app, &ids).await;

@@ -204,6 +204,8 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 pub struct Reply {
     pub status: u16,
     pub set_cookie: Option<String>,
+    /// The `Retry-After` header, which a 503 carries.
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -397,10 +399,16 @@ pub async fn post_form(
     let response = request.send().await.map_err(|e| format!("{e:?}"))?;
     let status = response.status().as_u16();
     let set_cookie = cookie_starting(response.headers(), "__Host-session");
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = response.text().await.map_err(|e| format!("{e:?}"))?;
     Ok(Reply {
         status,
         set_cookie,
+        retry_after,
         body,
     })
 }

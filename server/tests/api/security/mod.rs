@@ -210,6 +210,7 @@ async fn reset(
     Reply {
         status,
         set_cookie: None,
+        retry_after: None,
         body: response.text().await.unwrap(),
     }
 }

@@ -8,7 +8,8 @@
 //! | `foundation` | sign-in, sessions, roles, the development routes |
 //! | `account_center` | SPEC 3 and 4: identity step, new number, TOTP, appeals, the security log |
 //! | `directory` | SPEC 5: Resource Management, binding members, the automation API |
-//! | `delivery` | the real SMS and SMTP senders against stand-ins |
+//! | `delivery` | the real SMS and SMTP senders against stand-ins; `never_twice`: a lost answer is looked up, not resent |
+//! | `database_gone` | a database that cannot write answers 503 with `Retry-After` and recovers (issue 15, item 5) |
 //! | `security` | issue 5's checks: sessions, CSRF, cookies, codes, enumeration, logs |
 //! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
 //! | `multi_instance` | two real `server` processes on one database: races, crashes, outages |

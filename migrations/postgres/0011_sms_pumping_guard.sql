@@ -14,6 +14,6 @@ CREATE TABLE sms_breakers (
     region TEXT PRIMARY KEY,
     opened_at BIGINT NOT NULL,
     open_until BIGINT NOT NULL,
-    codes BIGINT NOT NULL,               -- the resolved codes counted when it tripped
+    codes BIGINT NOT NULL,               -- the codes counted when it tripped
     entered BIGINT NOT NULL              -- of which entered
 );

@@ -14,6 +14,6 @@ CREATE TABLE sms_breakers (
     region TEXT PRIMARY KEY,
     opened_at INTEGER NOT NULL,
     open_until INTEGER NOT NULL,
-    codes INTEGER NOT NULL,              -- the resolved codes counted when it tripped
+    codes INTEGER NOT NULL,              -- the codes counted when it tripped
     entered INTEGER NOT NULL             -- of which entered
 );

@@ -152,8 +152,8 @@ pub struct SmsGuard {
     /// The sliding window over which the breaker counts codes sent to a country against the
     /// ones entered (at most a day: older challenges are purged).
     pub breaker_window_secs: i64,
-    /// Resolved codes (entered, replaced or expired) a country needs in the window before the
-    /// breaker may trip; 0 turns the breaker off.
+    /// Codes a country needs in the window before the breaker may trip (a code counts once it
+    /// was entered or its lifetime has passed); 0 turns the breaker off.
     pub breaker_min_codes: i64,
     /// The breaker trips when fewer than this percentage of those codes were entered.
     pub breaker_min_entered_percent: i64,

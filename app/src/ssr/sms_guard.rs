@@ -227,17 +227,19 @@ async fn breaker_open(
     // starts after the last cool-down: the codes that tripped the breaker do not trip it again.
     let window_ms = guard.breaker_window_secs.clamp(1, 86_400) * 1000;
     let since = (now - window_ms).max(last_open_until);
-    // Resolved codes only: one still pending and alive may yet be entered.
+    // A code counts once it was entered or its lifetime has passed: until then it may still be
+    // entered, even when a resend replaced it (the user may type the first code that arrives).
+    let lifetime_ms = services.config.limits.code_lifetime_secs.max(0) * 1000;
     let (codes, entered): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COUNT(CASE WHEN status = 'used' THEN 1 END) FROM challenges \
          WHERE sms_region = $1 AND created_at >= $2 AND purpose IN ($3, $4) \
-         AND (status <> 'pending' OR expires_at <= $5)",
+         AND (status = 'used' OR created_at <= $5)",
     )
     .bind(region)
     .bind(since)
     .bind(Purpose::NewPhone.as_str())
     .bind(Purpose::MemberPhone.as_str())
-    .bind(now)
+    .bind(now - lifetime_ms)
     .fetch_one(&mut *conn)
     .await?;
     if codes < guard.breaker_min_codes || entered * 100 >= codes * guard.breaker_min_entered_percent

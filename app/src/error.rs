@@ -50,6 +50,25 @@ pub enum AppError {
     IpLimitReached,
     #[error("Too many appeals were filed. Try again later.")]
     AppealLimitReached,
+    /// The SMS-pumping guard: libphonenumber types the number premium-rate, shared-cost,
+    /// toll-free or unknown.
+    #[error(
+        "Verification codes cannot be sent to premium-rate, shared-cost, toll-free or unrecognized numbers. Use a mobile phone number."
+    )]
+    SmsNumberType,
+    /// The SMS-pumping guard: the number's country or region is not on the purpose's allow list.
+    #[error("Verification codes cannot be sent by SMS to numbers of this country or region.")]
+    SmsRegionNotAllowed,
+    /// The SMS-pumping guard: the hourly cap of codes to numbers sharing all but the last 4 digits.
+    #[error(
+        "Too many verification codes were sent to numbers that differ from this one only in the last 4 digits. Try again later."
+    )]
+    SmsPrefixLimitReached,
+    /// The SMS-pumping guard's per-country breaker is open; carries the minutes left.
+    #[error(
+        "Verification codes to this country or region are paused for {0} minutes because few of the codes sent there recently were entered. Try again later."
+    )]
+    SmsCountryPaused(u32),
     #[error("Verify your identity first. The verification is valid for 15 minutes.")]
     IdentityNotVerified,
     #[error("No authenticator is bound to this account.")]
@@ -116,6 +135,10 @@ impl AppError {
             AppError::TargetLimitReached => "Throttling.TargetLimit",
             AppError::IpLimitReached => "Throttling.IpLimit",
             AppError::AppealLimitReached => "Throttling.Appeal",
+            AppError::SmsNumberType => "InvalidParameter.SecureMobilePhone.NumberType",
+            AppError::SmsRegionNotAllowed => "InvalidParameter.SecureMobilePhone.RegionNotAllowed",
+            AppError::SmsPrefixLimitReached => "Throttling.PrefixLimit",
+            AppError::SmsCountryPaused(_) => "Throttling.CountryPaused",
             AppError::IdentityNotVerified => "IdentityNotVerified",
             AppError::TotpNotBound => "Totp.NotBound",
             AppError::TotpAlreadyBound => "Totp.AlreadyBound",
@@ -157,6 +180,10 @@ impl AppError {
             AppError::TargetLimitReached => "TargetLimitReached",
             AppError::IpLimitReached => "IpLimitReached",
             AppError::AppealLimitReached => "AppealLimitReached",
+            AppError::SmsNumberType => "SmsNumberType",
+            AppError::SmsRegionNotAllowed => "SmsRegionNotAllowed",
+            AppError::SmsPrefixLimitReached => "SmsPrefixLimitReached",
+            AppError::SmsCountryPaused(_) => "SmsCountryPaused",
             AppError::IdentityNotVerified => "IdentityNotVerified",
             AppError::TotpNotBound => "TotpNotBound",
             AppError::TotpAlreadyBound => "TotpAlreadyBound",
@@ -187,6 +214,8 @@ impl AppError {
             | AppError::TargetLimitReached
             | AppError::IpLimitReached
             | AppError::AppealLimitReached
+            | AppError::SmsPrefixLimitReached
+            | AppError::SmsCountryPaused(_)
             | AppError::Sso(crate::api::sso::SsoFailure::Throttled) => 429,
             AppError::Internal
             | AppError::Transport(_)
@@ -319,6 +348,10 @@ mod tests {
             AppError::TargetLimitReached,
             AppError::IpLimitReached,
             AppError::AppealLimitReached,
+            AppError::SmsNumberType,
+            AppError::SmsRegionNotAllowed,
+            AppError::SmsPrefixLimitReached,
+            AppError::SmsCountryPaused(30),
             AppError::IdentityNotVerified,
             AppError::TotpNotBound,
             AppError::TotpAlreadyBound,

@@ -160,7 +160,63 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     text!("APP_SMTP_USERNAME", config.smtp.username);
     secret!("APP_SMTP_PASSWORD", config.smtp.password);
     text!("APP_SMTP_FROM", config.smtp.from);
-    apply_limits_env(&mut config.limits, &get)
+    apply_limits_env(&mut config.limits, &get)?;
+    apply_sms_guard_env(&mut config.sms_guard, &get)
+}
+
+/// The `APP_SMS_GUARD_…` overrides (README, "SMS-pumping guard"). The allow list of one purpose
+/// is `APP_SMS_GUARD_REGIONS_<PURPOSE>` (`APP_SMS_GUARD_REGIONS_NEW_PHONE`, `…_MEMBER_PHONE`,
+/// `…_SIGN_IN` …); `APP_SMS_GUARD_REGIONS` is every other purpose's.
+fn apply_sms_guard_env(
+    g: &mut app::ssr::config::SmsGuard,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    use app::ssr::config::RegionList;
+    use app::ssr::verification::Purpose;
+    macro_rules! number {
+        ($name:literal, $field:expr) => {
+            if let Some(v) = get($name) {
+                $field = parse($name, &v)?;
+            }
+        };
+    }
+    if let Some(v) = get("APP_SMS_GUARD_REGIONS") {
+        g.regions = RegionList::parse(&v).map_err(|e| format!("APP_SMS_GUARD_REGIONS: {e}"))?;
+    }
+    for purpose in Purpose::ALL {
+        let name = format!(
+            "APP_SMS_GUARD_REGIONS_{}",
+            purpose.as_str().to_ascii_uppercase()
+        );
+        if let Some(v) = get(&name) {
+            let list = RegionList::parse(&v).map_err(|e| format!("{name}: {e}"))?;
+            g.purpose_regions.insert(purpose.as_str().to_string(), list);
+        }
+    }
+    if let Some(unknown) = g
+        .purpose_regions
+        .keys()
+        .find(|key| !Purpose::ALL.iter().any(|p| p.as_str() == key.as_str()))
+    {
+        return Err(format!(
+            "sms_guard.purpose_regions: no purpose is named {unknown:?}"
+        ));
+    }
+    number!(
+        "APP_SMS_GUARD_CODES_PER_PREFIX_PER_HOUR",
+        g.codes_per_prefix_per_hour
+    );
+    number!("APP_SMS_GUARD_BREAKER_WINDOW_SECS", g.breaker_window_secs);
+    number!("APP_SMS_GUARD_BREAKER_MIN_CODES", g.breaker_min_codes);
+    number!(
+        "APP_SMS_GUARD_BREAKER_MIN_ENTERED_PERCENT",
+        g.breaker_min_entered_percent
+    );
+    number!(
+        "APP_SMS_GUARD_BREAKER_COOLDOWN_SECS",
+        g.breaker_cooldown_secs
+    );
+    Ok(())
 }
 
 /// The `APP_LIMITS_…` overrides: one per number of SPEC 3 and the rules built on it.
@@ -305,6 +361,43 @@ mod tests {
         assert!(err.contains("APP_LIMITS_CODE_LIFETIME_SECS"));
         let err = with(&[("APP_DEMO_DATA", "maybe")], Mode::Development).unwrap_err();
         assert!(err.contains("APP_DEMO_DATA"));
+    }
+
+    #[test]
+    fn the_sms_guard_reads_its_knobs_and_an_allow_list_per_purpose() {
+        use app::ssr::config::RegionList;
+        let config = with(&[], Mode::Development).unwrap();
+        assert_eq!(config.sms_guard.codes_per_prefix_per_hour, 10);
+        assert_eq!(
+            config.sms_guard.regions_for("new_phone"),
+            &RegionList::Accounts
+        );
+        let config = with(
+            &[
+                ("APP_SMS_GUARD_REGIONS", "*"),
+                ("APP_SMS_GUARD_REGIONS_MEMBER_PHONE", "cn,US"),
+                ("APP_SMS_GUARD_CODES_PER_PREFIX_PER_HOUR", "3"),
+                ("APP_SMS_GUARD_BREAKER_MIN_CODES", "0"),
+            ],
+            Mode::Development,
+        )
+        .unwrap();
+        let guard = &config.sms_guard;
+        assert_eq!(guard.regions_for("sign_in"), &RegionList::Any);
+        assert_eq!(
+            guard.regions_for("member_phone"),
+            &RegionList::Only(vec!["CN".into(), "US".into()])
+        );
+        assert_eq!(
+            (guard.codes_per_prefix_per_hour, guard.breaker_min_codes),
+            (3, 0)
+        );
+        let err = with(
+            &[("APP_SMS_GUARD_REGIONS_NEW_PHONE", "CN,Mars")],
+            Mode::Development,
+        )
+        .unwrap_err();
+        assert!(err.contains("APP_SMS_GUARD_REGIONS_NEW_PHONE"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,25 @@ impl Region {
     }
 }
 
+/// libphonenumber's type of a valid number. The parser's type drops a leading zero that belongs
+/// to the national number (Benin's and Côte d'Ivoire's 01…, Congo's 06…), so a number it calls
+/// `Unknown` is asked of the region's own mobile pattern before it stays unknown.
+fn number_type(parsed: &phonenumber::PhoneNumber) -> Type {
+    match parsed.number_type(&phonenumber::metadata::DATABASE) {
+        Type::Unknown
+            if parsed
+                .country()
+                .id()
+                .and_then(|id| phonenumber::metadata::DATABASE.by_id(id.as_ref()))
+                .and_then(|meta| meta.descriptors().mobile())
+                .is_some_and(|mobile| mobile.is_match(&parsed.national().to_string())) =>
+        {
+            Type::Mobile
+        }
+        other => other,
+    }
+}
+
 /// A valid mobile number in E.164 form, with the region it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PhoneNumber {
@@ -72,20 +91,13 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&parsed) {
             return Err(AppError::InvalidPhone);
         }
-        let is_mobile = match parsed.number_type(&phonenumber::metadata::DATABASE) {
-            Type::Mobile | Type::FixedLineOrMobile => true,
-            // The parser's type drops a leading zero that belongs to the national number (Benin's
-            // and Côte d'Ivoire's 01…, Congo's 06…): ask the region's own mobile pattern instead.
-            Type::Unknown => parsed
-                .country()
-                .id()
-                .and_then(|id| phonenumber::metadata::DATABASE.by_id(id.as_ref()))
-                .and_then(|meta| meta.descriptors().mobile())
-                .is_some_and(|mobile| mobile.is_match(&parsed.national().to_string())),
-            _ => false,
-        };
-        if !is_mobile {
-            return Err(AppError::InvalidPhone);
+        match number_type(&parsed) {
+            Type::Mobile | Type::FixedLineOrMobile => {}
+            // Numbers an SMS must never go to (the SMS-pumping guard): said as such, not as a typo.
+            Type::PremiumRate | Type::SharedCost | Type::TollFree | Type::Unknown => {
+                return Err(AppError::SmsNumberType);
+            }
+            _ => return Err(AppError::InvalidPhone),
         }
         let e164 = parsed.format().mode(Mode::E164).to_string();
         let country_code = parsed.code().value();
@@ -157,6 +169,30 @@ impl PhoneNumber {
 
     pub fn e164(&self) -> &str {
         &self.e164
+    }
+
+    /// The regions this number is a mobile number of: the one libphonenumber names, then those
+    /// sharing its calling code whose own metadata lists it (+358 FI and AX, +44 GB and IM …).
+    pub fn regions(&self) -> Vec<Region> {
+        let mut regions: Vec<Region> = self.region.into_iter().collect();
+        let sharing = phonenumber::metadata::DATABASE
+            .by_code(&self.country_code)
+            .unwrap_or_default();
+        for meta in sharing {
+            if let Ok(region) = Region::parse(meta.id())
+                && !regions.contains(&region)
+                && self.is_mobile_of(region)
+            {
+                regions.push(region);
+            }
+        }
+        regions
+    }
+
+    /// The number less its last 4 digits, in E.164 (`+1202555` for +12025550143): the block a
+    /// carrier hands out together, whose sends the SMS-pumping guard counts as one.
+    pub fn prefix(&self) -> &str {
+        &self.e164[..self.e164.len().saturating_sub(4).max(1)]
     }
 
     pub fn region(&self) -> Option<Region> {
@@ -262,6 +298,73 @@ mod tests {
                 PhoneNumber::parse(junk, None),
                 Err(AppError::InvalidPhone),
                 "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn premium_shared_cost_and_toll_free_numbers_are_refused_by_name() {
+        // libphonenumber's own example numbers of each type (US 900, GB 09…, GB 0845…, US 800).
+        for (e164, kind) in [
+            ("+19002345678", "premium-rate"),
+            ("+449012345678", "premium-rate"),
+            ("+448431234567", "shared-cost"),
+            ("+18002345678", "toll-free"),
+            ("+448001234567", "toll-free"),
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(e164, None),
+                Err(AppError::SmsNumberType),
+                "{e164} ({kind})"
+            );
+        }
+        // Typed nationally in the registration region, the same.
+        assert_eq!(
+            PhoneNumber::parse_in_region("9002345678", us()),
+            Err(AppError::SmsNumberType)
+        );
+        assert_eq!(
+            PhoneNumber::parse_in_region("+19002345678", us()),
+            Err(AppError::SmsNumberType)
+        );
+    }
+
+    #[test]
+    fn the_demo_and_fixture_numbers_are_mobile_numbers() {
+        for e164 in [
+            "+8613800138000",
+            "+12025550143",
+            "+8613700137000",
+            "+8613900139000",
+            "+8613500135000",
+            "+8613512345678",
+            "+8613100131000",
+            "+12025550147",
+        ] {
+            assert!(PhoneNumber::parse(e164, None).is_ok(), "{e164}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_the_number_less_its_last_four_digits() {
+        let n = PhoneNumber::parse("+8613100131022", None).unwrap();
+        assert_eq!(n.prefix(), "+861310013");
+        let n = PhoneNumber::parse("+12025550143", None).unwrap();
+        assert_eq!(n.prefix(), "+1202555");
+    }
+
+    #[test]
+    fn a_number_belongs_to_every_region_that_lists_it() {
+        let cn = PhoneNumber::parse("+8613800138000", None).unwrap();
+        assert_eq!(cn.regions(), vec![Region::parse("CN").unwrap()]);
+        // Åland's mobile numbers are Finland's too (+358).
+        let fi = PhoneNumber::parse("+358457123456", None).unwrap();
+        let regions = fi.regions();
+        assert_eq!(regions[0], fi.region().unwrap());
+        for code in ["FI", "AX"] {
+            assert!(
+                regions.contains(&Region::parse(code).unwrap()),
+                "{regions:?}"
             );
         }
     }

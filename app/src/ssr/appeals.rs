@@ -15,7 +15,7 @@ use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
-use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode};
+use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode};
 use crate::ssr::{Services, account, rate};
 
 const REASON_MAX: usize = 1000;
@@ -62,6 +62,7 @@ pub async fn send_contact_code(
         services,
         CodeRequest {
             purpose: Purpose::AppealContact,
+            requester: Requester::of(principal),
             account_id: &principal.account_id,
             target: email.as_str(),
             channel: Channel::Email,

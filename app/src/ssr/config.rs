@@ -98,6 +98,90 @@ impl Default for Limits {
     }
 }
 
+/// Where the SMS codes of a purpose may go (the SMS-pumping guard's allow list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RegionList {
+    /// The regions accounts are registered in (active accounts), read from the database.
+    #[default]
+    Accounts,
+    /// Any region (the other checks of the guard still apply).
+    Any,
+    /// These ISO 3166-1 alpha-2 codes, upper case.
+    Only(Vec<String>),
+}
+
+impl RegionList {
+    /// `accounts`, `*`, or a comma-separated list of region codes (`CN,US`).
+    pub fn parse(text: &str) -> Result<RegionList, String> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("accounts") {
+            return Ok(RegionList::Accounts);
+        }
+        if text == "*" {
+            return Ok(RegionList::Any);
+        }
+        text.split(',')
+            .map(|code| {
+                crate::domain::Region::parse(code)
+                    .map(|region| region.code().to_string())
+                    .map_err(|_| format!("not a country or region code: {:?}", code.trim()))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(RegionList::Only)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RegionList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RegionList::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The SMS-pumping guard, run before any SMS code is sent (README, "SMS-pumping guard").
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsGuard {
+    /// The regions SMS codes may go to, for every purpose without a list of its own.
+    pub regions: RegionList,
+    /// Lists of their own, by purpose (`new_phone`, `member_phone`, `sign_in` …).
+    pub purpose_regions: std::collections::BTreeMap<String, RegionList>,
+    /// Codes to numbers chosen by the requester (a new number, a member's number) per number
+    /// prefix (the number less its last 4 digits) per hour; 0 sends none.
+    pub codes_per_prefix_per_hour: i64,
+    /// The sliding window over which the breaker counts codes sent to a country against the
+    /// ones entered (at most a day: older challenges are purged).
+    pub breaker_window_secs: i64,
+    /// Codes a country needs in the window before the breaker may trip (a code counts once it
+    /// was entered or its lifetime has passed); 0 turns the breaker off.
+    pub breaker_min_codes: i64,
+    /// The breaker trips when fewer than this percentage of those codes were entered.
+    pub breaker_min_entered_percent: i64,
+    /// How long a tripped breaker stops codes to its country.
+    pub breaker_cooldown_secs: i64,
+}
+
+impl Default for SmsGuard {
+    fn default() -> Self {
+        SmsGuard {
+            regions: RegionList::Accounts,
+            purpose_regions: Default::default(),
+            codes_per_prefix_per_hour: 10,
+            breaker_window_secs: 3600,
+            breaker_min_codes: 20,
+            breaker_min_entered_percent: 20,
+            breaker_cooldown_secs: 1800,
+        }
+    }
+}
+
+impl SmsGuard {
+    /// The allow list of `purpose` (`Purpose::as_str`).
+    pub fn regions_for(&self, purpose: &str) -> &RegionList {
+        self.purpose_regions.get(purpose).unwrap_or(&self.regions)
+    }
+}
+
 /// SMS through Alibaba Cloud SMS (dysmsapi `SendSms`, RPC signature v1.0).
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -173,6 +257,7 @@ pub struct Config {
     /// Password hashes computed at once (argon2id takes about 19 MiB each).
     pub password_hash_permits: usize,
     pub limits: Limits,
+    pub sms_guard: SmsGuard,
     pub sms: SmsConfig,
     pub smtp: SmtpConfig,
     pub worker_poll_ms: u64,
@@ -197,6 +282,7 @@ impl Default for Config {
             public_url: String::new(),
             password_hash_permits: 4,
             limits: Limits::default(),
+            sms_guard: SmsGuard::default(),
             sms: SmsConfig::default(),
             smtp: SmtpConfig::default(),
             worker_poll_ms: 1000,
@@ -467,6 +553,24 @@ mod tests {
         config.trusted_proxies = TrustedProxies::Hops(2);
         assert_eq!(config.proxies(), &TrustedProxies::Hops(2));
         assert_eq!(Config::default().proxies(), &TrustedProxies::None);
+    }
+
+    #[test]
+    fn region_lists_read_accounts_any_or_codes() {
+        assert_eq!(RegionList::parse(""), Ok(RegionList::Accounts));
+        assert_eq!(RegionList::parse("accounts"), Ok(RegionList::Accounts));
+        assert_eq!(RegionList::parse(" * "), Ok(RegionList::Any));
+        assert_eq!(
+            RegionList::parse("cn, US"),
+            Ok(RegionList::Only(vec!["CN".into(), "US".into()]))
+        );
+        assert!(RegionList::parse("CN,XX").is_err());
+        let guard = SmsGuard {
+            purpose_regions: [("new_phone".to_string(), RegionList::Any)].into(),
+            ..SmsGuard::default()
+        };
+        assert_eq!(guard.regions_for("new_phone"), &RegionList::Any);
+        assert_eq!(guard.regions_for("sign_in"), &RegionList::Accounts);
     }
 
     #[test]

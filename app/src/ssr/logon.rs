@@ -17,7 +17,7 @@ use crate::ssr::crypto::{random_token, sha256_hex};
 use crate::ssr::outbox::Channel;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, NewSession, Principal};
-use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
+use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode, TicketPurpose};
 use crate::ssr::{Services, totp};
 
 pub const STEP_COOKIE: &str = "__Host-signin-step";
@@ -180,6 +180,7 @@ pub async fn send_code(
         services,
         CodeRequest {
             purpose: Purpose::SignIn,
+            requester: Requester::SIGN_IN,
             account_id: &pending.account.id,
             target: &phone,
             channel: Channel::Sms,

@@ -16,6 +16,7 @@ use metrics_exporter_prometheus::{
 
 pub const CODES_SENT: &str = "console_codes_sent_total";
 pub const REFUSALS: &str = "console_refusals_total";
+pub const SMS_GUARD_REFUSALS: &str = "console_sms_guard_refusals_total";
 pub const DELIVERY_ATTEMPTS: &str = "console_delivery_attempts_total";
 pub const DELIVERY_SECONDS: &str = "console_delivery_seconds";
 pub const DELIVERY_LOOKUPS: &str = "console_delivery_lookups_total";
@@ -89,6 +90,13 @@ impl Metrics {
         self.record(|| counter!(REFUSALS, "reason" => reason).increment(1));
     }
 
+    /// An SMS code the SMS-pumping guard refused, by the check that refused it and the purpose.
+    pub fn sms_guard_refused(&self, check: &'static str, purpose: &'static str) {
+        self.record(|| {
+            counter!(SMS_GUARD_REFUSALS, "check" => check, "purpose" => purpose).increment(1);
+        });
+    }
+
     /// One attempt of the delivery worker to hand a message to its provider.
     pub fn delivery_attempt(&self, channel: &str, delivered: bool, seconds: f64) {
         let channel = known_channel(channel);
@@ -149,6 +157,11 @@ fn describe() {
         REFUSALS,
         Unit::Count,
         "Requests refused, by reason (the error's name)."
+    );
+    describe_counter!(
+        SMS_GUARD_REFUSALS,
+        Unit::Count,
+        "SMS codes the SMS-pumping guard refused, by check and purpose; none of them was sent."
     );
     describe_counter!(
         DELIVERY_ATTEMPTS,

@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod request;
 pub mod seed;
 pub mod session;
+pub mod sms_guard;
 pub mod sso;
 pub mod state;
 pub mod totp;

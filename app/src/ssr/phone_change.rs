@@ -10,7 +10,8 @@ use crate::ssr::outbox::Channel;
 use crate::ssr::phone_binding::{AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, Principal};
-use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode, TicketPurpose};
+use crate::ssr::sms_guard::{self, Asker};
+use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode, TicketPurpose};
 use crate::ssr::{Services, phone_binding, totp};
 use sqlx::AnyConnection;
 
@@ -52,6 +53,7 @@ pub async fn send_identity_code(
         services,
         CodeRequest {
             purpose: identity_purpose(ticket),
+            requester: Requester::of(principal),
             account_id: &account.id,
             target: &target,
             channel,
@@ -171,11 +173,19 @@ pub async fn send_new_number_code(
     principal.require_owner()?;
     require_ticket(services, principal).await?;
     let account = account::find(services, &principal.account_id).await?;
-    let number = check_new_number(services, &account, input).await?;
+    let asker = Asker {
+        purpose: Purpose::NewPhone,
+        account_id: &account.id,
+        requester: Requester::of(principal),
+        client_ip: &meta.client_ip,
+    };
+    let read = check_new_number(services, &account, input).await;
+    let number = sms_guard::screen_typed(services, &asker, &account.region, input, read).await?;
     verification::send_code(
         services,
         CodeRequest {
             purpose: Purpose::NewPhone,
+            requester: Requester::of(principal),
             account_id: &account.id,
             target: number.e164(),
             channel: Channel::Sms,

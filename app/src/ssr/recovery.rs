@@ -11,7 +11,7 @@ use crate::ssr::crypto::{hash_password, random_token, sha256_hex};
 use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::verification::{self, CodeRequest, Purpose};
+use crate::ssr::verification::{self, CodeRequest, Purpose, Requester};
 use crate::ssr::{Services, rate};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -135,6 +135,7 @@ pub async fn request_reset(
             services,
             CodeRequest {
                 purpose: Purpose::ResetPassword,
+                requester: Requester::RECOVERY,
                 account_id: &account.id,
                 target,
                 channel,

@@ -4,6 +4,7 @@ use crate::ssr::clock::{Clock, SystemClock};
 use crate::ssr::config::Config;
 use crate::ssr::db::Db;
 use crate::ssr::metrics::Metrics;
+use crate::ssr::sms_guard::RegionsInUse;
 use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
 
@@ -20,6 +21,8 @@ pub struct Services {
     pub password_hashing: Arc<Semaphore>,
     /// This instance's metrics, rendered at `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The regions the SMS-pumping guard has seen accounts registered in (the default allow list).
+    pub sms_regions: Arc<RegionsInUse>,
     hmac_key: Arc<Vec<u8>>,
 }
 
@@ -34,6 +37,7 @@ impl Services {
             outbox_wake: Arc::new(Notify::new()),
             password_hashing,
             metrics: Arc::new(Metrics::new()),
+            sms_regions: Arc::new(RegionsInUse::default()),
             hmac_key,
         }
     }

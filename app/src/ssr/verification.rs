@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::ssr::crypto::{constant_time_eq, mac_hex, random_code};
 use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
-use crate::ssr::{Services, rate};
+use crate::ssr::{Services, rate, sms_guard};
 use sqlx::AnyConnection;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -37,6 +37,18 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    pub const ALL: [Purpose; 9] = [
+        Purpose::IdentityForPhoneChange,
+        Purpose::IdentityForTotpUnbind,
+        Purpose::IdentityForTotpBind,
+        Purpose::IdentityForLogonProtection,
+        Purpose::NewPhone,
+        Purpose::ResetPassword,
+        Purpose::MemberPhone,
+        Purpose::AppealContact,
+        Purpose::SignIn,
+    ];
+
     /// A purpose asked for without a session (password recovery, the second sign-in step), with
     /// budgets of its own.
     pub fn is_unauthenticated(&self) -> bool {
@@ -58,8 +70,37 @@ impl Purpose {
     }
 }
 
+/// Who asked for a code, as the audit log names them.
+#[derive(Clone, Copy, Debug)]
+pub struct Requester<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> Requester<'a> {
+    pub fn of(principal: &'a crate::ssr::session::Principal) -> Requester<'a> {
+        Requester {
+            kind: principal.kind.as_str(),
+            name: &principal.name,
+        }
+    }
+
+    /// Someone on the forgot-password page (no session).
+    pub const RECOVERY: Requester<'static> = Requester {
+        kind: "owner",
+        name: "password recovery",
+    };
+
+    /// Someone who gave the account's password, at the second sign-in step (no session yet).
+    pub const SIGN_IN: Requester<'static> = Requester {
+        kind: "owner",
+        name: "sign-in second step",
+    };
+}
+
 pub struct CodeRequest<'a> {
     pub purpose: Purpose,
+    pub requester: Requester<'a>,
     pub account_id: &'a str,
     /// E.164 number or email address the code goes to.
     pub target: &'a str,
@@ -150,6 +191,7 @@ fn mac(
 fn budgets(
     limits: &crate::ssr::config::Limits,
     request: &CodeRequest<'_>,
+    prefix_budget: Option<&(String, i64)>,
     day: i64,
     hour: i64,
 ) -> Vec<(String, i64, i64, AppError)> {
@@ -179,6 +221,9 @@ fn budgets(
             ),
         ]
     } else {
+        // A number the requester chose also takes the SMS-pumping guard's prefix budget.
+        let prefix = prefix_budget
+            .map(|(scope, cap)| (scope.clone(), hour, *cap, AppError::SmsPrefixLimitReached));
         vec![
             (
                 format!("codes:account:{}", request.account_id),
@@ -199,14 +244,20 @@ fn budgets(
                 AppError::IpLimitReached,
             ),
         ]
+        .into_iter()
+        .chain(prefix)
+        .collect()
     }
 }
 
 /// Sends a new code, replacing any pending one for the same (purpose, subject, session).
-/// The resend interval and the three send limits are taken in the same transaction as the
-/// challenge and its outbox message: a refused send counts nothing and sends nothing.
+/// An SMS code first passes the SMS-pumping guard (`sms_guard::check`), which reads only. The
+/// resend interval and the send limits (with the guard's prefix cap) are taken in the same
+/// transaction as the challenge and its outbox message: a refused send counts nothing and
+/// sends nothing.
 #[tracing::instrument(skip(services, request), fields(purpose = request.purpose.as_str(), account = request.account_id))]
 pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResult<SentCode> {
+    let cleared = sms_guard::check(services, &request).await?;
     let limits = &services.config.limits;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
@@ -216,8 +267,10 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
 
     let day = rate::window_start(now, DAY_MS, limits.day_starts_at_utc_minutes * 60_000);
     let hour = rate::window_start(now, HOUR_MS, 0);
-    let checks = budgets(limits, &request, day, hour);
-    let (code, expires_at) = insert_challenge(conn, services, &request, now).await?;
+    let prefix_budget = cleared.as_ref().and_then(|c| c.prefix_budget.as_ref());
+    let checks = budgets(limits, &request, prefix_budget, day, hour);
+    let sms_region = cleared.as_ref().map(|c| c.region.as_str());
+    let (code, expires_at) = insert_challenge(conn, services, &request, sms_region, now).await?;
 
     let host = code_host(&services.config.public_url);
     let body = code_message(
@@ -245,6 +298,11 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
     for (scope, window, cap, error) in checks {
         if !rate::take(conn, &scope, window, cap).await? {
             tracing::info!(limit = %error.code(), "code refused by a send limit");
+            if error == AppError::SmsPrefixLimitReached {
+                drop(tx);
+                let check = sms_guard::Check::PrefixVelocity;
+                return Err(sms_guard::refuse(services, &request, check, error).await);
+            }
             return Err(error);
         }
     }
@@ -306,6 +364,7 @@ async fn insert_challenge(
     conn: &mut AnyConnection,
     services: &Services,
     request: &CodeRequest<'_>,
+    sms_region: Option<&str>,
     now: i64,
 ) -> AppResult<(String, i64)> {
     let limits = &services.config.limits;
@@ -322,8 +381,8 @@ async fn insert_challenge(
     let code = random_code();
     let expires_at = now + limits.code_lifetime_secs * 1000;
     sqlx::query(
-        "INSERT INTO challenges (purpose, account_id, target, session_hash, code_mac, attempts, status, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, 'pending', $6, $7)",
+        "INSERT INTO challenges (purpose, account_id, target, session_hash, code_mac, attempts, status, created_at, expires_at, sms_region) \
+         VALUES ($1, $2, $3, $4, $5, 0, 'pending', $6, $7, $8)",
     )
     .bind(request.purpose.as_str())
     .bind(request.account_id)
@@ -332,6 +391,7 @@ async fn insert_challenge(
     .bind(mac(services, request.purpose, request.account_id, request.target, request.session_hash, &code))
     .bind(now)
     .bind(expires_at)
+    .bind(sms_region)
     .execute(&mut *conn)
     .await?;
     Ok((code, expires_at))

@@ -65,9 +65,13 @@ impl From<AppError> for CloudError {
             AppError::PhoneRegionMismatch => (409, "InvalidParameter.MobileCountryCode"),
             AppError::InvalidPhone => (400, "InvalidParameter.SecureMobilePhone"),
             AppError::PhoneBindingLimit(_) => (409, "SecureMobilePhoneBindingLimitExceeded"),
+            AppError::SmsNumberType => (400, "InvalidParameter.SecureMobilePhone"),
+            AppError::SmsRegionNotAllowed => (409, "InvalidParameter.MobileCountryCode"),
             AppError::ResendTooSoon(_)
             | AppError::TargetLimitReached
-            | AppError::IpLimitReached => (400, "Throttling.User"),
+            | AppError::IpLimitReached
+            | AppError::SmsPrefixLimitReached
+            | AppError::SmsCountryPaused(_) => (400, "Throttling.User"),
             AppError::NotFound => (404, "EntityNotExists.Account"),
             AppError::Forbidden | AppError::OwnerOnly => (403, "CallerIdentityError"),
             AppError::Internal | AppError::Transport(_) => (500, "InternalError"),

@@ -109,11 +109,12 @@ async fn a_full_disk_answers_503_changes_nothing_and_recovers_when_space_returns
         {}
     }
 
-    // Each send needs room for its challenge, its outbox row and its counters: at the latest
+    // Each send (to a number block of its own, clear of the prefix cap) needs room for its
+    // challenge, its outbox row and its counters: at the latest
     // once the pages' last free bytes are gone, it is refused whole.
     let mut refused = None;
     for k in 0..40 {
-        let number = format!("135123400{k:02}");
+        let number = format!("1351{k:03}0000");
         let before = codes_sent(&app).await;
         let reply = send_new_code(&app, &token, &number).await;
         if reply.status == 503 {

@@ -14,6 +14,7 @@
 //! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
 //! | `multi_instance` | two real `server` processes on one database: races, crashes, outages |
 //! | `operations` | `/metrics`, `/healthz`, `/readyz`, JSON logs (issue 13, item 6) |
+//! | `sms_pumping` | the SMS-pumping guard: number types, allow lists, the prefix cap, the country breaker |
 //! | `sso` | Enterprise SSO against a real OpenID Connect provider (`tests/oidc`, Node.js) |
 //!
 //! # The helpers (`helpers`, also reachable as `crate::common`)
@@ -91,4 +92,5 @@ mod logon_protection;
 mod multi_instance;
 mod operations;
 mod security;
+mod sms_pumping;
 mod sso;

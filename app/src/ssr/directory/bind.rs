@@ -9,7 +9,8 @@ use crate::ssr::outbox::Channel;
 use crate::ssr::phone_binding::{self, AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
-use crate::ssr::verification::{self, CodeRequest, Purpose, SentCode};
+use crate::ssr::sms_guard::{self, Asker};
+use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode};
 use sqlx::AnyConnection;
 
 /// The rules of who may get which number, shared by the code request and the confirmation.
@@ -45,12 +46,20 @@ pub async fn send_code(
         let mut conn = services.db.pool.acquire().await?;
         find_member(&mut conn, directory, account_id).await?
     };
-    let number = check_member_and_number(via, &row, input)?;
+    let asker = Asker {
+        purpose: Purpose::MemberPhone,
+        account_id: &row.account_id,
+        requester: Requester::of(principal),
+        client_ip: &meta.client_ip,
+    };
+    let read = check_member_and_number(via, &row, input);
+    let number = sms_guard::screen_typed(services, &asker, &row.region, input, read).await?;
     phone_binding::check_room(services, &number).await?;
     verification::send_code(
         services,
         CodeRequest {
             purpose: Purpose::MemberPhone,
+            requester: Requester::of(principal),
             account_id: &row.account_id,
             target: number.e164(),
             channel: Channel::Sms,

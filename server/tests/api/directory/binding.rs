@@ -169,7 +169,8 @@ async fn malformed_numbers_codes_and_ids_are_refused_before_anything_is_sent() {
             "{bad:?}"
         );
     }
-    for bad in ["", "12345", "1234567", "12a456", "１２３４５６", "123 456"] {
+    // "123 456" is a pasted code, taken as 123456 (issue 14.2); five digits with a space are not.
+    for bad in ["", "12345", "1234567", "12a456", "１２３４５６", "123 45"] {
         let error = app
             .rd_bind_phone(&token, SANDBOX, "+8613100131000", bad)
             .await
@@ -368,9 +369,10 @@ async fn sandbox_code(number: &str) -> (TestApp, String, String) {
     (app, token, code)
 }
 
-/// The `i`-th of a run of distinct CN mobile numbers (so the 60-second rule never interferes).
+/// The `i`-th of a run of distinct CN mobile numbers (so the 60-second rule never interferes),
+/// each in a block of its own (so the SMS-pumping guard's cap per number prefix does not either).
 fn nth_number(i: usize) -> String {
-    format!("+86131002{i:05}")
+    format!("+861310{i:03}2000")
 }
 
 /// A code for Sandbox to the `i`-th number.

@@ -11,7 +11,7 @@ use app::domain::{AccountId, VerificationCode};
 use app::error::AppError;
 use app::ssr::Services;
 use app::ssr::clock::rfc3339;
-use app::ssr::directory::{self, Via};
+use app::ssr::directory::{self, MemberNumber, Via};
 use app::ssr::metrics::Refusal;
 use app::ssr::request::RequestMeta;
 use app::ssr::session::{self, Principal};
@@ -199,16 +199,8 @@ async fn send(services: &Services, request: Request) -> Result<Value, ApiError> 
     let member = account_id(&call.body)?;
     api_precheck(services, &call.principal, &member).await?;
     let phone = text(&call.body, "SecureMobilePhone")?;
-    let sent = directory::send_code(
-        services,
-        &call.principal,
-        &call.meta,
-        Via::Api,
-        &member,
-        phone,
-    )
-    .await?;
-    Ok(json!({ "ExpirationDate": rfc3339(sent.expires_at_ms) }))
+    let request = MemberNumber::new(&call.principal, &call.meta, Via::Api, &member, phone);
+    Ok(send_member_code(services, &request).await?)
 }
 
 async fn bind(services: &Services, request: Request) -> Result<Value, ApiError> {
@@ -217,16 +209,26 @@ async fn bind(services: &Services, request: Request) -> Result<Value, ApiError> 
     api_precheck(services, &call.principal, &member).await?;
     let phone = text(&call.body, "SecureMobilePhone")?;
     let code = VerificationCode::parse(text(&call.body, "VerificationCode")?)?;
-    directory::bind_phone(
-        services,
-        &call.principal,
-        &call.meta,
-        Via::Api,
-        &member,
-        phone,
-        &code,
-    )
-    .await?;
+    let request = MemberNumber::new(&call.principal, &call.meta, Via::Api, &member, phone);
+    Ok(bind_member_phone(services, &request, &code).await?)
+}
+
+/// Sends the code to a member's new number; both forms of the API answer its expiry alike.
+pub(crate) async fn send_member_code(
+    services: &Services,
+    request: &MemberNumber<'_>,
+) -> Result<Value, AppError> {
+    let sent = directory::send_code(services, request).await?;
+    Ok(json!({ "ExpirationDate": rfc3339(sent.expires_at_ms) }))
+}
+
+/// Binds a member's number; both forms of the API answer an empty object.
+pub(crate) async fn bind_member_phone(
+    services: &Services,
+    request: &MemberNumber<'_>,
+    code: &VerificationCode,
+) -> Result<Value, AppError> {
+    directory::bind_phone(services, request, code).await?;
     Ok(json!({}))
 }
 

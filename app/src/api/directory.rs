@@ -65,18 +65,11 @@ pub async fn rd_member_events(account_id: String) -> Result<Vec<AuditView>, AppE
 /// Sends a code to the member's new number (the Bind and Modify dialogs' **Get verification code**).
 #[server(endpoint = "rd_send_code")]
 pub async fn rd_send_code(account_id: String, phone: String) -> Result<CodeSent, AppError> {
-    use crate::ssr::directory::{self, Via};
+    use crate::ssr::directory::{self, MemberNumber, Via};
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     let account_id = crate::domain::AccountId::parse(&account_id)?;
-    let sent = directory::send_code(
-        &services,
-        &principal,
-        &meta,
-        Via::Console,
-        &account_id,
-        &phone,
-    )
-    .await?;
+    let request = MemberNumber::new(&principal, &meta, Via::Console, &account_id, &phone);
+    let sent = directory::send_code(&services, &request).await?;
     Ok(CodeSent {
         expires_in_secs: (sent.expires_at_ms - services.now_ms()) / 1000,
         resend_after_secs: sent.resend_after_secs,
@@ -90,18 +83,10 @@ pub async fn rd_bind_phone(
     phone: String,
     code: String,
 ) -> Result<MemberView, AppError> {
-    use crate::ssr::directory::{self, Via};
+    use crate::ssr::directory::{self, MemberNumber, Via};
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     let account_id = crate::domain::AccountId::parse(&account_id)?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    directory::bind_phone(
-        &services,
-        &principal,
-        &meta,
-        Via::Console,
-        &account_id,
-        &phone,
-        &code,
-    )
-    .await
+    let request = MemberNumber::new(&principal, &meta, Via::Console, &account_id, &phone);
+    directory::bind_phone(&services, &request, &code).await
 }

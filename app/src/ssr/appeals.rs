@@ -170,8 +170,7 @@ pub async fn file_appeal(
         now,
     )
     .await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    services.commit_and_wake(tx).await?;
     Ok(reference)
 }
 

@@ -346,23 +346,12 @@ async fn resolve(
     let pool = &services.db.pool;
     Ok(match identifier {
         Identifier::Email(email) => {
-            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            owners(
+                services,
                 "SELECT id, display_name, password_hash, email FROM accounts WHERE email = $1 AND status = 'active'",
+                email,
             )
-            .bind(email)
-            .fetch_all(pool)
-            .await?;
-            rows.into_iter()
-                .map(|(id, display_name, hash, email)| Candidate {
-                    subject: format!("acct:{id}"),
-                    hash,
-                    kind: PrincipalKind::Owner,
-                    account_id: id,
-                    actor_id: None,
-                    name: email,
-                    display_name,
-                })
-                .collect()
+            .await?
         }
         Identifier::RamUser { name, alias } => {
             let rows: Vec<(i64, String, String)> = sqlx::query_as(
@@ -385,27 +374,37 @@ async fn resolve(
                 })
                 .collect()
         }
-        Identifier::Phone(e164) => {
-            let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-                "SELECT id, display_name, password_hash, email FROM accounts WHERE phone = $1 AND status = 'active' ORDER BY id",
-            )
-            .bind(e164)
-            .fetch_all(pool)
-            .await?;
-            rows.into_iter()
-                .filter(|(id, ..)| chosen_account.is_none_or(|chosen| chosen == id.as_str()))
-                .map(|(id, display_name, hash, email)| Candidate {
-                    subject: format!("acct:{id}"),
-                    hash,
-                    kind: PrincipalKind::Owner,
-                    account_id: id,
-                    actor_id: None,
-                    name: email,
-                    display_name,
-                })
-                .collect()
-        }
+        Identifier::Phone(e164) => owners(
+            services,
+            "SELECT id, display_name, password_hash, email FROM accounts WHERE phone = $1 AND status = 'active' ORDER BY id",
+            e164,
+        )
+        .await?
+        .into_iter()
+        .filter(|owner| chosen_account.is_none_or(|chosen| chosen == owner.account_id))
+        .collect(),
     })
+}
+
+/// The owners of the active accounts `sql` selects by `key` (an email or a phone number), with
+/// their password hashes.
+async fn owners(services: &Services, sql: &'static str, key: &str) -> AppResult<Vec<Candidate>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(sql)
+        .bind(key)
+        .fetch_all(&services.db.pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, display_name, hash, email)| Candidate {
+            subject: format!("acct:{id}"),
+            hash,
+            kind: PrincipalKind::Owner,
+            account_id: id,
+            actor_id: None,
+            name: email,
+            display_name,
+        })
+        .collect())
 }
 
 /// "Switch Role": a RAM user takes a role it is trusted for; the session token is rotated.

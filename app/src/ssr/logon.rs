@@ -12,13 +12,12 @@ use crate::domain::phone::mask_e164;
 use crate::error::{AppError, AppResult};
 use crate::model::{LogonProtection, PrincipalKind, SignInStep};
 use crate::ssr::account::{self, AccountRow};
-use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::crypto::{random_token, sha256_hex};
 use crate::ssr::outbox::Channel;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, NewSession, Principal};
 use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode, TicketPurpose};
-use crate::ssr::{Services, totp};
+use crate::ssr::{Services, phone_change, totp};
 
 pub const STEP_COOKIE: &str = "__Host-signin-step";
 
@@ -158,6 +157,23 @@ async fn sms_allowed(services: &Services, pending: &Pending) -> AppResult<bool> 
     })
 }
 
+/// The bound phone the second step's SMS code goes to; when this step may not use SMS, the
+/// answer is `refusal`.
+async fn sms_phone<'a>(
+    services: &Services,
+    pending: &'a Pending,
+    refusal: &str,
+) -> AppResult<&'a str> {
+    if !sms_allowed(services, pending).await? {
+        return Err(AppError::invalid(refusal));
+    }
+    pending
+        .account
+        .phone
+        .as_deref()
+        .ok_or(AppError::NoPhoneBound)
+}
+
 /// Sends the second step's SMS code to the bound phone, with budgets of its own: a stranger who
 /// knows the password never spends the owner's.
 pub async fn send_code(
@@ -166,23 +182,15 @@ pub async fn send_code(
     client_ip: &str,
 ) -> AppResult<SentCode> {
     let pending = pending(services, token, false).await?;
-    if !sms_allowed(services, &pending).await? {
-        return Err(AppError::invalid(
-            "Enter the code from your authenticator app; no code is sent.",
-        ));
-    }
-    let phone = pending
-        .account
-        .phone
-        .clone()
-        .ok_or(AppError::NoPhoneBound)?;
+    let refusal = "Enter the code from your authenticator app; no code is sent.";
+    let phone = sms_phone(services, &pending, refusal).await?;
     verification::send_code(
         services,
         CodeRequest {
             purpose: Purpose::SignIn,
             requester: Requester::SIGN_IN,
             account_id: &pending.account.id,
-            target: &phone,
+            target: phone,
             channel: Channel::Sms,
             session_hash: &pending.token_hash,
             client_ip,
@@ -203,16 +211,8 @@ pub async fn complete(
     let pending = pending(services, token, true).await?;
     let account_id = pending.account.id.as_str();
     if by_sms || pending.method == LogonProtection::Sms {
-        if !sms_allowed(services, &pending).await? {
-            return Err(AppError::invalid(
-                "Enter the code from your authenticator app.",
-            ));
-        }
-        let phone = pending
-            .account
-            .phone
-            .as_deref()
-            .ok_or(AppError::NoPhoneBound)?;
+        let refusal = "Enter the code from your authenticator app.";
+        let phone = sms_phone(services, &pending, refusal).await?;
         verification::consume_alone(
             services,
             Purpose::SignIn,
@@ -275,32 +275,14 @@ pub async fn set(
     }
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    verification::spend_ticket(
-        &mut tx,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        TicketPurpose::LogonProtection,
-    )
-    .await?;
+    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::LogonProtection)
+        .await?;
     sqlx::query("UPDATE accounts SET logon_protection = $1, updated_at = $2 WHERE id = $3")
         .bind(setting.as_str())
         .bind(now)
         .bind(&principal.account_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        AuditEvent::by(
-            principal,
-            now,
-            &meta.client_ip,
-            "SetLogonProtection",
-            &principal.account_id,
-        )
-        .detail(setting.as_str()),
-    )
-    .await?;
     let body = match setting {
         LogonProtection::Off => "Logon protection was turned off for your Account Center account: signing in needs only the password now. Not you? Change your password at once.".to_string(),
         other => format!(
@@ -311,16 +293,14 @@ pub async fn set(
             }
         ),
     };
-    totp::notify_owner(
-        &mut tx,
-        &principal.account_id,
-        "Logon protection changed",
-        &body,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    let change = totp::FactorChange {
+        action: "SetLogonProtection",
+        detail: setting.as_str(),
+        subject: "Logon protection changed",
+        body: &body,
+    };
+    totp::record_factor_change(&mut tx, principal, meta, now, &change).await?;
+    services.commit_and_wake(tx).await?;
     Ok(())
 }
 

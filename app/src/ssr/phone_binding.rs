@@ -216,7 +216,6 @@ pub async fn bind<F: BindingFlow + Sync>(
         ));
     }
     outbox::enqueue_phone_changed(&mut tx, old, &notice.email, &notice.text, now).await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    services.commit_and_wake(tx).await?;
     Ok(subject)
 }

@@ -90,17 +90,7 @@ pub async fn verify_identity(
             return Err(AppError::TotpTooFresh);
         }
         totp::check_totp(services, &account.id, code).await?;
-        let mut tx = services.db.begin().await?;
-        verification::grant_ticket(
-            &mut tx,
-            services,
-            &principal.session_hash,
-            &account.id,
-            ticket,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(());
+        return grant_ticket_alone(services, principal, ticket).await;
     }
     let (target, _) = identity_target(&account, method)?;
     let mut tx = services.db.begin().await?;
@@ -117,14 +107,7 @@ pub async fn verify_identity(
     if outcome.is_ok() {
         // The phone or the mailbox answered: a TOTP lock from guessing ends here.
         totp::unlock(&mut tx, &account.id).await?;
-        verification::grant_ticket(
-            &mut tx,
-            services,
-            &principal.session_hash,
-            &account.id,
-            ticket,
-        )
-        .await?;
+        grant_ticket(&mut tx, services, principal, ticket).await?;
     }
     tx.commit().await?;
     outcome
@@ -140,14 +123,71 @@ async fn check_new_number(
         .await
 }
 
-async fn require_ticket(services: &Services, principal: &Principal) -> AppResult<()> {
+// This session's identity tickets: granted by `verify_identity`, then required and spent by the
+// change each one opens (the phone here; the authenticator and logon protection elsewhere).
+
+/// Grants this session a ticket for `purpose` in the caller's transaction.
+async fn grant_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    principal: &Principal,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
+    verification::grant_ticket(
+        conn,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        purpose,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Grants this session a ticket for `purpose` in a transaction of its own.
+async fn grant_ticket_alone(
+    services: &Services,
+    principal: &Principal,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
+    let mut tx = services.db.begin().await?;
+    grant_ticket(&mut tx, services, principal, purpose).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`;
+/// spends nothing.
+pub(crate) async fn require_ticket(
+    services: &Services,
+    principal: &Principal,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
     let mut conn = services.db.pool.acquire().await?;
     verification::require_ticket(
         &mut conn,
         services,
         &principal.session_hash,
         &principal.account_id,
-        TicketPurpose::ChangePhone,
+        purpose,
+    )
+    .await
+}
+
+/// Spends this session's ticket for `purpose` in the caller's transaction; without one (or when a
+/// racing request spent it first) the answer is `IdentityNotVerified`.
+pub(crate) async fn spend_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    principal: &Principal,
+    purpose: TicketPurpose,
+) -> AppResult<()> {
+    verification::spend_ticket(
+        conn,
+        services,
+        &principal.session_hash,
+        &principal.account_id,
+        purpose,
     )
     .await
 }
@@ -171,7 +211,7 @@ pub async fn send_new_number_code(
     input: &str,
 ) -> AppResult<SentCode> {
     principal.require_owner()?;
-    require_ticket(services, principal).await?;
+    require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
     let account = account::find(services, &principal.account_id).await?;
     let asker = Asker {
         purpose: Purpose::NewPhone,
@@ -214,14 +254,7 @@ impl BindingFlow for OwnerChange<'_> {
         services: &Services,
         _old: Option<&str>,
     ) -> AppResult<String> {
-        verification::spend_ticket(
-            conn,
-            services,
-            &self.principal.session_hash,
-            &self.account.id,
-            TicketPurpose::ChangePhone,
-        )
-        .await?;
+        spend_ticket(conn, services, self.principal, TicketPurpose::ChangePhone).await?;
         session::end_others_and_rotate(conn, self.principal).await
     }
 
@@ -261,7 +294,7 @@ pub async fn confirm_change(
     let account = account::find(services, &principal.account_id).await?;
     let number = phone_binding::parse_new_number(&account.region, account.phone.as_deref(), input)?;
     // Checked before the code, so a session without a ticket spends no attempt.
-    require_ticket(services, principal).await?;
+    require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
     let flow = OwnerChange {
         principal,
         account: &account,

@@ -215,8 +215,7 @@ async fn tell_sms_is_held(
         now,
     )
     .await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    services.commit_and_wake(tx).await?;
     Ok(())
 }
 
@@ -296,8 +295,7 @@ pub async fn reset_password(
         .await?
         .rows_affected();
     record_reset(&mut tx, meta, &account, channel, ended, now).await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
+    services.commit_and_wake(tx).await?;
     Ok(())
 }
 

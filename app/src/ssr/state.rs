@@ -2,7 +2,7 @@
 
 use crate::ssr::clock::{Clock, SystemClock};
 use crate::ssr::config::Config;
-use crate::ssr::db::Db;
+use crate::ssr::db::{Db, Tx};
 use crate::ssr::metrics::Metrics;
 use crate::ssr::sms_guard::RegionsInUse;
 use std::sync::Arc;
@@ -53,6 +53,14 @@ impl Services {
 
     pub fn hmac_key(&self) -> &[u8] {
         &self.hmac_key
+    }
+
+    /// Commits a transaction that queued messages, then wakes the delivery worker for them: they
+    /// exist (and are sent) only once the change they tell of does.
+    pub async fn commit_and_wake(&self, tx: Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(())
     }
 }
 

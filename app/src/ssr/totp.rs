@@ -4,11 +4,12 @@ use crate::domain::VerificationCode;
 use crate::error::{AppError, AppResult};
 use crate::model::TotpEnrollment;
 use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, Principal};
-use crate::ssr::verification::{self, TicketPurpose};
-use crate::ssr::{Services, account};
+use crate::ssr::verification::TicketPurpose;
+use crate::ssr::{Services, account, phone_change};
 use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
@@ -61,17 +62,7 @@ fn qr_svg(text: &str) -> AppResult<String> {
 /// must never be enough to add a second factor (issue 11, path 1). The ticket is spent by `confirm`.
 pub async fn begin(services: &Services, principal: &Principal) -> AppResult<TotpEnrollment> {
     principal.require_owner()?;
-    {
-        let mut conn = services.db.pool.acquire().await?;
-        verification::require_ticket(
-            &mut conn,
-            services,
-            &principal.session_hash,
-            &principal.account_id,
-            TicketPurpose::BindTotp,
-        )
-        .await?;
-    }
+    phone_change::require_ticket(services, principal, TicketPurpose::BindTotp).await?;
     let account = account::find(services, &principal.account_id).await?;
     if account.totp_bound != 0 {
         return Err(AppError::TotpAlreadyBound);
@@ -130,14 +121,7 @@ pub async fn confirm(
         &stored,
     )?;
     let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
-    verification::spend_ticket(
-        &mut tx,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        TicketPurpose::BindTotp,
-    )
-    .await?;
+    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::BindTotp).await?;
     let bound = sqlx::query(
         "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, totp_bound_at = $3, totp_failures = 0, updated_at = $3 \
          WHERE id = $4 AND totp_secret IS NULL",
@@ -160,29 +144,13 @@ pub async fn confirm(
         .bind(&principal.account_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(
-        &mut tx,
-        AuditEvent::by(
-            principal,
-            now,
-            &meta.client_ip,
-            "BindTotp",
-            &principal.account_id,
-        ),
-    )
-    .await?;
-    notify_owner(
-        &mut tx,
-        &principal.account_id,
-        "An authenticator was added",
-        "An authenticator app was added to your Account Center account. Not you? Contact support at once and secure your account.",
-        now,
-    )
-    .await?;
-    let token = session::end_others_and_rotate(&mut tx, principal).await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
-    Ok(token)
+    let change = FactorChange {
+        action: "BindTotp",
+        detail: "",
+        subject: "An authenticator was added",
+        body: "An authenticator app was added to your Account Center account. Not you? Contact support at once and secure your account.",
+    };
+    finish(services, tx, principal, meta, now, &change).await
 }
 
 /// Unbinds the authenticator; needs a live identity ticket for that purpose. Like binding, it ends
@@ -195,14 +163,7 @@ pub async fn unbind(
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    verification::spend_ticket(
-        &mut tx,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        TicketPurpose::UnbindTotp,
-    )
-    .await?;
+    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::UnbindTotp).await?;
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, totp_bound_at = NULL, totp_failures = 0, updated_at = $1 \
          WHERE id = $2 AND totp_secret IS NOT NULL",
@@ -214,34 +175,75 @@ pub async fn unbind(
     if done.rows_affected() != 1 {
         return Err(AppError::TotpNotBound);
     }
+    let change = FactorChange {
+        action: "UnbindTotp",
+        detail: "",
+        subject: "An authenticator was removed",
+        body: "The authenticator app was removed from your Account Center account. Not you? Contact support at once and secure your account.",
+    };
+    finish(services, tx, principal, meta, now, &change).await
+}
+
+/// Ends binding or unbinding in its transaction: records `change`, ends the account's other
+/// sessions and commits; answers this session's new token.
+async fn finish(
+    services: &Services,
+    mut tx: Tx,
+    principal: &Principal,
+    meta: &RequestMeta,
+    now: i64,
+    change: &FactorChange<'_>,
+) -> AppResult<String> {
+    record_factor_change(&mut tx, principal, meta, now, change).await?;
+    let token = session::end_others_and_rotate(&mut tx, principal).await?;
+    services.commit_and_wake(tx).await?;
+    Ok(token)
+}
+
+/// A change the owner made to how its account proves who it is (the authenticator, logon
+/// protection): the audit event's action and detail, and the notice's subject and body.
+pub(crate) struct FactorChange<'a> {
+    pub action: &'a str,
+    pub detail: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// The audit event of `change` and its notice to the bound phone and the logon email, in
+/// `conn`'s transaction.
+pub(crate) async fn record_factor_change(
+    conn: &mut AnyConnection,
+    principal: &Principal,
+    meta: &RequestMeta,
+    now: i64,
+    change: &FactorChange<'_>,
+) -> AppResult<()> {
     audit::record(
-        &mut tx,
+        conn,
         AuditEvent::by(
             principal,
             now,
             &meta.client_ip,
-            "UnbindTotp",
+            change.action,
             &principal.account_id,
-        ),
+        )
+        .detail(change.detail),
     )
     .await?;
     notify_owner(
-        &mut tx,
+        conn,
         &principal.account_id,
-        "An authenticator was removed",
-        "The authenticator app was removed from your Account Center account. Not you? Contact support at once and secure your account.",
+        change.subject,
+        change.body,
         now,
     )
     .await?;
-    let token = session::end_others_and_rotate(&mut tx, principal).await?;
-    tx.commit().await?;
-    services.outbox_wake.notify_one();
-    Ok(token)
+    Ok(())
 }
 
 /// Queues a security notice to the account's bound phone (SMS) and logon email, in `conn`'s
 /// transaction: the notice exists exactly when the change does.
-pub(crate) async fn notify_owner(
+async fn notify_owner(
     conn: &mut AnyConnection,
     account_id: &str,
     subject: &str,
@@ -403,8 +405,7 @@ pub async fn check_totp(
             now,
         )
         .await?;
-        tx.commit().await?;
-        services.outbox_wake.notify_one();
+        services.commit_and_wake(tx).await?;
     }
     Err(AppError::CodeIncorrectOrExpired)
 }

@@ -3,15 +3,14 @@
 //! (`{"RequestId", …}`; errors `{"RequestId", "HostId", "Code", "Message", "Recommend"}` with the
 //! documented HTTP status), so the official SDKs work unmodified.
 
-use super::api_precheck;
 use super::signature::{self, ACS3, Acs3Authorization};
+use super::{api_precheck, bind_member_phone, send_member_code};
 use app::domain::{AccountId, VerificationCode};
 use app::error::AppError;
 use app::model::{MemberSort, MemberType, MemberView};
 use app::ssr::Services;
 use app::ssr::access_keys;
-use app::ssr::clock::rfc3339;
-use app::ssr::directory::{self, MAX_PAGE_SIZE, MemberQuery, Via};
+use app::ssr::directory::{self, MAX_PAGE_SIZE, MemberNumber, MemberQuery, Via};
 use app::ssr::metrics::Refusal;
 use app::ssr::request::RequestMeta;
 use app::ssr::session::{Principal, RD_FULL_ACCESS};
@@ -176,16 +175,8 @@ async fn send_code(services: &Services, signed: &Signed) -> Result<Value, CloudE
     let member = signed.account_id()?;
     let phone = signed.required("SecureMobilePhone", "MissingParameter.SecureMobilePhone")?;
     api_precheck(services, &signed.principal, &member).await?;
-    let sent = directory::send_code(
-        services,
-        &signed.principal,
-        &signed.meta,
-        Via::Api,
-        &member,
-        phone,
-    )
-    .await?;
-    Ok(json!({ "ExpirationDate": rfc3339(sent.expires_at_ms) }))
+    let request = MemberNumber::new(&signed.principal, &signed.meta, Via::Api, &member, phone);
+    Ok(send_member_code(services, &request).await?)
 }
 
 async fn bind(services: &Services, signed: &Signed) -> Result<Value, CloudError> {
@@ -194,17 +185,8 @@ async fn bind(services: &Services, signed: &Signed) -> Result<Value, CloudError>
     let code = signed.required("VerificationCode", "MissingParameter.VerificationCode")?;
     api_precheck(services, &signed.principal, &member).await?;
     let code = VerificationCode::parse(code)?;
-    directory::bind_phone(
-        services,
-        &signed.principal,
-        &signed.meta,
-        Via::Api,
-        &member,
-        phone,
-        &code,
-    )
-    .await?;
-    Ok(json!({}))
+    let request = MemberNumber::new(&signed.principal, &signed.meta, Via::Api, &member, phone);
+    Ok(bind_member_phone(services, &request, &code).await?)
 }
 
 /// A member as the cloud's `Account` object shows it: whether a number is bound, never which.

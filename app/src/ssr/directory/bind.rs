@@ -29,42 +29,75 @@ fn check_member_and_number(via: Via, row: &MemberRow, input: &str) -> AppResult<
     phone_binding::parse_new_number(&row.region, row.phone.as_deref(), input)
 }
 
+/// A request about a member's new number: who asks, from where and through what, for which
+/// member, and the number as typed.
+pub struct MemberNumber<'a> {
+    principal: &'a Principal,
+    meta: &'a RequestMeta,
+    via: Via,
+    account_id: &'a AccountId,
+    input: &'a str,
+}
+
+impl<'a> MemberNumber<'a> {
+    pub fn new(
+        principal: &'a Principal,
+        meta: &'a RequestMeta,
+        via: Via,
+        account_id: &'a AccountId,
+        input: &'a str,
+    ) -> Self {
+        MemberNumber {
+            principal,
+            meta,
+            via,
+            account_id,
+            input,
+        }
+    }
+
+    /// The directory the principal administers and the member as it is now.
+    async fn member(&self, services: &Services) -> AppResult<(&'a str, MemberRow)> {
+        let directory = directory_of(self.principal)?;
+        let mut conn = services.db.pool.acquire().await?;
+        let row = find_member(&mut conn, directory, self.account_id).await?;
+        Ok((directory, row))
+    }
+
+    /// The directory, the member as it is now, and the new number, checked against the member's rules.
+    async fn check(&self, services: &Services) -> AppResult<(&'a str, MemberRow, PhoneNumber)> {
+        let (directory, row) = self.member(services).await?;
+        let number = check_member_and_number(self.via, &row, self.input)?;
+        Ok((directory, row, number))
+    }
+}
+
 /// Sends a code to the member's new number (`SendVerificationCodeForBindSecureMobilePhone`):
 /// the number must be a mobile number of the member's registration region, not its current
 /// one, and have room under the per-number cap. The code counts against the member's daily cap.
-#[tracing::instrument(skip(services, principal, meta, account_id, input), fields(principal = %principal.name, member = %account_id, via = via.label()))]
-pub async fn send_code(
-    services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    via: Via,
-    account_id: &AccountId,
-    input: &str,
-) -> AppResult<SentCode> {
-    let directory = directory_of(principal)?;
-    let row = {
-        let mut conn = services.db.pool.acquire().await?;
-        find_member(&mut conn, directory, account_id).await?
-    };
+#[tracing::instrument(skip(services, request), fields(principal = %request.principal.name, member = %request.account_id, via = request.via.label()))]
+pub async fn send_code(services: &Services, request: &MemberNumber<'_>) -> AppResult<SentCode> {
+    let (_, row) = request.member(services).await?;
     let asker = Asker {
         purpose: Purpose::MemberPhone,
         account_id: &row.account_id,
-        requester: Requester::of(principal),
-        client_ip: &meta.client_ip,
+        requester: Requester::of(request.principal),
+        client_ip: &request.meta.client_ip,
     };
-    let read = check_member_and_number(via, &row, input);
-    let number = sms_guard::screen_typed(services, &asker, &row.region, input, read).await?;
+    let read = check_member_and_number(request.via, &row, request.input);
+    let number =
+        sms_guard::screen_typed(services, &asker, &row.region, request.input, read).await?;
     phone_binding::check_room(services, &number).await?;
     verification::send_code(
         services,
         CodeRequest {
             purpose: Purpose::MemberPhone,
-            requester: Requester::of(principal),
+            requester: Requester::of(request.principal),
             account_id: &row.account_id,
             target: number.e164(),
             channel: Channel::Sms,
-            session_hash: &principal.session_hash,
-            client_ip: &meta.client_ip,
+            session_hash: &request.principal.session_hash,
+            client_ip: &request.meta.client_ip,
         },
     )
     .await
@@ -73,11 +106,8 @@ pub async fn send_code(
 /// The administrator's binding: the member is reread and its rules rechecked; the audit events
 /// go on the member and on the management account; the member is told who changed its number.
 struct AdminBind<'a> {
-    principal: &'a Principal,
+    request: &'a MemberNumber<'a>,
     directory: &'a str,
-    via: Via,
-    account_id: &'a AccountId,
-    input: &'a str,
     number: &'a PhoneNumber,
 }
 
@@ -90,8 +120,9 @@ impl BindingFlow for AdminBind<'_> {
         _services: &Services,
         _old: Option<&str>,
     ) -> AppResult<MemberRow> {
-        let current = find_member(conn, self.directory, self.account_id).await?;
-        check_member_and_number(self.via, &current, self.input)?;
+        let request = self.request;
+        let current = find_member(conn, self.directory, request.account_id).await?;
+        check_member_and_number(request.via, &current, request.input)?;
         Ok(current)
     }
 
@@ -101,22 +132,23 @@ impl BindingFlow for AdminBind<'_> {
         } else {
             "BindMemberMobilePhone"
         };
-        let via = self.via.label();
+        let via = self.request.via.label();
+        let principal = self.request.principal;
         vec![
             AuditEntry {
                 action,
                 subject_account_id: member.account_id.clone(),
                 detail: format!(
                     "{change} (by {} of resource directory {}, via the {via}; SMS password recovery on hold)",
-                    self.principal.name, self.directory
+                    principal.name, self.directory
                 ),
             },
             AuditEntry {
                 action,
-                subject_account_id: self.principal.account_id.clone(),
+                subject_account_id: principal.account_id.clone(),
                 detail: format!(
                     "member {} ({}): {change} (by {} of resource directory {}, via the {via})",
-                    member.account_id, member.display_name, self.principal.name, self.directory
+                    member.account_id, member.display_name, principal.name, self.directory
                 ),
             },
         ]
@@ -136,7 +168,7 @@ impl BindingFlow for AdminBind<'_> {
                     "set to"
                 },
                 self.number.masked(),
-                self.principal.name,
+                self.request.principal.name,
                 self.directory,
             ),
         }
@@ -145,39 +177,27 @@ impl BindingFlow for AdminBind<'_> {
 
 /// Binds or modifies the member's number (`BindSecureMobilePhone`) in the one binding
 /// transaction, with an audit event on the member and on the management account.
-#[tracing::instrument(skip(services, principal, meta, account_id, input, code), fields(principal = %principal.name, member = %account_id, via = via.label()))]
+#[tracing::instrument(skip(services, request, code), fields(principal = %request.principal.name, member = %request.account_id, via = request.via.label()))]
 pub async fn bind_phone(
     services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    via: Via,
-    account_id: &AccountId,
-    input: &str,
+    request: &MemberNumber<'_>,
     code: &VerificationCode,
 ) -> AppResult<MemberView> {
-    let directory = directory_of(principal)?;
-    let row = {
-        let mut conn = services.db.pool.acquire().await?;
-        find_member(&mut conn, directory, account_id).await?
-    };
-    let number = check_member_and_number(via, &row, input)?;
+    let (directory, row, number) = request.check(services).await?;
     let flow = AdminBind {
-        principal,
+        request,
         directory,
-        via,
-        account_id,
-        input,
         number: &number,
     };
-    let request = BindRequest {
-        principal,
-        meta,
+    let binding = BindRequest {
+        principal: request.principal,
+        meta: request.meta,
         purpose: Purpose::MemberPhone,
         account_id: &row.account_id,
         number: &number,
         code,
     };
-    let current = phone_binding::bind(services, request, &flow).await?;
+    let current = phone_binding::bind(services, binding, &flow).await?;
     let action = if current.phone.is_some() {
         "ModifyMemberMobilePhone"
     } else {

@@ -12,7 +12,7 @@ mod member;
 mod members_query;
 mod tree;
 
-pub use bind::{bind_phone, send_code};
+pub use bind::{MemberNumber, bind_phone, send_code};
 pub use member::{MEMBER_EVENTS, member, member_events};
 pub use members_query::{
     LIST_COUNT_CAP, MAX_PAGE_SIZE, MemberQuery, SEARCH_COUNT_CAP, list_members,

@@ -185,12 +185,11 @@ pub async fn save(
         policies,
         new_secret.is_some(),
     );
-    audit::record_owner_change(
+    record_change(
         &mut tx,
         services,
         principal,
         meta,
-        &CHANGE_NOTICE,
         "sso_settings_saved",
         &detail,
     )
@@ -200,6 +199,27 @@ pub async fn save(
     let mut conn = services.db.pool.acquire().await?;
     let row = provider_of(&mut conn, &principal.account_id).await?;
     Ok(view(services, row.as_ref()))
+}
+
+/// Records a change of the settings (the audit event and the owner's notice) in `tx`.
+async fn record_change(
+    tx: &mut Tx,
+    services: &Services,
+    principal: &Principal,
+    meta: &RequestMeta,
+    action: &str,
+    detail: &str,
+) -> AppResult<()> {
+    audit::record_owner_change(
+        tx,
+        services,
+        principal,
+        meta,
+        &CHANGE_NOTICE,
+        action,
+        detail,
+    )
+    .await
 }
 
 /// The settings as the owner entered them, each checked.
@@ -294,14 +314,14 @@ pub async fn delete(
         .await?;
     if removed.rows_affected() > 0 {
         end_sso_sessions(&mut tx, &principal.account_id).await?;
-        audit::record_owner_change(
+        let detail = "Enterprise SSO turned off";
+        record_change(
             &mut tx,
             services,
             principal,
             meta,
-            &CHANGE_NOTICE,
             "sso_settings_deleted",
-            "Enterprise SSO turned off",
+            detail,
         )
         .await?;
     }

@@ -11,6 +11,14 @@ use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::{Services, rate, sms_guard};
 use sqlx::AnyConnection;
 
+mod message;
+mod tickets;
+
+use message::{code_host, code_message};
+pub use tickets::{
+    TicketPurpose, grant_ticket, live_ticket, require_ticket, spend_ticket, use_ticket,
+};
+
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
@@ -113,64 +121,6 @@ pub struct CodeRequest<'a> {
 pub struct SentCode {
     pub expires_at_ms: i64,
     pub resend_after_secs: i64,
-}
-
-impl Purpose {
-    /// What the code is for, in the words of its message.
-    fn described(&self) -> &'static str {
-        match self {
-            Purpose::IdentityForPhoneChange => {
-                "to confirm it is you before changing your mobile phone number"
-            }
-            Purpose::IdentityForTotpUnbind => {
-                "to confirm it is you before unbinding your authenticator"
-            }
-            Purpose::IdentityForTotpBind => "to confirm it is you before binding an authenticator",
-            Purpose::IdentityForLogonProtection => {
-                "to confirm it is you before changing logon protection"
-            }
-            Purpose::NewPhone => "to bind this mobile phone number to your account",
-            Purpose::ResetPassword => "to reset your password",
-            Purpose::MemberPhone => {
-                "to bind this mobile phone number to a member account of your organization"
-            }
-            Purpose::AppealContact => "to confirm the contact email of your appeal",
-            Purpose::SignIn => "to sign in",
-        }
-    }
-}
-
-/// The text of a code message: what it is for and how long it lives. An SMS ends with the
-/// origin-bound line `@host #code` (WICG sms-one-time-codes), so a browser offers the code only
-/// on this site and, with the WebOTP API, fills the field by itself.
-fn code_message(
-    purpose: Purpose,
-    channel: Channel,
-    code: &str,
-    lifetime_secs: i64,
-    host: Option<&str>,
-) -> String {
-    let text = format!(
-        "Your Account Center verification code is {code}, {}. It is valid for {} minutes. Never share it with anyone.",
-        purpose.described(),
-        (lifetime_secs / 60).max(1)
-    );
-    match (channel, host) {
-        (Channel::Sms, Some(host)) => format!("{text}\n\n@{host} #{code}"),
-        _ => text,
-    }
-}
-
-/// The host of the console's public address, as an origin-bound code names it: letters, digits,
-/// dots and hyphens only (no port, no IPv6 literal), else none.
-fn code_host(public_url: &str) -> Option<String> {
-    let uri: http::Uri = public_url.trim().parse().ok()?;
-    let host = uri.host()?.to_ascii_lowercase();
-    let plain = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    plain.then_some(host)
 }
 
 fn mac(
@@ -530,163 +480,4 @@ pub async fn consume_alone(
     .await?;
     tx.commit().await?;
     outcome
-}
-
-/// What a ticket lets the session do after proving identity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TicketPurpose {
-    ChangePhone,
-    UnbindTotp,
-    /// Earned by the bound phone or the logon email only: a password alone never binds one.
-    BindTotp,
-    LogonProtection,
-}
-
-impl TicketPurpose {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TicketPurpose::ChangePhone => "change_phone",
-            TicketPurpose::UnbindTotp => "unbind_totp",
-            TicketPurpose::BindTotp => "bind_totp",
-            TicketPurpose::LogonProtection => "logon_protection",
-        }
-    }
-}
-
-pub async fn grant_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    session_hash: &str,
-    account_id: &str,
-    purpose: TicketPurpose,
-) -> Result<(), sqlx::Error> {
-    let now = services.now_ms();
-    sqlx::query(
-        "INSERT INTO change_tickets (session_hash, account_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(session_hash)
-    .bind(account_id)
-    .bind(purpose.as_str())
-    .bind(now)
-    .bind(now + services.config.limits.change_ticket_secs * 1000)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The live ticket of this session for `purpose`, if any.
-pub async fn live_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    session_hash: &str,
-    account_id: &str,
-    purpose: TicketPurpose,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM change_tickets WHERE session_hash = $1 AND account_id = $2 AND purpose = $3 \
-         AND used_at IS NULL AND expires_at > $4 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(session_hash)
-    .bind(account_id)
-    .bind(purpose.as_str())
-    .bind(services.now_ms())
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.0))
-}
-
-/// Spends the ticket; false when it was already spent (a racing request won).
-pub async fn use_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    ticket_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(services.now_ms())
-            .bind(ticket_id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`.
-pub async fn require_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    session_hash: &str,
-    account_id: &str,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    live_ticket(conn, services, session_hash, account_id, purpose)
-        .await?
-        .map(|_| ())
-        .ok_or(AppError::IdentityNotVerified)
-}
-
-/// Spends this session's live ticket for `purpose` inside the caller's transaction; without one
-/// (or when a racing request spent it first) the answer is `IdentityNotVerified`.
-pub async fn spend_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    session_hash: &str,
-    account_id: &str,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    let ticket = live_ticket(conn, services, session_hash, account_id, purpose)
-        .await?
-        .ok_or(AppError::IdentityNotVerified)?;
-    if use_ticket(conn, services, ticket).await? {
-        Ok(())
-    } else {
-        Err(AppError::IdentityNotVerified)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_message_names_the_code_its_purpose_and_its_lifetime() {
-        let text = code_message(Purpose::NewPhone, Channel::Email, "123456", 300, None);
-        assert_eq!(
-            text,
-            "Your Account Center verification code is 123456, to bind this mobile phone number to your account. It is valid for 5 minutes. Never share it with anyone."
-        );
-        let reset = code_message(Purpose::ResetPassword, Channel::Email, "123456", 600, None);
-        assert!(reset.contains("to reset your password") && reset.contains("10 minutes"));
-    }
-
-    #[test]
-    fn an_sms_ends_with_the_origin_bound_line_and_an_email_does_not() {
-        let host = code_host("https://Console.Example.com:8443/");
-        assert_eq!(host.as_deref(), Some("console.example.com"));
-        let sms = code_message(
-            Purpose::SignIn,
-            Channel::Sms,
-            "042917",
-            300,
-            host.as_deref(),
-        );
-        assert_eq!(sms.lines().last(), Some("@console.example.com #042917"));
-        let email = code_message(
-            Purpose::SignIn,
-            Channel::Email,
-            "042917",
-            300,
-            host.as_deref(),
-        );
-        assert!(!email.contains('@') && !email.contains('#'));
-    }
-
-    #[test]
-    fn only_a_plain_host_is_named() {
-        assert_eq!(
-            code_host("http://127.0.0.1:3000").as_deref(),
-            Some("127.0.0.1")
-        );
-        assert_eq!(code_host("http://[::1]:3000"), None);
-        assert_eq!(code_host(""), None);
-    }
 }

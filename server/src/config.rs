@@ -67,6 +67,16 @@ fn config_file_path() -> Option<String> {
         })
 }
 
+/// Sets `$field` from the variable `$name` when `get` has it, parsed as its type (the error names
+/// the variable). One definition for every numeric setting.
+macro_rules! env_number {
+    ($get:expr, $name:literal, $field:expr) => {
+        if let Some(v) = $get($name) {
+            $field = parse($name, &v)?;
+        }
+    };
+}
+
 /// Production starts with nothing of development switched on; the missing secrets are then refused.
 pub fn defaults_for(mode: Mode) -> Config {
     let mut config = Config {
@@ -125,13 +135,6 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
             }
         };
     }
-    macro_rules! number {
-        ($name:literal, $field:expr) => {
-            if let Some(v) = get($name) {
-                $field = parse($name, &v)?;
-            }
-        };
-    }
     secret!("APP_HMAC_KEY", config.hmac_key);
     secret!("APP_SECRETS_KEY", config.secrets_key);
     secret!("APP_METRICS_TOKEN", config.metrics_token);
@@ -144,9 +147,17 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
             TrustedProxies::parse(&v).map_err(|e| format!("APP_TRUSTED_PROXIES: {e}"))?;
     }
     text!("APP_PUBLIC_URL", config.public_url);
-    number!("APP_PASSWORD_HASH_PERMITS", config.password_hash_permits);
-    number!("APP_WORKER_POLL_MS", config.worker_poll_ms);
-    number!("APP_DELIVERY_MAX_ATTEMPTS", config.delivery_max_attempts);
+    env_number!(
+        get,
+        "APP_PASSWORD_HASH_PERMITS",
+        config.password_hash_permits
+    );
+    env_number!(get, "APP_WORKER_POLL_MS", config.worker_poll_ms);
+    env_number!(
+        get,
+        "APP_DELIVERY_MAX_ATTEMPTS",
+        config.delivery_max_attempts
+    );
     text!("APP_SMS_ENDPOINT", config.sms.endpoint);
     text!("APP_SMS_ACCESS_KEY_ID", config.sms.access_key_id);
     secret!("APP_SMS_ACCESS_KEY_SECRET", config.sms.access_key_secret);
@@ -155,7 +166,7 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
     text!("APP_SMS_NOTICE_TEMPLATE", config.sms.notice_template);
     text!("APP_SMS_REGION_ID", config.sms.region_id);
     text!("APP_SMTP_HOST", config.smtp.host);
-    number!("APP_SMTP_PORT", config.smtp.port);
+    env_number!(get, "APP_SMTP_PORT", config.smtp.port);
     text!("APP_SMTP_SECURITY", config.smtp.security);
     text!("APP_SMTP_USERNAME", config.smtp.username);
     secret!("APP_SMTP_PASSWORD", config.smtp.password);
@@ -173,13 +184,6 @@ fn apply_sms_guard_env(
 ) -> Result<(), String> {
     use app::ssr::config::RegionList;
     use app::ssr::verification::Purpose;
-    macro_rules! number {
-        ($name:literal, $field:expr) => {
-            if let Some(v) = get($name) {
-                $field = parse($name, &v)?;
-            }
-        };
-    }
     if let Some(v) = get("APP_SMS_GUARD_REGIONS") {
         g.regions = RegionList::parse(&v).map_err(|e| format!("APP_SMS_GUARD_REGIONS: {e}"))?;
     }
@@ -202,17 +206,24 @@ fn apply_sms_guard_env(
             "sms_guard.purpose_regions: no purpose is named {unknown:?}"
         ));
     }
-    number!(
+    env_number!(
+        get,
         "APP_SMS_GUARD_CODES_PER_PREFIX_PER_HOUR",
         g.codes_per_prefix_per_hour
     );
-    number!("APP_SMS_GUARD_BREAKER_WINDOW_SECS", g.breaker_window_secs);
-    number!("APP_SMS_GUARD_BREAKER_MIN_CODES", g.breaker_min_codes);
-    number!(
+    env_number!(
+        get,
+        "APP_SMS_GUARD_BREAKER_WINDOW_SECS",
+        g.breaker_window_secs
+    );
+    env_number!(get, "APP_SMS_GUARD_BREAKER_MIN_CODES", g.breaker_min_codes);
+    env_number!(
+        get,
         "APP_SMS_GUARD_BREAKER_MIN_ENTERED_PERCENT",
         g.breaker_min_entered_percent
     );
-    number!(
+    env_number!(
+        get,
         "APP_SMS_GUARD_BREAKER_COOLDOWN_SECS",
         g.breaker_cooldown_secs
     );
@@ -224,74 +235,92 @@ fn apply_limits_env(
     l: &mut app::ssr::config::Limits,
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
-    macro_rules! number {
-        ($name:literal, $field:expr) => {
-            if let Some(v) = get($name) {
-                $field = parse($name, &v)?;
-            }
-        };
-    }
-    number!("APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
-    number!("APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
-    number!("APP_LIMITS_RESEND_INTERVAL_SECS", l.resend_interval_secs);
-    number!(
+    env_number!(get, "APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
+    env_number!(get, "APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
+    env_number!(
+        get,
+        "APP_LIMITS_RESEND_INTERVAL_SECS",
+        l.resend_interval_secs
+    );
+    env_number!(
+        get,
         "APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY",
         l.codes_per_account_per_day
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_CODES_PER_TARGET_PER_HOUR",
         l.codes_per_target_per_hour
     );
-    number!("APP_LIMITS_CODES_PER_IP_PER_HOUR", l.codes_per_ip_per_hour);
-    number!(
+    env_number!(
+        get,
+        "APP_LIMITS_CODES_PER_IP_PER_HOUR",
+        l.codes_per_ip_per_hour
+    );
+    env_number!(
+        get,
         "APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES",
         l.day_starts_at_utc_minutes
     );
-    number!("APP_LIMITS_ACCOUNTS_PER_PHONE", l.accounts_per_phone);
-    number!("APP_LIMITS_CHANGE_TICKET_SECS", l.change_ticket_secs);
-    number!("APP_LIMITS_SESSION_IDLE_SECS", l.session_idle_secs);
-    number!("APP_LIMITS_SESSION_ABSOLUTE_SECS", l.session_absolute_secs);
-    number!(
+    env_number!(get, "APP_LIMITS_ACCOUNTS_PER_PHONE", l.accounts_per_phone);
+    env_number!(get, "APP_LIMITS_CHANGE_TICKET_SECS", l.change_ticket_secs);
+    env_number!(get, "APP_LIMITS_SESSION_IDLE_SECS", l.session_idle_secs);
+    env_number!(
+        get,
+        "APP_LIMITS_SESSION_ABSOLUTE_SECS",
+        l.session_absolute_secs
+    );
+    env_number!(
+        get,
         "APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT",
         l.sign_in_failures_per_account
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_SIGN_IN_FAILURES_PER_IP",
         l.sign_in_failures_per_ip
     );
-    number!("APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
-    number!(
+    env_number!(get, "APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
+    env_number!(
+        get,
         "APP_LIMITS_SIGN_IN_CONSECUTIVE_FAILURES",
         l.sign_in_consecutive_failures
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
         l.totp_failures_per_window
     );
-    number!("APP_LIMITS_TOTP_FRESH_SECS", l.totp_fresh_secs);
-    number!("APP_LIMITS_TOTP_MAX_FAILURES", l.totp_max_failures);
-    number!("APP_LIMITS_RECOVERY_HOLD_SECS", l.recovery_hold_secs);
-    number!(
+    env_number!(get, "APP_LIMITS_TOTP_FRESH_SECS", l.totp_fresh_secs);
+    env_number!(get, "APP_LIMITS_TOTP_MAX_FAILURES", l.totp_max_failures);
+    env_number!(get, "APP_LIMITS_RECOVERY_HOLD_SECS", l.recovery_hold_secs);
+    env_number!(
+        get,
         "APP_LIMITS_RECOVERY_CODES_PER_TARGET_PER_HOUR",
         l.recovery_codes_per_target_per_hour
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_RECOVERY_CODES_PER_ACCOUNT_PER_DAY",
         l.recovery_codes_per_account_per_day
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_RECOVERY_REQUESTS_PER_IP_PER_HOUR",
         l.recovery_requests_per_ip_per_hour
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_APPEALS_PER_ACCOUNT_PER_DAY",
         l.appeals_per_account_per_day
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
         l.appeals_per_ip_per_hour
     );
-    number!(
+    env_number!(
+        get,
         "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
         l.sso_starts_per_ip_per_hour
     );

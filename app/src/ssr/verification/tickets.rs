@@ -91,10 +91,7 @@ pub async fn require_ticket(
     account_id: &str,
     purpose: TicketPurpose,
 ) -> AppResult<()> {
-    live_ticket(conn, services, session_hash, account_id, purpose)
-        .await?
-        .map(|_| ())
-        .ok_or(AppError::IdentityNotVerified)
+    check_ticket(conn, services, session_hash, account_id, purpose, false).await
 }
 
 /// Spends this session's live ticket for `purpose` inside the caller's transaction; without one
@@ -106,10 +103,22 @@ pub async fn spend_ticket(
     account_id: &str,
     purpose: TicketPurpose,
 ) -> AppResult<()> {
+    check_ticket(conn, services, session_hash, account_id, purpose, true).await
+}
+
+/// The live ticket's check, and with `spend` its use, each refusing with `IdentityNotVerified`.
+async fn check_ticket(
+    conn: &mut AnyConnection,
+    services: &Services,
+    session_hash: &str,
+    account_id: &str,
+    purpose: TicketPurpose,
+    spend: bool,
+) -> AppResult<()> {
     let ticket = live_ticket(conn, services, session_hash, account_id, purpose)
         .await?
         .ok_or(AppError::IdentityNotVerified)?;
-    if use_ticket(conn, services, ticket).await? {
+    if !spend || use_ticket(conn, services, ticket).await? {
         Ok(())
     } else {
         Err(AppError::IdentityNotVerified)

@@ -3,10 +3,18 @@ import { expect, type APIRequestContext, type Page } from '@playwright/test';
 
 export const DEMO_PASSWORD = 'Demo-pass-123';
 
-/** Wait until the page's WASM has loaded (best effort: network idle), so that clicks are handled
- * by the hydrated app rather than racing it. */
+/** Wait until every island on the page has hydrated, so that clicks and typing are handled by
+ * the app rather than racing it. Each island counts itself in `<body data-islands-hydrated>` once
+ * it has hydrated; a lazy island's chunk is still compiling when the network has gone quiet, so
+ * network idle alone is not enough (a click on "Change" was lost that way in CI). */
 export async function settle(page: Page): Promise<void> {
   await page.waitForLoadState('networkidle', { timeout: 15_000 }).catch(() => undefined);
+  await page.waitForFunction(
+    () =>
+      Number(document.body?.dataset.islandsHydrated ?? 0) >= document.querySelectorAll('leptos-island').length,
+    undefined,
+    { timeout: 20_000 },
+  );
 }
 
 /** Sign in through the form at /login (navigates there first when the page is elsewhere). */

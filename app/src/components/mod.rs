@@ -18,6 +18,22 @@ pub fn hard_navigate(path: &str) {
     let _ = path;
 }
 
+/// Counts this island in `<body data-islands-hydrated>` once it has hydrated, so that a test (or
+/// a script) can wait until every `<leptos-island>` answers clicks before it clicks. Each island
+/// calls it first; on the server it does nothing.
+pub fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let count = body
+                .get_attribute("data-islands-hydrated")
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(0);
+            let _ = body.set_attribute("data-islands-hydrated", &(count + 1).to_string());
+        }
+    });
+}
+
 /// The error of the last attempt, announced to screen readers.
 #[component]
 pub fn ErrorAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {

@@ -20,6 +20,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 /// Request a code, then set the new password with it.
 #[island(lazy)]
 fn ResetFlow() -> impl IntoView {
+    crate::components::mark_hydrated();
     let request = ServerAction::<RequestPasswordReset>::new();
     let reset = ServerAction::<ResetPassword>::new();
     let error = RwSignal::new(None::<AppError>);

@@ -63,6 +63,7 @@ fn Chrome(me: Me) -> impl IntoView {
 /// Switch Role (for a RAM user with roles to switch to) and Sign out: the header's island.
 #[island]
 fn HeaderActions(roles: Vec<String>) -> impl IntoView {
+    crate::components::mark_hydrated();
     let sign_out = ServerAction::<SignOut>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {

@@ -36,6 +36,7 @@ pub fn LoginCard(title: &'static str, children: Children) -> impl IntoView {
 /// step when the account has logon protection.
 #[island]
 fn SignInForm() -> impl IntoView {
+    crate::components::mark_hydrated();
     let action = ServerAction::<SignIn>::new();
     Effect::new(move |_| {
         if let Some(Ok(SignInReply::SignedIn)) = action.value().get() {

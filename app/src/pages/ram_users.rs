@@ -30,6 +30,7 @@ pub fn RamUsersPage() -> impl IntoView {
 /// The users and their keys; every action reloads the list from the server.
 #[island(lazy)]
 fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
+    crate::components::mark_hydrated();
     let users = RwSignal::new(users);
     let created = RwSignal::new(None::<NewAccessKey>);
     let error = RwSignal::new(None::<String>);

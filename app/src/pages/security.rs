@@ -92,6 +92,7 @@ fn SecuritySettings(
     identity: Option<IdentityOptions>,
     children: Children,
 ) -> impl IntoView {
+    crate::components::mark_hydrated();
     provide_context(me);
     // The server's identity options serve the flow it rendered open, once.
     let identity = StoredValue::new(identity);

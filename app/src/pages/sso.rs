@@ -33,6 +33,7 @@ pub fn SsoSignInPage() -> impl IntoView {
 /// The alias, then off to the provider; the callback brings the browser back signed in.
 #[island(lazy)]
 fn SsoStartForm(failure: Option<String>) -> impl IntoView {
+    crate::components::mark_hydrated();
     let action = ServerAction::<SsoBegin>::new();
     Effect::new(move |_| {
         if let Some(Ok(url)) = action.value().get() {
@@ -93,6 +94,7 @@ pub fn SsoSettingsPage() -> impl IntoView {
 
 #[island(lazy)]
 fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
+    crate::components::mark_hydrated();
     let save = ServerAction::<SaveSsoSettings>::new();
     let remove = ServerAction::<DeleteSsoSettings>::new();
     Effect::new(move |_| {

@@ -46,6 +46,7 @@ pub fn MemberDetailsPage() -> impl IntoView {
 /// number: the page's island.
 #[island(lazy)]
 fn MemberConsole(id: String, details: MemberDetails, events: Vec<AuditView>) -> impl IntoView {
+    crate::components::mark_hydrated();
     let dialogs = PhoneDialogs::new();
     let details = {
         let id = id.clone();

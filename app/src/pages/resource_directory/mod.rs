@@ -113,6 +113,7 @@ enum DirectoryTab {
 /// The two views of the directory and the phone dialog: the page's island.
 #[island(lazy)]
 fn DirectoryConsole(list: bool, tree: DirectoryView, first_page: MemberPage) -> impl IntoView {
+    crate::components::mark_hydrated();
     let dialogs = PhoneDialogs::new();
     // The page the server rendered goes to the first table shown, once.
     let first_page = StoredValue::new(Some(first_page));

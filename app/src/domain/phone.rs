@@ -61,6 +61,38 @@ pub struct PhoneNumber {
 
 const MAX_INPUT: usize = 32;
 
+/// Whether digits typed without a prefix are a mobile number of another region in that region's
+/// own national form: a US owner typing a mainland China number (`13912345678`) is told the
+/// region rule, not that the number is invalid. Only asked once the digits are no number of
+/// `region` and are too many to be one: a number still being typed, or a typo of the right
+/// length, stays "not valid" even where some other region has mobile numbers of that length.
+fn mobile_elsewhere(input: &str, region: Region) -> bool {
+    let digits = input.trim();
+    if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let Some(own) = phonenumber::metadata::DATABASE.by_id(region.code()) else {
+        return false;
+    };
+    let lengths = own
+        .descriptors()
+        .mobile()
+        .map(|mobile| mobile.possible_length())
+        .filter(|lengths| !lengths.is_empty())
+        .unwrap_or_else(|| own.descriptors().general().possible_length());
+    if lengths.iter().any(|&n| digits.len() <= usize::from(n)) {
+        return false;
+    }
+    phonenumber::metadata::DATABASE
+        .iter()
+        .filter(|meta| meta.id() != region.code())
+        .filter_map(|meta| Region::parse(meta.id()).ok())
+        .any(|other| {
+            PhoneNumber::parse(digits, Some(other))
+                .is_ok_and(|number| number.region != Some(region))
+        })
+}
+
 impl PhoneNumber {
     /// Parses E.164 (`+12025550143`), the cloud API's `<country code>-<number>` (`1-2025550143`),
     /// or, when `default_region` is given, a national number typed without its prefix.
@@ -144,6 +176,9 @@ impl PhoneNumber {
                 // Digits that only make sense with a country code in front: another region's number.
                 match PhoneNumber::parse(&format!("+{}", input.trim()), None) {
                     Ok(number) if number.region != Some(region) => {
+                        Err(AppError::PhoneRegionMismatch)
+                    }
+                    _ if error == AppError::InvalidPhone && mobile_elsewhere(input, region) => {
                         Err(AppError::PhoneRegionMismatch)
                     }
                     _ => Err(error),
@@ -270,6 +305,19 @@ mod tests {
             PhoneNumber::parse_in_region("8613800138000", us()),
             Err(AppError::PhoneRegionMismatch)
         );
+        // Another region's number in its own national form (issue 14, item 5).
+        assert_eq!(
+            PhoneNumber::parse_in_region("13912345678", us()),
+            Err(AppError::PhoneRegionMismatch)
+        );
+        // Digits that are no region's mobile number stay a typo.
+        for typo in ["12345", "2125550", "9995550123", "000000000000000"] {
+            assert_eq!(
+                PhoneNumber::parse_in_region(typo, us()),
+                Err(AppError::InvalidPhone),
+                "{typo}"
+            );
+        }
         assert_eq!(
             PhoneNumber::parse_in_region("+12025550143", us())
                 .unwrap()

@@ -175,6 +175,13 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
     app.identity_by_sms(&bob, "+12025550143").await;
     let reply = app.send_new_phone_code(&bob, "+8613912345678").await;
     assert_eq!(reply.err(), AppError::PhoneRegionMismatch);
+    // Typed as a mainland user would, without +86: the region rule too, not "not valid", both
+    // while typing and at the send (issue 14, item 5); nothing is sent.
+    let typed = app.check_new_phone(&bob, "13912345678").await;
+    assert_eq!(typed.err(), AppError::PhoneRegionMismatch);
+    let reply = app.send_new_phone_code(&bob, "13912345678").await;
+    assert_eq!(reply.err(), AppError::PhoneRegionMismatch);
+    assert_eq!(app.outbox_count("+8613912345678").await, 0);
     let us: String = app.check_new_phone(&bob, "4155550123").await.ok();
     assert_eq!(us, "+1 415***0123");
     app.stop().await;

@@ -91,6 +91,20 @@ pub enum AppError {
     PhoneAlreadyBound,
     #[error("The account was not found.")]
     NotFound,
+    #[error("This undo link is not valid. Open the link from the notice exactly as it was sent.")]
+    UndoLinkInvalid,
+    #[error("This undo link was already used.")]
+    UndoLinkUsed,
+    #[error("This undo link has expired. Contact support to recover your account.")]
+    UndoLinkExpired,
+    #[error(
+        "The mobile phone number has changed again since this notice was sent, so its undo link no longer applies."
+    )]
+    UndoLinkSuperseded,
+    #[error(
+        "A change to this account was undone. Reset your password (Forgot password) before you sign in."
+    )]
+    PasswordResetRequired,
     /// The automation API binds a first number to resource accounts only (the cloud's rule).
     #[error(
         "Only a resource account can be bound through the API. Bind a cloud account's number in the console."
@@ -148,6 +162,11 @@ impl AppError {
             AppError::NoPhoneBound => "SecureMobilePhone.NotBound",
             AppError::PhoneAlreadyBound => "SecureMobilePhone.AlreadyBound",
             AppError::NotFound => "EntityNotExist.Account",
+            AppError::UndoLinkInvalid => "UndoLink.Invalid",
+            AppError::UndoLinkUsed => "UndoLink.Used",
+            AppError::UndoLinkExpired => "UndoLink.Expired",
+            AppError::UndoLinkSuperseded => "UndoLink.Superseded",
+            AppError::PasswordResetRequired => "SignIn.PasswordResetRequired",
             AppError::NotAResourceAccount => "AccountTypeMismatch",
             AppError::AccessKeyLimit(_) => "LimitExceeded.AccessKey",
             AppError::Sso(failure) => failure.code(),
@@ -192,6 +211,11 @@ impl AppError {
             AppError::NoPhoneBound => "NoPhoneBound",
             AppError::PhoneAlreadyBound => "PhoneAlreadyBound",
             AppError::NotFound => "NotFound",
+            AppError::UndoLinkInvalid => "UndoLinkInvalid",
+            AppError::UndoLinkUsed => "UndoLinkUsed",
+            AppError::UndoLinkExpired => "UndoLinkExpired",
+            AppError::UndoLinkSuperseded => "UndoLinkSuperseded",
+            AppError::PasswordResetRequired => "PasswordResetRequired",
             AppError::NotAResourceAccount => "NotAResourceAccount",
             AppError::AccessKeyLimit(_) => "AccessKeyLimit",
             AppError::SignInStepExpired => "SignInStepExpired",
@@ -207,7 +231,10 @@ impl AppError {
         match self {
             AppError::NotSignedIn => 401,
             AppError::OwnerOnly | AppError::Forbidden | AppError::CrossSite => 403,
-            AppError::NotFound => 404,
+            AppError::NotFound | AppError::UndoLinkInvalid => 404,
+            AppError::UndoLinkUsed | AppError::UndoLinkExpired | AppError::UndoLinkSuperseded => {
+                409
+            }
             AppError::SignInThrottled
             | AppError::ResendTooSoon(_)
             | AppError::DailyLimitReached(_)
@@ -360,6 +387,11 @@ mod tests {
             AppError::NoPhoneBound,
             AppError::PhoneAlreadyBound,
             AppError::NotFound,
+            AppError::UndoLinkInvalid,
+            AppError::UndoLinkUsed,
+            AppError::UndoLinkExpired,
+            AppError::UndoLinkSuperseded,
+            AppError::PasswordResetRequired,
             AppError::NotAResourceAccount,
             AppError::AccessKeyLimit(2),
             AppError::Unavailable,

@@ -24,6 +24,7 @@ use crate::pages::ram_users::RamUsersPage;
 use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
 use crate::pages::security::SecurityPage;
 use crate::pages::sso::{SsoSettingsPage, SsoSignInPage};
+use crate::pages::undo::UndoPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
                 <Route path=path!("/login/sso") view=SsoSignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/undo/:token") view=UndoPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=Layout ssr=SsrMode::Async>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/overview") view=OverviewPage ssr=SsrMode::Async/>

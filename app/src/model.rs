@@ -187,6 +187,29 @@ pub struct AppealView {
     pub created_at: String,
 }
 
+/// Whether an undo link can still undo its change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UndoState {
+    Ready,
+    /// Used, or voided by another undo of the account.
+    Used,
+    Expired,
+    /// The account's number changed again since, or a later change has a link of its own.
+    Superseded,
+}
+
+/// The change an undo link names, masked: what its page shows before the one confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UndoView {
+    pub display_name: String,
+    pub previous_phone: String,
+    pub new_phone: String,
+    pub changed_by: String,
+    pub changed_at: String,
+    pub expires_at: String,
+    pub state: UndoState,
+}
+
 /// Events on one page of the Security Settings log.
 pub const SECURITY_LOG_PAGE: usize = 20;
 

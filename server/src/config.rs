@@ -324,6 +324,7 @@ fn apply_limits_env(
         "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
         l.sso_starts_per_ip_per_hour
     );
+    env_number!(get, "APP_LIMITS_UNDO_LINK_SECS", l.undo_link_secs);
     Ok(())
 }
 

@@ -9,3 +9,4 @@ pub mod ctx;
 pub mod directory;
 pub mod phone;
 pub mod sso;
+pub mod undo;

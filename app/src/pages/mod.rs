@@ -13,3 +13,4 @@ pub mod ram_users;
 pub mod resource_directory;
 pub mod security;
 pub mod sso;
+pub mod undo;

@@ -4,7 +4,7 @@ use crate::error::{AppError, AppResult};
 use crate::model::{AccountChoice, Me, PrincipalKind, SignInReply, SignInStep};
 use crate::ssr::crypto::{burn_password_check, sha256_hex, verify_password};
 use crate::ssr::session::{self, NewSession, Principal};
-use crate::ssr::{Services, logon, rate};
+use crate::ssr::{Services, logon, rate, undo};
 
 /// What the user typed in the Account field.
 #[derive(Debug, PartialEq, Eq)]
@@ -267,6 +267,14 @@ async fn start_session(
     client_ip: &str,
     previous_token: Option<&str>,
 ) -> AppResult<Outcome> {
+    // After an undo, the password (perhaps the one whoever made the undone change knew) opens
+    // nothing until it is reset. Said only once the password proved right.
+    if candidate.kind == PrincipalKind::Owner
+        && undo::password_reset_required(services, &candidate.account_id).await?
+    {
+        tracing::info!("password right; a reset is required first");
+        return Err(AppError::PasswordResetRequired);
+    }
     if candidate.kind == PrincipalKind::Owner
         && let Some((token, step)) = logon::begin(services, &candidate.account_id).await?
     {

@@ -64,6 +64,8 @@ pub struct Limits {
     pub recovery_requests_per_ip_per_hour: i64,
     /// Enterprise SSO sign-ins started per client address per hour (each calls the provider).
     pub sso_starts_per_ip_per_hour: i64,
+    /// How long the undo link in the notice of a phone change works (issue 14: 7 days).
+    pub undo_link_secs: i64,
 }
 
 impl Default for Limits {
@@ -94,6 +96,7 @@ impl Default for Limits {
             recovery_codes_per_account_per_day: 10,
             recovery_requests_per_ip_per_hour: 20,
             sso_starts_per_ip_per_hour: 60,
+            undo_link_secs: 7 * 86_400,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Periodic clean-up of what has expired: sessions, challenges, tickets, pending sign-ins, old counters, and the
+//! Periodic clean-up of what has expired: sessions, challenges, tickets, pending sign-ins, undo links, old counters, and the
 //! codes that delivered messages kept for the development outbox.
 
 use crate::ssr::Services;
@@ -23,6 +23,11 @@ pub async fn clean_up(services: &Services) -> Result<(), sqlx::Error> {
         .await?;
     sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at < $1")
         .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    // An expired undo link is kept a day, so its page says "expired" rather than "not valid".
+    sqlx::query("DELETE FROM undo_links WHERE expires_at < $1")
+        .bind(now - 86_400_000)
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")

@@ -26,6 +26,7 @@ pub mod sms_guard;
 pub mod sso;
 pub mod state;
 pub mod totp;
+pub mod undo;
 pub mod verification;
 
 pub use state::Services;

@@ -117,6 +117,36 @@ pub async fn enqueue_phone_changed(
     Ok(())
 }
 
+/// Queues the notice that a change was undone: by SMS to the number bound again and by email to
+/// the account's address, in the caller's transaction.
+pub async fn enqueue_phone_restored(
+    conn: &mut AnyConnection,
+    restored: &str,
+    email: &str,
+    notice: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    for (channel, recipient, subject) in [
+        (Channel::Sms, restored, ""),
+        (
+            Channel::Email,
+            email,
+            "The change of your mobile phone number was undone",
+        ),
+    ] {
+        let message = NewMessage {
+            channel,
+            recipient,
+            subject,
+            body: notice,
+            template: Template::PhoneChangedNotice,
+            code: None,
+        };
+        enqueue(conn, message, now_ms).await?;
+    }
+    Ok(())
+}
+
 #[derive(Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,

@@ -13,6 +13,7 @@ use crate::ssr::outbox;
 use crate::ssr::recovery;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
+use crate::ssr::undo;
 use crate::ssr::verification::{self, Purpose};
 use sqlx::AnyConnection;
 use std::future::Future;
@@ -64,7 +65,7 @@ pub async fn check_new_number(
 
 /// Moves `account_id` from `old` (if any) to `new` inside the caller's transaction, or refuses
 /// with `PhoneBindingLimit` when `new` is full (the caller then rolls back).
-async fn rebind(
+pub(crate) async fn rebind(
     conn: &mut AnyConnection,
     services: &Services,
     account_id: &str,
@@ -106,9 +107,11 @@ pub struct AuditEntry {
 }
 
 /// The notice of a changed number: by email to `email`, and by SMS to the old number if any.
+/// A change (not a first binding) ends with its undo link; `not_you` ends the others.
 pub struct Notice {
     pub email: String,
     pub text: String,
+    pub not_you: &'static str,
 }
 
 /// What differs between the flows that bind a number: who is rechecked, which audit events are
@@ -208,6 +211,20 @@ pub async fn bind<F: BindingFlow + Sync>(
         audit::record(&mut tx, event.detail(&entry.detail)).await?;
     }
     let mut notice = flow.notice(&subject, old);
+    let ending = match old {
+        Some(previous) => {
+            let change = undo::Change {
+                account_id: request.account_id,
+                previous,
+                new: number,
+                changed_by: &request.principal.name,
+            };
+            undo::issue(&mut tx, services, change, now).await?
+        }
+        None => notice.not_you.to_string(),
+    };
+    notice.text.push(' ');
+    notice.text.push_str(&ending);
     if by_other {
         let until = recovery::hold_until(services, now);
         notice.text.push_str(&format!(

@@ -270,10 +270,11 @@ impl BindingFlow for OwnerChange<'_> {
         Notice {
             email: self.account.email.clone(),
             text: format!(
-                "Your mobile phone number was changed to {} on your Account Center account {}. Not you? Contact support at once and secure your account.",
+                "Your mobile phone number was changed to {} on your Account Center account {}.",
                 self.number.masked(),
                 self.account.display_name
             ),
+            not_you: "Not you? Contact support at once and secure your account.",
         }
     }
 }

@@ -281,7 +281,7 @@ pub async fn reset_password(
         code,
     )
     .await?;
-    sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE accounts SET password_hash = $1, password_reset_required = 0, updated_at = $2 WHERE id = $3")
         .bind(&hash)
         .bind(now)
         .bind(account_id)

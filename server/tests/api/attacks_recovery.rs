@@ -21,7 +21,7 @@ const ATTACKER_PASSWORD: &str = "Taken-over-789";
 const HOLD_SECS: i64 = 72 * 3600;
 
 /// One forgot-password request from a browser of its own: (reply, recovery cookie `name=value`).
-async fn forgot(app: &TestApp, account: &str, channel: Option<&str>) -> (Reply, String) {
+pub(crate) async fn forgot(app: &TestApp, account: &str, channel: Option<&str>) -> (Reply, String) {
     let mut form = vec![("account", account)];
     if let Some(channel) = channel {
         form.push(("channel", channel));
@@ -50,7 +50,7 @@ async fn forgot(app: &TestApp, account: &str, channel: Option<&str>) -> (Reply, 
 }
 
 /// The second step, with the cookie of the first.
-async fn reset(
+pub(crate) async fn reset(
     app: &TestApp,
     cookie: &str,
     account: &str,

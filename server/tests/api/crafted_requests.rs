@@ -103,6 +103,9 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("check_new_phone", Owner, &[("number", "13512345678")], true),
     ep("send_new_phone_code", Owner, &[("number", "13512345678")], false),
     ep("confirm_phone_change", Owner, &[("number", "13512345678"), ("code", "123456")], false),
+    // undo.rs (no link was ever sent: nothing to describe or undo)
+    ep("undo_link", Nobody, &[("token", "0123456789abcdef0123456789abcdef")], false),
+    ep("undo_change", Nobody, &[("token", "0123456789abcdef0123456789abcdef")], false),
 ];
 
 /// Values no field should take: empty, blank, control characters, digits of other scripts,

@@ -16,6 +16,7 @@
 //! | `operations` | `/metrics`, `/healthz`, `/readyz`, JSON logs (issue 13, item 6) |
 //! | `sms_pumping` | the SMS-pumping guard: number types, allow lists, the prefix cap, the country breaker |
 //! | `sso` | Enterprise SSO against a real OpenID Connect provider (`tests/oidc`, Node.js) |
+//! | `undo` | the "Not you?" link of a change notice: the takeover undone, stale, expired, raced links |
 //!
 //! # The helpers (`helpers`, also reachable as `crate::common`)
 //!
@@ -94,3 +95,4 @@ mod operations;
 mod security;
 mod sms_pumping;
 mod sso;
+mod undo;

@@ -158,8 +158,7 @@ impl BindingFlow for AdminBind<'_> {
         Notice {
             email: member.email.clone(),
             text: format!(
-                "The mobile phone number of your account {} ({}) was {} {} by {}, an administrator of the resource directory {}. \
-                 Not you? Contact your directory administrator at once.",
+                "The mobile phone number of your account {} ({}) was {} {} by {}, an administrator of the resource directory {}.",
                 member.display_name,
                 member.account_id,
                 if old.is_some() {
@@ -171,6 +170,7 @@ impl BindingFlow for AdminBind<'_> {
                 self.request.principal.name,
                 self.directory,
             ),
+            not_you: "Not expected? Contact your directory administrator at once.",
         }
     }
 }

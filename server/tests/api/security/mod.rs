@@ -135,6 +135,7 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
         "sign_in" => vec![("account", "alice@example.com"), ("password", PASSWORD)],
         "sign_out" => vec![],
         "forgot_password" => vec![("account", "bob@example.com")],
+        "undo_link" | "undo_change" => vec![("token", "0123456789abcdef0123456789abcdef")],
         "reset_password" => vec![
             ("account", "bob@example.com"),
             ("code", "123456"),
@@ -145,8 +146,9 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
 }
 
 /// Server functions that take no session: signing in and out, and password recovery.
-/// And the second sign-in step, which a pending sign-in's cookie names, and the SSO start.
-const SESSIONLESS: [&str; 7] = [
+/// And the second sign-in step, which a pending sign-in's cookie names, and the SSO start; and
+/// the undo link of a change notice, whose token is its authority.
+const SESSIONLESS: [&str; 9] = [
     "sign_in",
     "sign_out",
     "forgot_password",
@@ -154,6 +156,8 @@ const SESSIONLESS: [&str; 7] = [
     "sign_in_send_code",
     "sign_in_verify",
     "sso_begin",
+    "undo_link",
+    "undo_change",
 ];
 
 fn endpoints() -> Vec<String> {

@@ -11,6 +11,9 @@
 #                                          and prints DIR/ports: MONITOR_PORT NODE1_PORT NODE2_PORT
 #   scripts/ha-postgres.sh state DIR       the monitor's view: node, port, reported/goal state
 #   scripts/ha-postgres.sh primary DIR     the port of the node the monitor holds as primary
+#   scripts/ha-postgres.sh primary-pids DIR
+#                                          that port, its keeper's session id and its postmaster's
+#                                          pid (for a caller that times the kill itself)
 #   scripts/ha-postgres.sh crash-primary DIR
 #                                          kill -9 of the primary's postmaster and of its keeper
 #                                          (a keeper left alive restarts its postmaster within a
@@ -178,14 +181,20 @@ node_of_port() {
   if [ "$1" = "$NODE1_PORT" ]; then echo node1; elif [ "$1" = "$NODE2_PORT" ]; then echo node2; else return 1; fi
 }
 
-cmd_crash_primary() {
+cmd_primary_pids() {
   load_ports
-  local port node pgid postmaster
+  local port node
   port="$(cmd_primary)"
-  [ -n "$port" ] || die "no primary to crash"
+  [ -n "$port" ] || die "no primary"
   node="$(node_of_port "$port")"
-  pgid="$(cat "$DIR/$node.pgid")"
-  postmaster="$(head -n 1 "$DIR/$node/postmaster.pid" 2>/dev/null || true)"
+  echo "$port $(cat "$DIR/$node.pgid") $(head -n 1 "$DIR/$node/postmaster.pid")"
+}
+
+cmd_crash_primary() {
+  local port pgid postmaster
+  read -r port pgid postmaster < <(cmd_primary_pids)
+  local node
+  node="$(node_of_port "$port")"
   # The keeper first, so nothing is left to restart the postmaster; both in the same instant.
   kill -9 -- "-$pgid" 2>/dev/null || true
   if [ -n "$postmaster" ]; then kill -9 "$postmaster" 2>/dev/null || true; fi
@@ -227,13 +236,13 @@ cmd_stop() {
 
 case "${1:-}" in
   install) cmd_install ;;
-  start | state | primary | crash-primary | stop)
+  start | state | primary | primary-pids | crash-primary | stop)
     [ -n "${2:-}" ] || die "usage: $0 $1 DIR"
     DIR="$(realpath -m "$2")"
     "cmd_${1//-/_}"
     ;;
   *)
-    echo "usage: $0 install | start DIR | state DIR | primary DIR | crash-primary DIR | stop DIR" >&2
+    echo "usage: $0 install | start DIR | state DIR | primary DIR | primary-pids DIR | crash-primary DIR | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -91,17 +91,22 @@ impl HaPostgres {
         )
     }
 
-    /// `kill -9` of the primary's postmaster and of its pg_autoctl keeper (which would restart
-    /// it within a second, and no failover would happen): the primary's machine is gone.
-    /// Returns the port of the node killed.
-    pub fn crash_primary(&self) -> u16 {
-        let output = self.script("crash-primary");
-        String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| {
-                panic!("crash-primary: {}", String::from_utf8_lossy(&output.stderr))
-            })
+    /// The primary, ready to be killed at a moment of the caller's choosing (`Crash::now`).
+    pub fn primary_to_crash(&self) -> Crash {
+        let output = self.script("primary-pids");
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let fields: Vec<u32> = text
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or_else(|_| panic!("primary-pids: {text}")))
+            .collect();
+        let [port, keeper_session, postmaster] = fields[..] else {
+            panic!("primary-pids: {text}")
+        };
+        Crash {
+            port: port as u16,
+            keeper_session,
+            postmaster,
+        }
     }
 
     /// The monitor's view: node, port, reported state, goal state, health.
@@ -123,6 +128,29 @@ impl HaPostgres {
             String::from_utf8_lossy(&output.stderr)
         );
         output
+    }
+}
+
+/// The primary's processes: its pg_autoctl keeper's session and its postmaster.
+pub struct Crash {
+    pub port: u16,
+    keeper_session: u32,
+    postmaster: u32,
+}
+
+impl Crash {
+    /// `kill -9` of the postmaster and of the keeper, in one call (the keeper alone would
+    /// restart the postmaster within a second, and no failover would happen): the primary's
+    /// machine is gone. Returns when the signals are sent.
+    pub fn now(&self) {
+        let status = Command::new("kill")
+            .arg("-9")
+            .arg("--")
+            .arg(format!("-{}", self.keeper_session))
+            .arg(self.postmaster.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -9 of the primary: {status}");
     }
 }
 

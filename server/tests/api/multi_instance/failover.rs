@@ -29,6 +29,8 @@ const SHARED: &str = "+8613200132999";
 const MEMBER_SENDS: usize = 130;
 const SEND_TARGET: &str = "+8613100131999";
 const MEMBER_BINDS: usize = 16;
+/// The requests that change a binding.
+const WRITES: [&str; 2] = ["confirm_phone_change", "rd_bind_phone"];
 
 fn owner(k: usize) -> Owner {
     Owner::cn(
@@ -104,6 +106,9 @@ struct Load<'a> {
     cluster: &'a Cluster,
     next: AtomicUsize,
     calls: Mutex<Vec<Call>>,
+    /// Changes and binds sent and not yet answered: the kill waits for a few, so some commits
+    /// are in flight when the primary goes.
+    writes_in_flight: AtomicUsize,
     /// Sends to `SHARED` and the reading of their code, one racer at a time (the outbox does
     /// not say which racer a code of the shared number is for).
     shared: tokio::sync::Mutex<()>,
@@ -124,7 +129,14 @@ impl Load<'_> {
             let instance = self.next.fetch_add(1, Ordering::SeqCst) % 2;
             let target = self.cluster.target(instance);
             let sent = Instant::now();
+            let write = WRITES.contains(&endpoint);
+            if write {
+                self.writes_in_flight.fetch_add(1, Ordering::SeqCst);
+            }
             let reply = post_with_limit(&target, endpoint, form, token).await;
+            if write {
+                self.writes_in_flight.fetch_sub(1, Ordering::SeqCst);
+            }
             let answer = match &reply {
                 Ok(r) => Answer::Status {
                     status: r.status,
@@ -425,6 +437,7 @@ async fn scenario(ha: &HaPostgres) {
         next: AtomicUsize::new(0),
         calls: Mutex::new(Vec::new()),
         shared: tokio::sync::Mutex::new(()),
+        writes_in_flight: AtomicUsize::new(0),
     };
     let next_owner = AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -446,11 +459,17 @@ async fn scenario(ha: &HaPostgres) {
         all.sort_by_key(|(k, _)| *k);
         all
     };
+    let crash = ha.primary_to_crash();
     let killer = async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let port = tokio::task::block_in_place(|| ha.crash_primary());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while load.writes_in_flight.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let in_flight = load.writes_in_flight.load(Ordering::SeqCst);
+        tokio::task::block_in_place(|| crash.now());
         *killed_at.lock().unwrap() = Some(Instant::now());
-        port
+        (crash.port, in_flight)
     };
     let stopper = async {
         // Stop the attempt rounds once the product has answered for a while after the kill.
@@ -466,7 +485,7 @@ async fn scenario(ha: &HaPostgres) {
             }
         }
     };
-    let (changes, sends, binds, rounds, killed_port, ()) = tokio::join!(
+    let (changes, sends, binds, rounds, (killed_port, in_flight), ()) = tokio::join!(
         changes,
         member_sends(&load, &admin),
         member_binds(&load, &admin),
@@ -667,7 +686,7 @@ async fn scenario(ha: &HaPostgres) {
     report(
         "failover of the PostgreSQL primary (pg_auto_failover, kill -9 of postmaster and keeper) under load",
         format!(
-            "requests {} (success {ok}, refusals {refusals}, 503 with Retry-After {} of which sent after the kill {} {unavailable_by_endpoint:?}, 500 0, unanswered 0, slowest {:.2}s); \
+            "changes and binds in flight at the kill {in_flight}; requests {} (success {ok}, refusals {refusals}, 503 with Retry-After {} of which sent after the kill {} {unavailable_by_endpoint:?}, 500 0, unanswered 0, slowest {:.2}s); \
              time to recover {:.2}s (first success after the kill; instance a {:.2}s, b {:.2}s; last 503 {:.2}s after the kill; router switched {:?}); \
              phone changes {OWNERS}: answered success {answered} all whole, applied with the answer lost {applied_unanswered}, refused PhoneBindingLimit {refused}, half-applied 0; \
              number cap: 6 on the shared number; member codes: answered sent {sent}, DailyLimitReached {limited}, challenges/outbox/counter 100/100/100; \

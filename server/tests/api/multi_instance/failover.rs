@@ -9,6 +9,7 @@ use super::*;
 use crate::helpers::Reply;
 use crate::helpers::fixtures::CI;
 use crate::helpers::ha::HaPostgres;
+use crashes::{assert_nothing_unknown_delivered, deliveries, wait_all_delivered};
 use std::sync::Mutex;
 
 /// A request with no answer by then counts as hung (and fails the scenario).
@@ -104,6 +105,8 @@ impl Final {
 /// The clients' side: every request to the instances in turn, every answer kept.
 struct Load<'a> {
     cluster: &'a Cluster,
+    sms: &'a SmsStandIn,
+    smtp: &'a SmtpSink,
     next: AtomicUsize,
     calls: Mutex<Vec<Call>>,
     /// Changes and binds sent and not yet answered: the kill waits for a few, so some commits
@@ -164,23 +167,43 @@ impl Load<'_> {
         }
     }
 
-    /// The newest code queued for `to`, read through the router (patiently: the test's own
-    /// pool meets the failover too).
+    /// The code of the newest code message to `to`: from the outbox while it waits there, else
+    /// from the stand-in it was delivered to (delivery wipes it from the row). Read through the
+    /// router, patiently: the test's own pool meets the failover too.
     async fn code(&self, to: &str) -> String {
         let started = Instant::now();
         loop {
-            let row: Result<Option<(Option<String>,)>, _> = sqlx::query_as(
-                "SELECT code FROM outbox WHERE recipient = $1 AND code IS NOT NULL ORDER BY id DESC LIMIT 1",
+            let row: Result<Option<(i64, Option<String>)>, _> = sqlx::query_as(
+                "SELECT id, code FROM outbox WHERE recipient = $1 AND template = 'verification_code' ORDER BY id DESC LIMIT 1",
             )
             .bind(to)
             .fetch_optional(&self.cluster.db.pool)
             .await;
-            if let Ok(Some((Some(code),))) = row {
+            if let Ok(Some((id, code))) = row
+                && let Some(code) = code.or_else(|| self.delivered_code(id))
+            {
                 return code;
             }
             assert!(started.elapsed() < GIVE_UP, "no code for {to}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    fn delivered_code(&self, id: i64) -> Option<String> {
+        let sms = self
+            .sms
+            .hits()
+            .into_iter()
+            .find(|h| h.out_id == id && h.accepted);
+        let wanted = message_id(id);
+        sms.and_then(|h| h.code).or_else(|| {
+            let mail = self
+                .smtp
+                .mails()
+                .into_iter()
+                .find(|m| m.message_id == wanted);
+            mail.and_then(|m| m.code)
+        })
     }
 
     async fn phone_of(&self, account_id: &str) -> Option<String> {
@@ -415,7 +438,13 @@ async fn attempt_rounds(
 
 async fn scenario(ha: &HaPostgres) {
     let _serial = SERIAL.lock().await;
-    let cluster = Cluster::start_on(&ha.admin_url(), &race_env(), None).await;
+    let sms = SmsStandIn::start().await;
+    let smtp = SmtpSink::start().await;
+    let delivery = Delivery {
+        sms_endpoint: sms.endpoint.clone(),
+        smtp_port: smtp.port,
+    };
+    let cluster = Cluster::start_on(&ha.admin_url(), &race_env(), Some(delivery)).await;
     let primary_before = ha.router.primary().expect("a primary");
     let holders: Vec<Owner> = (1..=4)
         .map(|k| {
@@ -434,6 +463,8 @@ async fn scenario(ha: &HaPostgres) {
 
     let load = Load {
         cluster: &cluster,
+        sms: &sms,
+        smtp: &smtp,
         next: AtomicUsize::new(0),
         calls: Mutex::new(Vec::new()),
         shared: tokio::sync::Mutex::new(()),
@@ -679,6 +710,29 @@ async fn scenario(ha: &HaPostgres) {
     }
     assert!(rounds.len() >= 2, "attempt rounds: {rounds:?}");
 
+    // Delivery: every message reaches its phone or mailbox once. One handed to its provider as
+    // the database went away keeps its claim until the 60 s lease lapses; then an SMS is looked
+    // up (QuerySendDetails), not sent again, and an email may go again with its Message-ID
+    // (SMTP cannot be asked), by which mailboxes drop the copy.
+    let drained = wait_all_delivered(&cluster, Duration::from_secs(150)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let messages = assert_nothing_unknown_delivered(&cluster, &sms, &smtp).await;
+    let (mut once, mut emails_again, mut wrong) = (0, Vec::new(), Vec::new());
+    for (id, channel) in &messages {
+        let got = deliveries(&sms, &smtp, *id, channel);
+        match got.as_slice() {
+            [_] => once += 1,
+            [(_, first), _] if channel == "email" && *first <= recovered => emails_again.push(*id),
+            other => wrong.push(format!("{channel} {id} delivered {} times", other.len())),
+        }
+    }
+    assert!(wrong.is_empty(), "messages lost or sent twice: {wrong:?}");
+    let sms_count = messages.iter().filter(|m| m.1 == "sms").count();
+    // Claimed in a batch when the database went away: they wait for the lease (finding).
+    let held_by_the_lease = cluster
+        .count("SELECT COUNT(*) FROM outbox WHERE sent_at - created_at > 30000")
+        .await;
+
     let tokens: Vec<&str> = vec![admin.as_str()];
     cluster.assert_logs_keep_secrets(&tokens).await;
     let ok = calls.iter().filter(|c| status(c) < 300).count();
@@ -690,7 +744,9 @@ async fn scenario(ha: &HaPostgres) {
              time to recover {:.2}s (first success after the kill; instance a {:.2}s, b {:.2}s; last 503 {:.2}s after the kill; router switched {:?}); \
              phone changes {OWNERS}: answered success {answered} all whole, applied with the answer lost {applied_unanswered}, refused PhoneBindingLimit {refused}, half-applied 0; \
              number cap: 6 on the shared number; member codes: answered sent {sent}, DailyLimitReached {limited}, challenges/outbox/counter 100/100/100; \
-             member binds {}: answered success {}, applied {binds_applied}, whole; attempts: {} rounds, 5 stored each; load {:.1}s",
+             member binds {}: answered success {}, applied {binds_applied}, whole; attempts: {} rounds, 5 stored each; load {:.1}s; \
+             messages {} (sms {sms_count}, email {}) all delivered {:.1}s after the load: exactly once {once}, sms sent twice 0 (lookups {}), \
+             emails sent again with the same Message-ID {}, lost 0; delivered over 30 s late (a claim held by the lease) {held_by_the_lease}",
             calls.len(),
             unavailable.len(),
             unavailable.iter().filter(|c| c.sent >= killed_at).count(),
@@ -715,8 +771,15 @@ async fn scenario(ha: &HaPostgres) {
             binds.iter().filter(|b| **b).count(),
             rounds.len(),
             load_took.as_secs_f64(),
+            messages.len(),
+            messages.len() - sms_count,
+            drained.as_secs_f64(),
+            sms.lookups(),
+            emails_again.len(),
         ),
     );
+    sms.stop();
+    smtp.stop();
 }
 
 /// When the first request sent after `at` answered success.

@@ -377,8 +377,9 @@ async fn member_binds(load: &Load<'_>, admin: &str) -> Vec<bool> {
         let bound = load.call("rd_bind_phone", &form, Some(admin)).await;
         match bound.outcome() {
             Ok(()) => answered.push(true),
-            // A retry after a lost answer: the code was used by the bind that committed.
-            Err(AppError::CodeIncorrectOrExpired) if bound.unavailable > 0 => answered.push(false),
+            // A refused retry after a 503: the first try may have committed (its code is spent,
+            // the number already there) or not; the events checked below tell which.
+            Err(_) if bound.unavailable > 0 => answered.push(false),
             Err(error) => panic!("member bind {j}: {error:?}"),
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

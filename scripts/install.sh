@@ -9,6 +9,8 @@
 #   (3 and 4 build at the same time, in a light release profile: see TOOL_PROFILE below)
 #   5. end2end/node_modules (npm ci; @playwright/test and binaryen's wasm-opt 132)
 #   6. server/tests/oidc/node_modules (npm ci; oidc-provider, the SSO tests' identity provider)
+#   7. pg_auto_failover for PostgreSQL 15 (the failover test's HA cluster, scripts/ha-postgres.sh);
+#      optional: where it cannot be installed the failover test says "skipped" and why
 # Works as root without a terminal (CI=true). Set INSTALL_SKIP_CHROMIUM=1 to skip step 1.
 set -euo pipefail
 
@@ -218,6 +220,13 @@ else
   say "server/tests/oidc: npm ci (oidc-provider)"
   (cd "$OIDC" && CI=true npm ci --no-audit --no-fund --loglevel=error)
   oidc_fingerprint >"$OIDC_STAMP"
+fi
+
+# --- 7. pg_auto_failover (optional) ---------------------------------------------------------------
+if "$ROOT/scripts/ha-postgres.sh" install; then
+  say "pg_auto_failover: present ($(pg_autoctl --version 2>/dev/null | head -n 1))"
+else
+  say "pg_auto_failover: cannot be installed here; the PostgreSQL failover test will be skipped"
 fi
 
 say "done"

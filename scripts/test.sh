@@ -3,7 +3,9 @@
 #   unit      cargo test -p app --features ssr --lib
 #   sqlite    cargo test -p server            (APP_TEST_BACKEND=sqlite)
 #   postgres  cargo test -p server            (APP_TEST_BACKEND=postgres, APP_TEST_PG_URL; starts the
-#                                             local PostgreSQL cluster when it does not answer)
+#                                             local PostgreSQL cluster when it does not answer; the
+#                                             failover scenario starts and removes its own
+#                                             pg_auto_failover cluster, scripts/ha-postgres.sh)
 #   e2e       cargo leptos end-to-end         (debug build; Playwright in Debian's Chromium against a
 #                                             development server on a fresh temporary SQLite database)
 #   embed     the one-binary server           (the site e2e built, compiled into a debug server with

@@ -12,7 +12,7 @@
 //! | `database_gone` | a database that cannot write answers 503 with `Retry-After` and recovers (issue 15, item 5) |
 //! | `security` | issue 5's checks: sessions, CSRF, cookies, codes, enumeration, logs |
 //! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
-//! | `multi_instance` | two real `server` processes on one database: races, crashes, outages |
+//! | `multi_instance` | two real `server` processes on one database: races, crashes, outages; `failover`: a PostgreSQL primary killed under load (issue 15) |
 //! | `operations` | `/metrics`, `/healthz`, `/readyz`, JSON logs (issue 13, item 6) |
 //! | `sms_pumping` | the SMS-pumping guard: number types, allow lists, the prefix cap, the country breaker |
 //! | `sso` | Enterprise SSO against a real OpenID Connect provider (`tests/oidc`, Node.js) |
@@ -51,13 +51,17 @@
 //!   `wrong_code`.
 //! - `helpers::metrics` — `TestApp::scrape()` (`GET /metrics`, open in development on loopback)
 //!   and `Scrape::{parse, get, count, all, report_lines}` over its samples.
-//! - `helpers::processes` — `Cluster::{start, start_n, target, call, via, sign_in, latest_code,
+//! - `helpers::processes` — `Cluster::{start, start_n, start_on, target, call, via, sign_in, latest_code,
 //!   scalar, count, phone_of, bindings_of, insert_owners, assert_binding_counts_consistent,
 //!   assert_logs_keep_secrets}`, `Owner::cn`, `Instance::{kill9, restart, log}`, `Target::{call, try_call}`,
 //!   the SMS and SMTP stand-ins, `snapshot`/`assert_same`, `server_fn_endpoints`. The processes
 //!   run the `server` binary cargo builds for this test target (`CARGO_BIN_EXE_server`), or
 //!   `APP_TEST_SERVER_BIN` when set (a target directory shared by several checkouts holds the
 //!   `server` of whichever built last).
+//! - `helpers::ha` — `HaPostgres::{start, admin_url, primary_to_crash, state}` (a pg_auto_failover
+//!   monitor, primary and standby from `scripts/ha-postgres.sh`; `Err` = skip, with the reason),
+//!   `Crash::now` (`kill -9` of the primary), `Router::{primary, switches}` (the read-write router
+//!   in front, since sqlx takes one host); `TestDb::create_on(admin_url)` makes a database there.
 //! - `helpers::smtp` — the relay side of every SMTP stand-in: `start(limit, keep)` answers each
 //!   sender and hands `keep` every message it receives.
 //!

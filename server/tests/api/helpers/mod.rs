@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod ha;
 pub mod metrics;
 pub mod processes;
 pub mod smtp;
@@ -41,40 +42,48 @@ pub fn pg_admin_url() -> String {
 /// A database that exists for one test and is removed when it ends, pass or fail.
 pub enum TestDb {
     Sqlite { dir: std::path::PathBuf },
-    Postgres { name: String },
+    Postgres { name: String, admin: String },
 }
 
 impl TestDb {
     pub async fn create() -> (TestDb, String) {
-        let id = uuid::Uuid::new_v4().simple().to_string();
         if backend() == "postgres" {
-            let name = format!("console_test_{id}");
-            let mut admin = sqlx::postgres::PgConnection::connect(&pg_admin_url())
-                .await
-                .expect("PostgreSQL at APP_TEST_PG_URL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let _ = admin.close().await;
-            let base = pg_admin_url();
-            let url = match base.rfind('/') {
-                Some(i)
-                    if base[..i].contains('@')
-                        || base[..i].ends_with(':')
-                        || base[..i].contains("//") =>
-                {
-                    format!("{}/{name}", &base[..i])
-                }
-                _ => format!("{base}/{name}"),
-            };
-            (TestDb::Postgres { name }, url)
+            TestDb::create_on(&pg_admin_url()).await
         } else {
+            let id = uuid::Uuid::new_v4().simple().to_string();
             let dir = std::env::temp_dir().join(format!("console-test-{id}"));
             std::fs::create_dir_all(&dir).unwrap();
             let url = format!("sqlite://{}/test.sqlite", dir.display());
             (TestDb::Sqlite { dir }, url)
         }
+    }
+
+    /// A fresh database on the PostgreSQL server that `admin_url` reaches (a superuser's URL to
+    /// any of its databases): APP_TEST_PG_URL's, or another server's, such as the failover tests'.
+    pub async fn create_on(admin_url: &str) -> (TestDb, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("console_test_{id}");
+        let mut admin = sqlx::postgres::PgConnection::connect(admin_url)
+            .await
+            .expect("PostgreSQL at the admin URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        let base = admin_url;
+        let url = match base.rfind('/') {
+            Some(i)
+                if base[..i].contains('@')
+                    || base[..i].ends_with(':')
+                    || base[..i].contains("//") =>
+            {
+                format!("{}/{name}", &base[..i])
+            }
+            _ => format!("{base}/{name}"),
+        };
+        let admin = admin_url.to_string();
+        (TestDb::Postgres { name, admin }, url)
     }
 }
 
@@ -84,8 +93,8 @@ impl Drop for TestDb {
             TestDb::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            TestDb::Postgres { name } => {
-                let name = name.clone();
+            TestDb::Postgres { name, admin } => {
+                let (name, admin) = (name.clone(), admin.clone());
                 // Drop runs inside the test's runtime: do the async work on a thread of its own.
                 let _ = std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
@@ -93,9 +102,7 @@ impl Drop for TestDb {
                         .build()
                         .unwrap();
                     rt.block_on(async move {
-                        if let Ok(mut admin) =
-                            sqlx::postgres::PgConnection::connect(&pg_admin_url()).await
-                        {
+                        if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin).await {
                             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                                 "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                             )))

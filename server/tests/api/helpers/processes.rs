@@ -275,6 +275,27 @@ impl Cluster {
         delivery: Option<Delivery>,
     ) -> Cluster {
         let (test_db, url) = TestDb::create().await;
+        Cluster::start_in(test_db, url, n, env, delivery).await
+    }
+
+    /// Two instances on a fresh database of the PostgreSQL server behind `admin_url` (a
+    /// superuser's URL), rather than APP_TEST_PG_URL's: the failover tests' HA cluster.
+    pub async fn start_on(
+        admin_url: &str,
+        env: &[(String, String)],
+        delivery: Option<Delivery>,
+    ) -> Cluster {
+        let (test_db, url) = TestDb::create_on(admin_url).await;
+        Cluster::start_in(test_db, url, 2, env, delivery).await
+    }
+
+    async fn start_in(
+        test_db: TestDb,
+        url: String,
+        n: usize,
+        env: &[(String, String)],
+        delivery: Option<Delivery>,
+    ) -> Cluster {
         let log_dir =
             std::env::temp_dir().join(format!("console-cluster-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&log_dir).unwrap();

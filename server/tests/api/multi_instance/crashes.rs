@@ -10,7 +10,7 @@ fn sender_of(from: &str) -> String {
 }
 
 /// Waits (bounded) until no message of the outbox is still to be delivered.
-async fn wait_all_delivered(cluster: &Cluster, limit: Duration) -> Duration {
+pub(super) async fn wait_all_delivered(cluster: &Cluster, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let pending = cluster
@@ -86,7 +86,12 @@ async fn new_number_code(cluster: &Cluster, sms: &SmsStandIn, number: &str) -> S
     panic!("no code for {number} in the outbox or at the SMS stand-in")
 }
 
-fn deliveries(sms: &SmsStandIn, smtp: &SmtpSink, id: i64, channel: &str) -> Vec<(String, Instant)> {
+pub(super) fn deliveries(
+    sms: &SmsStandIn,
+    smtp: &SmtpSink,
+    id: i64,
+    channel: &str,
+) -> Vec<(String, Instant)> {
     if channel == "sms" {
         sms.hits()
             .iter()
@@ -104,7 +109,7 @@ fn deliveries(sms: &SmsStandIn, smtp: &SmtpSink, id: i64, channel: &str) -> Vec<
 }
 
 /// Every message the stand-ins got belongs to the outbox; returns (messages, channels count).
-async fn assert_nothing_unknown_delivered(
+pub(super) async fn assert_nothing_unknown_delivered(
     cluster: &Cluster,
     sms: &SmsStandIn,
     smtp: &SmtpSink,

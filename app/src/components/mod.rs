@@ -34,6 +34,39 @@ pub fn mark_hydrated() {
     });
 }
 
+/// Gives the focus back, when the calling component goes away (a dialog closes), to whatever had
+/// it when the component was made: the button that opened the dialog.
+pub fn return_focus_on_close() {
+    #[cfg(feature = "hydrate")]
+    {
+        let opener = send_wrapper::SendWrapper::new(document().active_element());
+        on_cleanup(move || {
+            use wasm_bindgen::JsCast;
+            if let Some(opener) = opener.take()
+                && opener.is_connected()
+                && let Some(opener) = opener.dyn_ref::<web_sys::HtmlElement>()
+            {
+                let _ = opener.focus();
+            }
+        });
+    }
+}
+
+/// A dialog's focus: put the reference on its `<section role="dialog" tabindex="-1">`. When the
+/// dialog opens the focus moves into it, so a keyboard or screen-reader user is where the dialog
+/// is; when it closes the focus goes back to the button that opened it.
+pub fn dialog_focus() -> NodeRef<leptos::html::Section> {
+    let node = NodeRef::<leptos::html::Section>::new();
+    return_focus_on_close();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(dialog) = node.get() {
+            let _ = dialog.focus();
+        }
+    });
+    node
+}
+
 /// The error of the last attempt, announced to screen readers.
 #[component]
 pub fn ErrorAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {

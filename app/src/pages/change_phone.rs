@@ -26,10 +26,11 @@ pub fn ChangePhoneFlow(
     on_changed: Callback<()>,
     #[prop(default = None)] options: Option<IdentityOptions>,
 ) -> impl IntoView {
+    let focus = crate::components::dialog_focus();
     let me = expect_context::<Me>();
     if !me.is_owner() {
         return view! {
-            <section class="card flow" role="dialog" aria-labelledby="change-title">
+            <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="change-title">
                 <h2 id="change-title">"Change your mobile phone number"</h2>
                 <p class="alert" role="alert">{OWNER_ONLY}</p>
                 <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
@@ -39,7 +40,7 @@ pub fn ChangePhoneFlow(
     }
     let options = load(|| (), options, |_| get_identity_options());
     view! {
-        <section class="card flow" role="dialog" aria-labelledby="change-title">
+        <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="change-title">
             <h2 id="change-title">"Change your mobile phone number"</h2>
             {move || match options.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),

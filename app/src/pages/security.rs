@@ -164,6 +164,7 @@ fn SecuritySettings(
 /// password alone), then the secret, shown once, and its first code.
 #[component]
 fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
+    let focus = crate::components::dialog_focus();
     let me = expect_context::<Me>();
     let error = RwSignal::new(None::<AppError>);
     let begin = ServerAction::<BeginTotp>::new();
@@ -177,7 +178,7 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
         begin.dispatch(BeginTotp {});
     });
     view! {
-        <section class="card flow" role="dialog" aria-labelledby="totp-title">
+        <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="totp-title">
             <h2 id="totp-title">"Bind an authenticator"</h2>
             {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
             {me.is_owner().then(|| view! {
@@ -217,6 +218,7 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
 
 #[component]
 fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
+    let focus = crate::components::dialog_focus();
     let me = expect_context::<Me>();
     // The identity step's choices; after it, the unbind itself.
     let options = load(|| (), None, |_| get_identity_options());
@@ -228,7 +230,7 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
         unbind.dispatch(UnbindTotp {});
     });
     view! {
-        <section class="card flow" role="dialog" aria-labelledby="unbind-title">
+        <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="unbind-title">
             <h2 id="unbind-title">"Unbind the authenticator"</h2>
             {if me.is_owner() {
                 view! {
@@ -257,6 +259,7 @@ fn LogonProtectionFlow(
     on_close: Callback<()>,
     on_changed: Callback<()>,
 ) -> impl IntoView {
+    let focus = crate::components::dialog_focus();
     let me = expect_context::<Me>();
     let options = load(|| (), None, |_| get_identity_options());
     let verified = RwSignal::new(false);
@@ -278,7 +281,7 @@ fn LogonProtectionFlow(
         }
     };
     view! {
-        <section class="card flow" role="dialog" aria-labelledby="logon-title">
+        <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="logon-title">
             <h2 id="logon-title">"Logon protection"</h2>
             {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
             {me.is_owner().then(|| view! {
@@ -312,6 +315,7 @@ fn LogonProtectionFlow(
 /// The appeal: the number to bind, a contact email confirmed by a code sent to it, and the reason.
 #[component]
 fn AppealForm(on_close: Callback<()>) -> impl IntoView {
+    let focus = crate::components::dialog_focus();
     let me = expect_context::<Me>();
     let action = ServerAction::<FileAppeal>::new();
     let error = RwSignal::new(None::<AppError>);
@@ -322,7 +326,7 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
     // Only a filed appeal replaces the form: a refused one keeps what was typed.
     let filed = Memo::new(move |_| action.value().get().and_then(Result::ok));
     view! {
-        <section class="card flow" role="dialog" aria-labelledby="appeal-title">
+        <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="appeal-title">
             <h2 id="appeal-title">"File an appeal"</h2>
             {if !me.is_owner() {
                 view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()

@@ -234,6 +234,7 @@ fn MemberRow(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
 #[component]
 fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
     let open = RwSignal::new(false);
+    let button = NodeRef::<leptos::html::Button>::new();
     let menu_id = format!("rd-actions-{}", member.account_id);
     let menu = {
         let menu_id = menu_id.clone();
@@ -246,6 +247,10 @@ fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
                             type="button"
                             role="menuitem"
                             on:click=move |_| {
+                                // The menu goes away: the dialog gives the focus back to its button.
+                                if let Some(button) = button.get_untracked() {
+                                    let _ = button.focus();
+                                }
                                 open.set(false);
                                 dialogs.open(member.clone());
                             }
@@ -269,6 +274,7 @@ fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
             <button
                 type="button"
                 class="rd-actions"
+                node_ref=button
                 aria-haspopup="menu"
                 aria-controls=menu_id
                 aria-expanded=move || open.get().to_string()

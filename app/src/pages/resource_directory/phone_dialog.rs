@@ -92,6 +92,7 @@ fn PhoneDialog(
     on_close: Callback<()>,
     on_done: Callback<MemberView>,
 ) -> impl IntoView {
+    crate::components::return_focus_on_close();
     let modify = member.masked_phone.is_some();
     let phone = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());

@@ -1,10 +1,14 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { settle, signIn } from './helpers';
 
 // Accessibility (issue 14, item 6): every page, and every dialog once opened, passes axe-core
 // (WCAG 2.1 A and AA rules) with no violation; a dialog takes the focus when it opens and gives
-// it back to the button that opened it when it closes.
+// it back to the button that opened it when it closes. Each page is also photographed at desktop
+// and phone width (issue 14, item 7): the pictures are attached to the report, and with
+// SCREENSHOTS_DIR set they are written there too (README's come from such a run).
 
 const OVERVIEW = /\/overview(?:[?#]|$)/;
 
@@ -18,10 +22,33 @@ async function expectNoViolations(page: Page, what: string): Promise<void> {
   expect.soft(found, `axe on ${what}`).toEqual([]);
 }
 
+const WIDTHS = [
+  { name: 'desktop', width: 1280, height: 800 },
+  { name: 'phone', width: 390, height: 844 },
+];
+
+/** Full-page pictures of what the page shows now, at each width, attached to the report. */
+async function photograph(page: Page, name: string): Promise<void> {
+  const initial = page.viewportSize();
+  for (const size of WIDTHS) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    const file = `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'root'}-${size.name}.png`;
+    const picture = await page.screenshot({ fullPage: true });
+    await test.info().attach(file, { body: picture, contentType: 'image/png' });
+    if (process.env.SCREENSHOTS_DIR) {
+      const path = `${process.env.SCREENSHOTS_DIR}/${file}`;
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, picture);
+    }
+  }
+  if (initial) await page.setViewportSize(initial);
+}
+
 async function visit(page: Page, path: string): Promise<void> {
   await page.goto(path);
   await settle(page);
   await expectNoViolations(page, path);
+  await photograph(page, path);
 }
 
 /** Opens a dialog with `open` (a click on `opener`, unless given), checks it with axe and that it
@@ -40,6 +67,7 @@ async function checkDialog(
     .poll(() => dialog.evaluate((d) => d.contains(document.activeElement)), { message: `focus moves into "${name}"` })
     .toBeTruthy();
   await expectNoViolations(page, `the dialog "${name}"`);
+  await photograph(page, `dialog ${name}`);
   await dialog.getByRole('button', { name: opts.close ?? 'Close', exact: true }).click();
   await expect(dialog).toHaveCount(0);
   await expect(opts.returnTo ?? opener).toBeFocused();
@@ -80,6 +108,17 @@ test("the directory administrator's pages and dialogs pass axe", async ({ page }
     },
     close: 'Cancel',
   });
+  // At phone width the rows turn into cards: every Actions button is in reach without
+  // scrolling sideways, and its menu opens.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const button of await page.getByRole('button', { name: 'Actions', exact: true }).all()) {
+    const box = (await button.boundingBox())!;
+    expect(box.x + box.width, 'an Actions button inside a 390 px wide screen').toBeLessThanOrEqual(390);
+  }
+  await actions.click();
+  await expect(row.getByRole('menuitem', { name: 'Bind Mobile Phone Number' })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await page.setViewportSize({ width: 1280, height: 800 });
   await visit(page, '/resource-directory/members/2000000000000009');
   await checkDialog(page, page.getByRole('button', { name: 'Modify', exact: true }), 'Modify the security phone number', {
     close: 'Cancel',

@@ -212,17 +212,19 @@ fn MemberRow(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
         .unwrap_or(&member.joined_at)
         .to_string();
     view! {
+        // Each cell names its column (`data-label`): at phone width the rows become cards that
+        // show the names, since the header row no longer sits above them.
         <tr>
-            <td>{member.display_name.clone()}</td>
-            <td>
+            <td data-label="Display Name">{member.display_name.clone()}</td>
+            <td data-label="Account ID">
                 <a href=href>{member.account_id.clone()}</a>
             </td>
-            <td>{member.member_type.label()}</td>
-            <td>{member.folder_name.clone()}</td>
-            <td>{member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</td>
-            <td>{status_label(&member.status)}</td>
-            <td>{joined}</td>
-            <td>
+            <td data-label="Type">{member.member_type.label()}</td>
+            <td data-label="Folder">{member.folder_name.clone()}</td>
+            <td data-label="Mobile Phone Number">{member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</td>
+            <td data-label="Status">{status_label(&member.status)}</td>
+            <td data-label="Joined">{joined}</td>
+            <td data-label="Actions">
                 <ActionsMenu member dialogs/>
             </td>
         </tr>

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 
 pub fn services() -> AppResult<Services> {
     use_context::<Services>().ok_or_else(|| {
-        tracing::error!("services missing from the server function context");
+        // Which request (if any) ran a server function outside the context the router provides.
+        let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_string());
+        tracing::error!(?path, "services missing from the server function context");
         AppError::Internal
     })
 }

@@ -165,10 +165,12 @@ pub struct IdentityOptions {
 }
 
 /// The answer to a code request: when the code dies, and when the button may be pressed again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeSent {
     pub expires_in_secs: i64,
     pub resend_after_secs: i64,
+    /// Where the code went, masked.
+    pub sent_to: String,
 }
 
 /// A new authenticator's secret, shown once while binding.

@@ -111,6 +111,8 @@ export async function enterNewNumberAndConfirm(
   await expect(resend).toBeVisible();
   await expect(resend).toBeDisabled();
   await expect(page.getByRole('button', { name: 'Get Verification Code', exact: true })).toHaveCount(0);
+  // Where the code went, masked, and its lifetime counting down (issue 14, item 5).
+  await expect(dialog.getByText(new RegExp(`^The code was sent to ${number.masked.replace(/[*+]/g, '\\$&')}\\. It expires in [45]:\\d\\d\\.$`))).toBeVisible();
 
   const code = await latestCode(request, number.e164, { since });
   await page.getByLabel('Verification code', { exact: true }).fill(code);

@@ -113,10 +113,7 @@ pub async fn send_appeal_code(contact_email: String) -> Result<CodeSent, AppErro
     }
     let sent = crate::ssr::appeals::send_contact_code(&services, &principal, &meta, &contact_email)
         .await?;
-    Ok(CodeSent {
-        expires_in_secs: (sent.expires_at_ms - services.now_ms()) / 1000,
-        resend_after_secs: sent.resend_after_secs,
-    })
+    Ok(crate::api::phone::code_sent(sent, services.now_ms()))
 }
 
 /// Appeal, step 2: filed only with the code sent to its contact email.

@@ -70,10 +70,7 @@ pub async fn rd_send_code(account_id: String, phone: String) -> Result<CodeSent,
     let account_id = crate::domain::AccountId::parse(&account_id)?;
     let request = MemberNumber::new(&principal, &meta, Via::Console, &account_id, &phone);
     let sent = directory::send_code(&services, &request).await?;
-    Ok(CodeSent {
-        expires_in_secs: (sent.expires_at_ms - services.now_ms()) / 1000,
-        resend_after_secs: sent.resend_after_secs,
-    })
+    Ok(crate::api::phone::code_sent(sent, services.now_ms()))
 }
 
 /// Binds or modifies the member's number with the code sent to it (**OK** / **Confirm the modification**).

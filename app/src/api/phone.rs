@@ -27,6 +27,7 @@ pub(crate) fn code_sent(sent: crate::ssr::verification::SentCode, now_ms: i64) -
     CodeSent {
         expires_in_secs: (sent.expires_at_ms - now_ms) / 1000,
         resend_after_secs: sent.resend_after_secs,
+        sent_to: sent.sent_to,
     }
 }
 

@@ -9,24 +9,41 @@ use crate::model::CodeSent;
 use leptos::prelude::*;
 use std::future::Future;
 
-/// What a send answered, as far as the button cares: how long until it may be pressed again,
-/// when the server says so.
+/// What a send answered, as far as the field cares: how long until the button may be pressed
+/// again, and where the code went and for how long it lives, when the server says so.
 pub trait SendAnswer {
     fn resend_after_secs(&self) -> Option<i64>;
+    /// The masked destination and the seconds the code lives.
+    fn delivery(&self) -> Option<(String, i64)>;
 }
 
 impl SendAnswer for CodeSent {
     fn resend_after_secs(&self) -> Option<i64> {
         Some(self.resend_after_secs)
     }
+
+    fn delivery(&self) -> Option<(String, i64)> {
+        Some((self.sent_to.clone(), self.expires_in_secs))
+    }
 }
 
 /// Password recovery answers alike whether or not a code went out (so it does not tell that an
-/// account exists), and so names no wait.
+/// account exists), and so names no wait and no destination.
 impl SendAnswer for () {
     fn resend_after_secs(&self) -> Option<i64> {
         None
     }
+
+    fn delivery(&self) -> Option<(String, i64)> {
+        None
+    }
+}
+
+/// A send's answer, reduced to what the field shows.
+#[derive(Clone)]
+struct Sent {
+    wait: Option<i64>,
+    delivery: Option<(String, i64)>,
 }
 
 /// Seconds left before a code may be requested again, ticking down once a second in the browser.
@@ -61,6 +78,18 @@ impl Countdown {
 
     fn running(&self) -> bool {
         self.left.get() > 0
+    }
+
+    /// Where the code went and how long it still lives: "… It expires in 4:59." while it lives.
+    fn lifetime_line(&self, to: &str) -> String {
+        match self.left.get() {
+            0 => format!("The code sent to {to} has expired. Request a new one."),
+            n => format!(
+                "The code was sent to {to}. It expires in {}:{:02}.",
+                n / 60,
+                n % 60
+            ),
+        }
     }
 
     /// `idle` until the first send, "Resend (59s)" while counting, then "Resend".
@@ -114,7 +143,12 @@ where
     // Only this closure is generic: the field itself is built once for every flow.
     let action = Action::new(move |_: &()| {
         let answer = send();
-        async move { answer.await.map(|a| a.resend_after_secs()) }
+        async move {
+            answer.await.map(|a| Sent {
+                wait: a.resend_after_secs(),
+                delivery: a.delivery(),
+            })
+        }
     });
     view! { <CodeField id get_label action code error sent can_send name/> }
 }
@@ -123,7 +157,7 @@ where
 fn CodeField(
     id: String,
     get_label: &'static str,
-    action: Action<(), AppResult<Option<i64>>>,
+    action: Action<(), AppResult<Sent>>,
     code: RwSignal<String>,
     error: RwSignal<Option<AppError>>,
     sent: RwSignal<bool>,
@@ -131,16 +165,25 @@ fn CodeField(
     name: Option<&'static str>,
 ) -> impl IntoView {
     let countdown = Countdown::new();
+    // Where the last code went, and the seconds it has left (issue 14, item 5).
+    let lifetime = Countdown::new();
+    let sent_to = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
     let sms_listener = web_otp::Listener::new(code);
     Effect::new(move |_| {
         if !sent.get() {
             countdown.start(0);
+            lifetime.start(0);
+            sent_to.set(None);
         }
     });
     Effect::new(move |_| match action.value().get() {
-        Some(Ok(wait)) => {
-            countdown.start(wait.unwrap_or(0));
+        Some(Ok(answer)) => {
+            countdown.start(answer.wait.unwrap_or(0));
+            if let Some((to, secs)) = answer.delivery {
+                sent_to.set(Some(to));
+                lifetime.start(secs);
+            }
             sent.set(true);
             error.set(None);
             #[cfg(feature = "hydrate")]
@@ -185,6 +228,9 @@ fn CodeField(
                 </Show>
             </div>
         </div>
+        {move || sent_to.get().map(|to| view! {
+            <p class="muted code-sent">{move || lifetime.lifetime_line(&to)}</p>
+        })}
         <ErrorAlert error/>
     }
 }

@@ -90,9 +90,6 @@ pub fn IdentityStep(
             sent
             can_send=Signal::derive(move || method.get() != "totp")
         />
-        <Show when=move || sent.get()>
-            <p class="muted">"The code was sent. It is valid for 5 minutes."</p>
-        </Show>
         <button type="button" class="primary" disabled=move || verify.pending().get()
             on:click=move |_| {
                 verify.dispatch(VerifyIdentity { method: method.get_untracked(), code: code.get_untracked(), intent: intent.to_string() });

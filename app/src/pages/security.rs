@@ -356,9 +356,6 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                                     <CodeEntry id="appeal-code" get_label="Get verification code"
                                         send=move || send_appeal_code(email.get_untracked())
                                         code error sent=sent_once name="code"/>
-                                    <Show when=move || sent_once.get()>
-                                        <p class="muted">"The code was sent to the contact email. It is valid for 5 minutes."</p>
-                                    </Show>
                                 </div>
                                 <div class="field">
                                     <label for="appeal-reason">"Reason"</label>

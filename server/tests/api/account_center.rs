@@ -184,6 +184,10 @@ async fn same_number_wrong_region_and_a_full_number_are_refused_before_any_code(
     assert_eq!(app.outbox_count("+8613912345678").await, 0);
     let us: String = app.check_new_phone(&bob, "4155550123").await.ok();
     assert_eq!(us, "+1 415***0123");
+    // The answer names where the code went, masked, and how long it lives (issue 14, item 5).
+    let sent: CodeSent = app.send_new_phone_code(&bob, "4155550123").await.ok();
+    assert_eq!(sent.sent_to, "+1 415***0123");
+    assert_eq!(sent.expires_in_secs, 300);
     app.stop().await;
 }
 

@@ -117,10 +117,12 @@ pub struct CodeRequest<'a> {
     pub client_ip: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentCode {
     pub expires_at_ms: i64,
     pub resend_after_secs: i64,
+    /// Where the code went, masked as the pages show it (`+86 135****5678`, `a***@example.com`).
+    pub sent_to: String,
 }
 
 fn mac(
@@ -262,9 +264,14 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
         .metrics
         .code_sent(request.purpose.as_str(), request.channel.as_str());
     tracing::info!("verification code queued");
+    let sent_to = match request.channel {
+        Channel::Sms => crate::domain::phone::mask_e164(request.target),
+        Channel::Email => crate::domain::mask::mask_email(request.target),
+    };
     Ok(SentCode {
         expires_at_ms: expires_at,
         resend_after_secs: limits.resend_interval_secs,
+        sent_to,
     })
 }
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { signIn } from './helpers';
+import { settle, signIn } from './helpers';
 
 // Issue 13, tried as a new user would: Acme's owner creates an AccessKey for its RAM user
 // rd-admin@acme on the RAM users page, and a Python script using the official Alibaba Cloud SDK
@@ -53,6 +53,7 @@ test('the owner creates an AccessKey for rd-admin@acme and the official SDK bind
   await signIn(page, 'admin@acme.example');
   await expect(page).toHaveURL(/\/overview(?:[?#]|$)/);
   await page.goto('/ram/users');
+  await settle(page);
   const user = page.getByRole('region', { name: 'RAM user rd-admin', exact: true });
   await expect(user).toBeVisible();
   await user.getByRole('button', { name: 'Create AccessKey', exact: true }).click();

@@ -36,6 +36,35 @@ async fn server_fn_handler(
     handle_server_fns_with_context(move || provide_context(services.clone()), request).await
 }
 
+/// Leptos 0.8 now and then renders a page without the contexts its route provided (the same
+/// symptom as "services missing from the server function context"; seen on about one page load
+/// in a hundred in the end-to-end suite, around requests the browser abandoned). Such a page has
+/// no Content-Security-Policy of its own, so its script nonce is not allowed (the guard adds the
+/// strict policy) and its islands never hydrate: a dead page. A page GET is only a render, so
+/// one that comes back without its policy is rendered once more.
+async fn rerender_without_policy(request: Request, next: axum::middleware::Next) -> Response {
+    if request.method() != http::Method::GET {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let again = Request::from_parts(parts.clone(), Body::empty());
+    let first = next.clone().run(Request::from_parts(parts, body)).await;
+    let html = first
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html
+        || first
+            .headers()
+            .contains_key(http::header::CONTENT_SECURITY_POLICY)
+    {
+        return first;
+    }
+    tracing::warn!(path = %again.uri().path(), "page rendered without its context; rendered again");
+    next.run(again).await
+}
+
 /// Leptos answers every server-function error with 500 (and a `serverfnerror` header). The body
 /// is the `AppError`, so answer with the status it stands for instead (400 bad input, 401, 403,
 /// 404, 429; 500 only for a failure on our side): clients, proxies and logs can then tell a
@@ -128,12 +157,14 @@ fn with_pages(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
     #[cfg(feature = "embed-site")]
     let not_found = site::embedded_first(not_found);
-    router
+    let pages = Router::new()
         .leptos_routes_with_context(state, routes, context, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(rerender_without_policy));
+    router.merge(pages)
 }
 
 /// A running server and its workers; dropping `shutdown` stops them.
@@ -305,4 +336,77 @@ fn serve(
             tracing::error!(%error, "server stopped");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::ServiceExt;
+
+    /// A page route whose first render loses its policy, as Leptos's sometimes does.
+    fn flaky_pages(renders: Arc<AtomicUsize>, content_type: &'static str) -> Router {
+        let page = move || {
+            let renders = renders.clone();
+            async move {
+                let first = renders.fetch_add(1, Ordering::SeqCst) == 0;
+                let mut response =
+                    ([(http::header::CONTENT_TYPE, content_type)], "<html>").into_response();
+                if !first {
+                    response.headers_mut().insert(
+                        http::header::CONTENT_SECURITY_POLICY,
+                        http::HeaderValue::from_static("script-src 'nonce-x'"),
+                    );
+                }
+                response
+            }
+        };
+        Router::new()
+            .route("/page", get(page.clone()).post(page))
+            .layer(axum::middleware::from_fn(rerender_without_policy))
+    }
+
+    async fn call(router: Router, method: http::Method) -> Response {
+        let request = Request::builder()
+            .method(method)
+            .uri("/page")
+            .body(Body::empty())
+            .unwrap();
+        router.oneshot(request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_rendered_without_its_policy_is_rendered_once_more() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let response = call(
+            flaky_pages(renders.clone(), "text/html; charset=utf-8"),
+            http::Method::GET,
+        )
+        .await;
+        assert!(
+            response
+                .headers()
+                .contains_key(http::header::CONTENT_SECURITY_POLICY)
+        );
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn only_a_page_get_is_rendered_again() {
+        let posted = Arc::new(AtomicUsize::new(0));
+        let response = call(flaky_pages(posted.clone(), "text/html"), http::Method::POST).await;
+        assert!(
+            !response
+                .headers()
+                .contains_key(http::header::CONTENT_SECURITY_POLICY)
+        );
+        assert_eq!(posted.load(Ordering::SeqCst), 1);
+        let file = Arc::new(AtomicUsize::new(0));
+        call(
+            flaky_pages(file.clone(), "application/wasm"),
+            http::Method::GET,
+        )
+        .await;
+        assert_eq!(file.load(Ordering::SeqCst), 1);
+    }
 }

@@ -12,7 +12,8 @@ pub fn services() -> AppResult<Services> {
         // Which request (if any) ran a server function outside the context the router provides.
         let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_string());
         tracing::error!(?path, "services missing from the server function context");
-        AppError::Internal
+        // Nothing was read or changed: the same call in a moment finds its context.
+        AppError::Unavailable
     })
 }
 

@@ -58,6 +58,7 @@ test('Bob turns on SMS logon protection, signs in with the code to his phone, an
   await signIn(page, BOB.email);
   await expect(page).toHaveURL(OVERVIEW);
   await page.goto('/security');
+  await settle(page);
   await expect(protectionRow(page).locator('.setting-value')).toHaveText('Off');
   await setProtection(page, request, 'Original mobile phone number', BOB.phone, 'SMS code to the bound phone');
 

@@ -37,32 +37,64 @@ async fn server_fn_handler(
 }
 
 /// Leptos 0.8 now and then renders a page without the contexts its route provided (the same
-/// symptom as "services missing from the server function context"; seen on about one page load
-/// in a hundred in the end-to-end suite, around requests the browser abandoned). Such a page has
-/// no Content-Security-Policy of its own, so its script nonce is not allowed (the guard adds the
-/// strict policy) and its islands never hydrate: a dead page. A page GET is only a render, so
-/// one that comes back without its policy is rendered once more.
-async fn rerender_without_policy(request: Request, next: axum::middleware::Next) -> Response {
+/// symptom as "services missing from the server function context", `path=None`). In the
+/// end-to-end suite it follows a page the browser left while it was still loading (a second
+/// `goto` of the same page): a render dropped half-way seems to take its neighbours' contexts
+/// with it (leptos-rs/leptos#4698). Such a page has no Content-Security-Policy of its own, so the
+/// guard's strict policy blocks its script nonce and its islands never hydrate: a dead page.
+///
+/// So a page GET renders in a task of its own and to the end, whether or not the browser still
+/// waits (an HTML body is read whole there; SSR is `Async`, so it was ready before its first
+/// byte anyway), and a page that still comes back without its policy is rendered again, up to
+/// `RENDERS` times in all (a render in a new task mostly finds its context).
+async fn render_whole_page(request: Request, next: axum::middleware::Next) -> Response {
     if request.method() != http::Method::GET {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let again = Request::from_parts(parts.clone(), Body::empty());
-    let first = next.clone().run(Request::from_parts(parts, body)).await;
-    let html = first
+    let first = Request::from_parts(parts.clone(), body);
+    let mut response = render_in_own_task(next.clone(), first).await;
+    for attempt in 2..=RENDERS {
+        let has_policy = response
+            .headers()
+            .contains_key(http::header::CONTENT_SECURITY_POLICY);
+        if !is_html(&response) || has_policy {
+            break;
+        }
+        tracing::warn!(path = %parts.uri.path(), attempt, "page rendered without its context; rendered again");
+        let again = Request::from_parts(parts.clone(), Body::empty());
+        response = render_in_own_task(next.clone(), again).await;
+    }
+    response
+}
+
+/// How many times a page is rendered at most before its answer goes out as it is.
+const RENDERS: u32 = 4;
+
+fn is_html(response: &Response) -> bool {
+    response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !html
-        || first
-            .headers()
-            .contains_key(http::header::CONTENT_SECURITY_POLICY)
-    {
-        return first;
-    }
-    tracing::warn!(path = %again.uri().path(), "page rendered without its context; rendered again");
-    next.run(again).await
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// Runs the route in a spawned task that a client going away does not cancel; an HTML answer is
+/// read whole inside it. Other answers (the site's files) stream as before.
+async fn render_in_own_task(next: axum::middleware::Next, request: Request) -> Response {
+    let task = tokio::spawn(async move {
+        let response = next.run(request).await;
+        if !is_html(&response) {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+            Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+            Err(_) => (http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response(),
+        }
+    });
+    task.await
+        .unwrap_or_else(|_| (http::StatusCode::INTERNAL_SERVER_ERROR, "").into_response())
 }
 
 /// Leptos answers every server-function error with 500 (and a `serverfnerror` header). The body
@@ -163,7 +195,22 @@ fn with_pages(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             move || shell(options.clone())
         })
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(rerender_without_policy));
+        .layer(axum::middleware::from_fn(render_whole_page));
+    // The site's files are served here, not by Leptos's file handler: for every file it serves,
+    // that handler makes an `Owner` outside any request's arena, and page renders running beside
+    // it then lose their contexts (a page without its CSP, "services missing"): 21 of 30 rounds
+    // of concurrent file and page requests did, against none with this route.
+    #[cfg(not(feature = "embed-site"))]
+    let pages = {
+        let pkg = std::path::Path::new(&*state.leptos_options.site_root)
+            .join(&*state.leptos_options.site_pkg_dir);
+        pages.nest_service(
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+            tower_http::services::ServeDir::new(pkg)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+    };
     router.merge(pages)
 }
 
@@ -363,7 +410,7 @@ mod tests {
         };
         Router::new()
             .route("/page", get(page.clone()).post(page))
-            .layer(axum::middleware::from_fn(rerender_without_policy))
+            .layer(axum::middleware::from_fn(render_whole_page))
     }
 
     async fn call(router: Router, method: http::Method) -> Response {

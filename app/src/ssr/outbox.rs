@@ -94,27 +94,8 @@ pub async fn enqueue_phone_changed(
     notice: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    if let Some(old) = old_phone {
-        let sms = NewMessage {
-            channel: Channel::Sms,
-            recipient: old,
-            subject: "",
-            body: notice,
-            template: Template::PhoneChangedNotice,
-            code: None,
-        };
-        enqueue(conn, sms, now_ms).await?;
-    }
-    let email = NewMessage {
-        channel: Channel::Email,
-        recipient: email,
-        subject: "Your mobile phone number was changed",
-        body: notice,
-        template: Template::PhoneChangedNotice,
-        code: None,
-    };
-    enqueue(conn, email, now_ms).await?;
-    Ok(())
+    let subject = "Your mobile phone number was changed";
+    enqueue_phone_notice(conn, old_phone, email, subject, notice, now_ms).await
 }
 
 /// Queues the notice that a change was undone: by SMS to the number bound again and by email to
@@ -126,14 +107,21 @@ pub async fn enqueue_phone_restored(
     notice: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    for (channel, recipient, subject) in [
-        (Channel::Sms, restored, ""),
-        (
-            Channel::Email,
-            email,
-            "The change of your mobile phone number was undone",
-        ),
-    ] {
+    let subject = "The change of your mobile phone number was undone";
+    enqueue_phone_notice(conn, Some(restored), email, subject, notice, now_ms).await
+}
+
+/// One notice about the account's number, by SMS to `phone` (if any) and by email.
+async fn enqueue_phone_notice(
+    conn: &mut AnyConnection,
+    phone: Option<&str>,
+    email: &str,
+    subject: &str,
+    notice: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let sms = phone.map(|phone| (Channel::Sms, phone, ""));
+    for (channel, recipient, subject) in sms.into_iter().chain([(Channel::Email, email, subject)]) {
         let message = NewMessage {
             channel,
             recipient,
@@ -142,7 +130,7 @@ pub async fn enqueue_phone_restored(
             template: Template::PhoneChangedNotice,
             code: None,
         };
-        enqueue(conn, message, now_ms).await?;
+        enqueue(&mut *conn, message, now_ms).await?;
     }
     Ok(())
 }

@@ -139,14 +139,40 @@ fn mac(
     )
 }
 
-/// The send budgets a code takes (scope, window start, cap, refusal), counted last in `send_code`.
+/// One send budget: (scope, window start, cap, refusal).
+type Budget = (String, i64, i64, AppError);
+
+/// The per-account daily and per-target hourly budgets of `scope`, with their caps.
+fn account_and_target(
+    scope: &str,
+    request: &CodeRequest<'_>,
+    (day, per_day): (i64, i64),
+    (hour, per_hour): (i64, i64),
+) -> [Budget; 2] {
+    [
+        (
+            format!("{scope}:account:{}", request.account_id),
+            day,
+            per_day,
+            AppError::daily_limit(per_day),
+        ),
+        (
+            format!("{scope}:target:{}", request.target),
+            hour,
+            per_hour,
+            AppError::TargetLimitReached,
+        ),
+    ]
+}
+
+/// The send budgets a code takes, counted last in `send_code`.
 fn budgets(
     limits: &crate::ssr::config::Limits,
     request: &CodeRequest<'_>,
     prefix_budget: Option<&(String, i64)>,
     day: i64,
     hour: i64,
-) -> Vec<(String, i64, i64, AppError)> {
+) -> Vec<Budget> {
     if request.purpose.is_unauthenticated() {
         // Anyone can ask for a recovery code, so its budgets are its own and smaller, in scopes
         // no signed-in purpose uses: a stranger never spends the owner's. The per-client budget
@@ -158,47 +184,26 @@ fn budgets(
         } else {
             "recovery"
         };
-        vec![
-            (
-                format!("{scope}:account:{}", request.account_id),
-                day,
-                limits.recovery_codes_per_account_per_day,
-                AppError::daily_limit(limits.recovery_codes_per_account_per_day),
-            ),
-            (
-                format!("{scope}:target:{}", request.target),
-                hour,
-                limits.recovery_codes_per_target_per_hour,
-                AppError::TargetLimitReached,
-            ),
-        ]
+        let per_day = (day, limits.recovery_codes_per_account_per_day);
+        let per_hour = (hour, limits.recovery_codes_per_target_per_hour);
+        account_and_target(scope, request, per_day, per_hour).into()
     } else {
         // A number the requester chose also takes the SMS-pumping guard's prefix budget.
         let prefix = prefix_budget
             .map(|(scope, cap)| (scope.clone(), hour, *cap, AppError::SmsPrefixLimitReached));
-        vec![
-            (
-                format!("codes:account:{}", request.account_id),
-                day,
-                limits.codes_per_account_per_day,
-                AppError::daily_limit(limits.codes_per_account_per_day),
-            ),
-            (
-                format!("codes:target:{}", request.target),
-                hour,
-                limits.codes_per_target_per_hour,
-                AppError::TargetLimitReached,
-            ),
-            (
-                format!("codes:ip:{}", rate::ip_key(request.client_ip)),
-                hour,
-                limits.codes_per_ip_per_hour,
-                AppError::IpLimitReached,
-            ),
-        ]
-        .into_iter()
-        .chain(prefix)
-        .collect()
+        let per_day = (day, limits.codes_per_account_per_day);
+        let per_hour = (hour, limits.codes_per_target_per_hour);
+        let ip = (
+            format!("codes:ip:{}", rate::ip_key(request.client_ip)),
+            hour,
+            limits.codes_per_ip_per_hour,
+            AppError::IpLimitReached,
+        );
+        account_and_target("codes", request, per_day, per_hour)
+            .into_iter()
+            .chain([ip])
+            .chain(prefix)
+            .collect()
     }
 }
 

@@ -9,6 +9,12 @@ VENV="${SDK_VENV:-$HOME/.cache/phone-console/sdk-venv}"
 SDK_VERSION="${SDK_VERSION:-2.3.1}"
 PACKAGE="alibabacloud-resourcedirectorymaster20220419"
 
+# The SDK tests run in parallel and each calls this: on a fresh machine two of them made the venv
+# at once and one failed ("… are the same file"). One at a time; the later ones find it ready.
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"
+flock 9
+
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" - "$SDK_VERSION" <<'PY' 2>/dev/null; then
 import sys
 from importlib.metadata import version

@@ -153,6 +153,12 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
         config.password_hash_permits
     );
     env_number!(get, "APP_WORKER_POLL_MS", config.worker_poll_ms);
+    env_number!(get, "APP_MAINTENANCE_SECS", config.maintenance_secs);
+    env_number!(
+        get,
+        "APP_DB_ACQUIRE_TIMEOUT_MS",
+        config.db_acquire_timeout_ms
+    );
     env_number!(
         get,
         "APP_DELIVERY_MAX_ATTEMPTS",
@@ -325,6 +331,7 @@ fn apply_limits_env(
         l.sso_starts_per_ip_per_hour
     );
     env_number!(get, "APP_LIMITS_UNDO_LINK_SECS", l.undo_link_secs);
+    env_number!(get, "APP_HISTORY_KEEP_SECS", l.history_keep_secs);
     Ok(())
 }
 

@@ -321,17 +321,21 @@ fn spawn_workers(services: &Services, senders: Senders, shutdown: &watch::Sender
             let _ = stop.wait_for(|s| *s).await;
         }));
     }
-    every(shutdown, Duration::from_secs(300), {
-        let services = services.clone();
-        move || {
+    every(
+        shutdown,
+        Duration::from_secs(services.config.maintenance_secs.max(1)),
+        {
             let services = services.clone();
-            async move {
-                if let Err(error) = app::ssr::maintenance::clean_up(&services).await {
-                    tracing::warn!(%error, "clean-up failed");
+            move || {
+                let services = services.clone();
+                async move {
+                    if let Err(error) = app::ssr::maintenance::clean_up(&services).await {
+                        tracing::warn!(%error, "clean-up failed");
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     let metrics = services.metrics.clone();
     every(shutdown, Duration::from_secs(5), move || {
         metrics.run_upkeep();

@@ -110,6 +110,10 @@ async fn metrics_page(
             .into_response();
     }
     refresh_outbox(services).await;
+    let pool = &services.db.pool;
+    services
+        .metrics
+        .db_connections(pool.size(), pool.num_idle());
     (
         [(
             header::CONTENT_TYPE,

@@ -66,6 +66,9 @@ pub struct Limits {
     pub sso_starts_per_ip_per_hour: i64,
     /// How long the undo link in the notice of a phone change works (issue 14: 7 days).
     pub undo_link_secs: i64,
+    /// How long finished rows are kept after they stop counting, for support: expired challenges,
+    /// tickets and undo links, and messages the outbox has sent or given up on.
+    pub history_keep_secs: i64,
 }
 
 impl Default for Limits {
@@ -97,6 +100,7 @@ impl Default for Limits {
             recovery_requests_per_ip_per_hour: 20,
             sso_starts_per_ip_per_hour: 60,
             undo_link_secs: 7 * 86_400,
+            history_keep_secs: 86_400,
         }
     }
 }
@@ -264,6 +268,10 @@ pub struct Config {
     pub sms: SmsConfig,
     pub smtp: SmtpConfig,
     pub worker_poll_ms: u64,
+    /// How often the clean-up of expired rows runs (`APP_MAINTENANCE_SECS`).
+    pub maintenance_secs: u64,
+    /// How long a request waits for a database connection before its 503 (`APP_DB_ACQUIRE_TIMEOUT_MS`).
+    pub db_acquire_timeout_ms: u64,
     pub delivery_max_attempts: i64,
     /// The bearer token `/metrics` asks for (`APP_METRICS_TOKEN`). Unset: `/metrics` is open in
     /// development on a loopback address and answers 404 everywhere else.
@@ -289,6 +297,8 @@ impl Default for Config {
             sms: SmsConfig::default(),
             smtp: SmtpConfig::default(),
             worker_poll_ms: 1000,
+            maintenance_secs: 300,
+            db_acquire_timeout_ms: crate::ssr::db::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
             delivery_max_attempts: 12,
             metrics_token: Secret::default(),
         }

@@ -58,12 +58,23 @@ impl<C: DerefMut<Target = AnyConnection>> DerefMut for Turn<C> {
     }
 }
 
+/// How long a request waits for a database connection before it is answered 503: long enough to
+/// ride out a restart of the database or a busy moment, short enough that no client hangs.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 impl Db {
-    /// Connects, creating the SQLite file and its folder when missing, and applies the migrations.
+    /// Connects with the default wait for a connection (`DEFAULT_ACQUIRE_TIMEOUT`).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        Db::connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects, creating the SQLite file and its folder when missing, and applies the migrations.
+    /// A request waits at most `acquire_timeout` for a connection (the pool reconnecting to a
+    /// database that went away counts as waiting), then is answered 503 with `Retry-After`.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Db, sqlx::Error> {
         install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -79,7 +90,7 @@ impl Db {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(acquire_timeout)
             .idle_timeout(Duration::from_secs(300));
         let pool = match backend {
             Backend::Sqlite => {

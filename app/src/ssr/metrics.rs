@@ -22,6 +22,7 @@ pub const DELIVERY_SECONDS: &str = "console_delivery_seconds";
 pub const DELIVERY_LOOKUPS: &str = "console_delivery_lookups_total";
 pub const OUTBOX_PENDING: &str = "console_outbox_pending_messages";
 pub const OUTBOX_OLDEST_AGE: &str = "console_outbox_oldest_pending_age_seconds";
+pub const DB_CONNECTIONS: &str = "console_db_connections";
 pub const HTTP_REQUEST_SECONDS: &str = "console_http_request_duration_seconds";
 
 /// A page or an API call: most answer in milliseconds, a sign-in hashes a password (~50 ms).
@@ -135,6 +136,14 @@ impl Metrics {
         });
     }
 
+    /// This instance's database pool: connections open, and of those how many are idle.
+    pub fn db_connections(&self, open: u32, idle: usize) {
+        self.record(|| {
+            gauge!(DB_CONNECTIONS, "state" => "open").set(f64::from(open));
+            gauge!(DB_CONNECTIONS, "state" => "idle").set(idle as f64);
+        });
+    }
+
     /// One answered request. `route` is the router's template (`/resource-directory/members/{account_id}`)
     /// or `unmatched`, never the path the client sent.
     pub fn request(&self, method: &http::Method, route: String, status: u16, seconds: f64) {
@@ -187,6 +196,11 @@ fn describe() {
         OUTBOX_OLDEST_AGE,
         Unit::Seconds,
         "Age of the oldest message waiting in the outbox; 0 when none waits."
+    );
+    describe_gauge!(
+        DB_CONNECTIONS,
+        Unit::Count,
+        "This instance's database connections: open, and idle among them; refreshed when scraped."
     );
     describe_histogram!(
         HTTP_REQUEST_SECONDS,

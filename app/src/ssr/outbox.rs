@@ -327,6 +327,40 @@ pub async fn wipe_dead_codes(
     Ok(done.rows_affected())
 }
 
+/// Messages purged per statement, so one sweep never holds the write lock for long.
+const PURGE_BATCH: i64 = 2000;
+
+/// Deletes the messages that are done with delivery (sent or given up) and were queued before
+/// `before_ms`, with their recorded attempts, in batches. A pending message is never touched.
+/// Returns how many messages it deleted.
+pub async fn purge_finished(conn: &mut AnyConnection, before_ms: i64) -> Result<u64, sqlx::Error> {
+    let batch = "SELECT id FROM outbox WHERE status <> 'pending' AND created_at < $1 \
+                 ORDER BY created_at LIMIT $2";
+    let mut purged = 0;
+    loop {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM outbox_attempts WHERE outbox_id IN ({batch})"
+        )))
+        .bind(before_ms)
+        .bind(PURGE_BATCH)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM outbox WHERE id IN ({batch})"
+        )))
+        .bind(before_ms)
+        .bind(PURGE_BATCH)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        purged += done.rows_affected();
+        if done.rows_affected() < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
 /// Records a failed attempt and schedules the next one, or gives up after `max_attempts`. A
 /// failure in doubt keeps the hand-over mark, so the next attempt asks the provider first.
 pub async fn mark_failed(

@@ -43,7 +43,8 @@ impl Services {
     }
 
     pub async fn connect(config: Config) -> Result<Services, sqlx::Error> {
-        let db = Db::connect(&config.database_url).await?;
+        let wait = std::time::Duration::from_millis(config.db_acquire_timeout_ms);
+        let db = Db::connect_with(&config.database_url, wait).await?;
         Ok(Services::new(db, config, Arc::new(SystemClock)))
     }
 

@@ -9,6 +9,7 @@
 //! | `account_center` | SPEC 3 and 4: identity step, new number, TOTP, appeals, the security log |
 //! | `directory` | SPEC 5: Resource Management, binding members, the automation API |
 //! | `delivery` | the real SMS and SMTP senders against stand-ins; `never_twice`: a lost answer is looked up, not resent |
+//! | `clean_up` | the periodic clean-up: expired rows kept for their history, then deleted; a waiting message never (issue 15, item 4) |
 //! | `database_gone` | a database that cannot write answers 503 with `Retry-After` and recovers (issue 15, item 5) |
 //! | `security` | issue 5's checks: sessions, CSRF, cookies, codes, enumeration, logs |
 //! | `crafted_requests` | every endpoint against malformed, oversized and hostile input |
@@ -88,6 +89,7 @@ mod attacks_recovery;
 mod attacks_signin;
 mod attacks_totp;
 mod automation_sdk;
+mod clean_up;
 mod crafted_requests;
 mod database_gone;
 mod delivery;

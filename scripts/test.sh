@@ -8,11 +8,15 @@
 #                                             pg_auto_failover cluster, scripts/ha-postgres.sh)
 #   e2e       cargo leptos end-to-end         (debug build; Playwright in Debian's Chromium against a
 #                                             development server on a fresh temporary SQLite database)
+#   soak      scripts/soak.sh, shortened (SOAK_SHORT=1: debug build, 2 min 20 s per backend,
+#                                             lifetimes shortened): mixed traffic at a fixed rate on
+#                                             SQLite and PostgreSQL; RSS, connections, outbox, p99 and
+#                                             table sizes must stay flat; CSV and PNG chart kept
 #   embed     the one-binary server           (the site e2e built, compiled into a debug server with
 #                                             --features embed-site, run from an empty folder with no
 #                                             site root: its WASM, JS and CSS must come from memory)
 # Installs what is missing first (scripts/install.sh).
-#   scripts/test.sh                 all five, in this order
+#   scripts/test.sh                 all six, in this order
 #   scripts/test.sh sqlite e2e      only the named steps
 #   CARGO_TARGET_DIR=...            build cache (default ~/.cache/phone-console/target)
 set -euo pipefail
@@ -21,7 +25,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 START=$SECONDS
 
-ALL_STEPS=(unit sqlite postgres e2e embed)
+ALL_STEPS=(unit sqlite postgres e2e soak embed)
 if [ "$#" -gt 0 ]; then
   STEPS=("$@")
   for s in "${STEPS[@]}"; do
@@ -135,6 +139,13 @@ step_e2e() {
   rm -rf "$tmp"
 }
 
+# After e2e, whose debug server build it reuses (the embed step then rebuilds the server with the
+# site inside). The charts and CSVs stay in the build cache, under soak/.
+step_soak() {
+  ensure_postgres
+  SOAK_SHORT=1 "$ROOT/scripts/soak.sh" sqlite postgres
+}
+
 # The site that `cargo leptos` built, compiled into a server (`--features embed-site`): run from
 # an empty folder whose LEPTOS_SITE_ROOT does not exist, it must answer the main WASM module, its
 # JS and the CSS byte for byte, with their types and an ETag that a revalidation turns into 304.
@@ -177,6 +188,7 @@ for step in "${STEPS[@]}"; do
     sqlite) banner "sqlite: cargo test -p server (APP_TEST_BACKEND=sqlite)" ;;
     postgres) banner "postgres: cargo test -p server (APP_TEST_BACKEND=postgres)" ;;
     e2e) banner "e2e: cargo leptos end-to-end (Playwright, fresh SQLite database)" ;;
+    soak) banner "soak: scripts/soak.sh, shortened (SQLite and PostgreSQL, flat or failing)" ;;
     embed) banner "embed: the site compiled into the server (--features embed-site), served from memory" ;;
   esac
   "step_${step}"

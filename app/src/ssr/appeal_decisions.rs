@@ -223,32 +223,44 @@ async fn operator_target(
     Ok(appeal)
 }
 
+/// An open appeal with the account it is for, as the queue reads it.
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    #[sqlx(flatten)]
+    appeal: AppealRow,
+    display_name: String,
+    phone: Option<String>,
+}
+
 /// The queue: every open appeal, oldest first, with its account and history.
 pub async fn queue(services: &Services, principal: &Principal) -> AppResult<Vec<QueuedAppeal>> {
     require_operator(services, principal).await?;
     let mut conn = services.db.pool.acquire().await?;
-    let rows: Vec<(i64, String, String, String, Option<String>, String, String, String, String, i64)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.id, a.reference, a.account_id, c.display_name, c.phone, a.new_phone, a.contact_email, a.reason, a.status, a.created_at \
-             FROM appeals a JOIN accounts c ON c.id = a.account_id WHERE a.{OPEN} ORDER BY a.created_at, a.id LIMIT {QUEUE_PAGE}"
-        )))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<QueueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.id, a.reference, a.account_id, a.new_phone, a.contact_email, a.reason, a.status, a.created_at, \
+         c.display_name, c.phone \
+         FROM appeals a JOIN accounts c ON c.id = a.account_id WHERE a.{OPEN} ORDER BY a.created_at, a.id LIMIT {QUEUE_PAGE}"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut queue = Vec::with_capacity(rows.len());
-    for (id, reference, account_id, account_name, phone, new_phone, contact, reason, status, at) in
-        rows
+    for QueueRow {
+        appeal,
+        display_name,
+        phone,
+    } in rows
     {
-        let history = history(&mut conn, id, at, true).await?;
+        let history = history(&mut conn, appeal.id, appeal.created_at, true).await?;
         queue.push(QueuedAppeal {
-            reference,
-            account_id,
-            account_name,
+            reference: appeal.reference,
+            account_id: appeal.account_id,
+            account_name: display_name,
             current_phone: phone.as_deref().map(mask_e164),
-            new_phone,
-            contact_email: contact,
-            reason,
-            filed_at: rfc3339(at),
-            status: appeal_status_label(&status).to_string(),
+            new_phone: appeal.new_phone,
+            contact_email: appeal.contact_email,
+            reason: appeal.reason,
+            filed_at: rfc3339(appeal.created_at),
+            status: appeal_status_label(&appeal.status).to_string(),
             history,
         });
     }

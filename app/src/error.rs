@@ -50,6 +50,20 @@ pub enum AppError {
     IpLimitReached,
     #[error("Too many appeals were filed. Try again later.")]
     AppealLimitReached,
+    #[error("Only a platform operator can review appeals.")]
+    OperatorOnly,
+    #[error("The appeal was not found.")]
+    AppealNotFound,
+    #[error("This appeal was already decided. Reload to see its decision.")]
+    AppealDecided,
+    #[error(
+        "This appeal is waiting for the filer's answer to a request for more information. Decide it once it is answered."
+    )]
+    AppealAwaitingAnswer,
+    #[error("No information was requested on this appeal, so there is nothing to answer.")]
+    AppealNoQuestion,
+    #[error("An operator cannot decide an appeal of their own account.")]
+    AppealOwnAccount,
     /// The SMS-pumping guard: libphonenumber types the number premium-rate, shared-cost,
     /// toll-free or unknown.
     #[error(
@@ -149,6 +163,12 @@ impl AppError {
             AppError::TargetLimitReached => "Throttling.TargetLimit",
             AppError::IpLimitReached => "Throttling.IpLimit",
             AppError::AppealLimitReached => "Throttling.Appeal",
+            AppError::OperatorOnly => "Forbidden.OperatorOnly",
+            AppError::AppealNotFound => "EntityNotExist.Appeal",
+            AppError::AppealDecided => "Appeal.Decided",
+            AppError::AppealAwaitingAnswer => "Appeal.AwaitingAnswer",
+            AppError::AppealNoQuestion => "Appeal.NoQuestion",
+            AppError::AppealOwnAccount => "Forbidden.OwnAppeal",
             AppError::SmsNumberType => "InvalidParameter.SecureMobilePhone.NumberType",
             AppError::SmsRegionNotAllowed => "InvalidParameter.SecureMobilePhone.RegionNotAllowed",
             AppError::SmsPrefixLimitReached => "Throttling.PrefixLimit",
@@ -199,6 +219,12 @@ impl AppError {
             AppError::TargetLimitReached => "TargetLimitReached",
             AppError::IpLimitReached => "IpLimitReached",
             AppError::AppealLimitReached => "AppealLimitReached",
+            AppError::OperatorOnly => "OperatorOnly",
+            AppError::AppealNotFound => "AppealNotFound",
+            AppError::AppealDecided => "AppealDecided",
+            AppError::AppealAwaitingAnswer => "AppealAwaitingAnswer",
+            AppError::AppealNoQuestion => "AppealNoQuestion",
+            AppError::AppealOwnAccount => "AppealOwnAccount",
             AppError::SmsNumberType => "SmsNumberType",
             AppError::SmsRegionNotAllowed => "SmsRegionNotAllowed",
             AppError::SmsPrefixLimitReached => "SmsPrefixLimitReached",
@@ -230,11 +256,18 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::NotSignedIn => 401,
-            AppError::OwnerOnly | AppError::Forbidden | AppError::CrossSite => 403,
-            AppError::NotFound | AppError::UndoLinkInvalid => 404,
-            AppError::UndoLinkUsed | AppError::UndoLinkExpired | AppError::UndoLinkSuperseded => {
-                409
-            }
+            AppError::OwnerOnly
+            | AppError::Forbidden
+            | AppError::CrossSite
+            | AppError::OperatorOnly
+            | AppError::AppealOwnAccount => 403,
+            AppError::NotFound | AppError::UndoLinkInvalid | AppError::AppealNotFound => 404,
+            AppError::UndoLinkUsed
+            | AppError::UndoLinkExpired
+            | AppError::UndoLinkSuperseded
+            | AppError::AppealDecided
+            | AppError::AppealAwaitingAnswer
+            | AppError::AppealNoQuestion => 409,
             AppError::SignInThrottled
             | AppError::ResendTooSoon(_)
             | AppError::DailyLimitReached(_)
@@ -375,6 +408,12 @@ mod tests {
             AppError::TargetLimitReached,
             AppError::IpLimitReached,
             AppError::AppealLimitReached,
+            AppError::OperatorOnly,
+            AppError::AppealNotFound,
+            AppError::AppealDecided,
+            AppError::AppealAwaitingAnswer,
+            AppError::AppealNoQuestion,
+            AppError::AppealOwnAccount,
             AppError::SmsNumberType,
             AppError::SmsRegionNotAllowed,
             AppError::SmsPrefixLimitReached,

@@ -15,10 +15,12 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::pages::appeal_status::AppealStatusPage;
 use crate::pages::forgot_password::ForgotPasswordPage;
 use crate::pages::layout::Layout;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
+use crate::pages::operator_appeals::OperatorAppealsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::ram_users::RamUsersPage;
 use crate::pages::resource_directory::{ManagementPage, MemberDetailsPage};
@@ -69,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("/ram/users") view=RamUsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/ram/sso") view=SsoSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/appeals/:reference") view=AppealStatusPage ssr=SsrMode::Async/>
+                    <Route path=path!("/operator/appeals") view=OperatorAppealsPage ssr=SsrMode::Async/>
                     <Route path=path!("/resource-directory/management") view=ManagementPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/resource-directory/members/:account_id")

@@ -50,6 +50,8 @@ pub struct Me {
     pub can_manage_directory: bool,
     /// Roles this RAM user may switch to.
     pub switchable_roles: Vec<String>,
+    /// A platform operator (an owner named by `APP_OPERATORS`): decides appeals.
+    pub is_operator: bool,
 }
 
 impl Me {
@@ -187,6 +189,63 @@ pub struct AppealView {
     pub masked_phone: String,
     pub status: String,
     pub created_at: String,
+}
+
+/// How an appeal's status reads (`appeals.status`): `submitted`, `information requested` …
+pub fn appeal_status_label(status: &str) -> &'static str {
+    match status {
+        "submitted" => "submitted",
+        "info_requested" => "information requested",
+        "answered" => "answered",
+        "rejected" => "rejected",
+        "approved" => "approved",
+        _ => "unknown",
+    }
+}
+
+/// One step in an appeal's history: filed, information requested, answered, rejected, approved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealStepView {
+    pub at: String,
+    /// Who took it, as the reader may see it: the filer, or the operator (named to operators only).
+    pub by: String,
+    /// `submitted`, `information requested` … (`appeal_status_label` of the status it set).
+    pub what: String,
+    /// The question, the answer or the reason, as typed ("" for the filing and an approval).
+    pub message: String,
+}
+
+/// An open appeal as an operator's queue shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedAppeal {
+    pub reference: String,
+    pub account_id: String,
+    pub account_name: String,
+    /// The account's number today, masked (None: no number bound).
+    pub current_phone: Option<String>,
+    /// The number asked for, in full (E.164): the operator checks it.
+    pub new_phone: String,
+    pub contact_email: String,
+    pub reason: String,
+    pub filed_at: String,
+    /// The status label (`submitted`, `answered`).
+    pub status: String,
+    pub history: Vec<AppealStepView>,
+}
+
+/// One appeal as its filer's status page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealDetails {
+    pub reference: String,
+    pub masked_phone: String,
+    pub masked_contact: String,
+    pub reason: String,
+    pub filed_at: String,
+    /// The status label.
+    pub status: String,
+    /// The operator's question while it waits for the filer's answer.
+    pub question: Option<String>,
+    pub history: Vec<AppealStepView>,
 }
 
 /// Whether an undo link can still undo its change.

@@ -128,6 +128,13 @@ test("the directory administrator's pages and dialogs pass axe", async ({ page }
   await expectNoViolations(page, 'the not-found page, signed in');
 });
 
+test("the operator's appeal queue passes axe", async ({ page }) => {
+  await signIn(page, 'operator@example.com');
+  await expect(page).toHaveURL(OVERVIEW);
+  await visit(page, '/operator/appeals');
+  await expect(page.getByRole('heading', { name: 'Appeal queue', exact: true })).toBeVisible();
+});
+
 test('the access-denied page passes axe', async ({ page }) => {
   await signIn(page, 'viewer@acme');
   await expect(page).toHaveURL(OVERVIEW);

@@ -106,6 +106,20 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// `APP_OPERATORS`: comma-separated logon emails (blank entries skipped), each a valid address.
+fn parse_operators(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            app::domain::Email::parse(entry)
+                .map(|email| email.as_str().to_string())
+                .map_err(|_| format!("APP_OPERATORS: not an email address: {entry:?}"))
+        })
+        .collect()
+}
+
 /// Applies every `APP_…` override found by `get`; unknown names are ignored, bad values refused.
 pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
     if let Some(url) = get("APP_DATABASE_URL")
@@ -147,6 +161,9 @@ pub fn apply_env(config: &mut Config, get: impl Fn(&str) -> Option<String>) -> R
             TrustedProxies::parse(&v).map_err(|e| format!("APP_TRUSTED_PROXIES: {e}"))?;
     }
     text!("APP_PUBLIC_URL", config.public_url);
+    if let Some(v) = get("APP_OPERATORS") {
+        config.operators = parse_operators(&v)?;
+    }
     env_number!(
         get,
         "APP_PASSWORD_HASH_PERMITS",
@@ -348,6 +365,26 @@ mod tests {
         let mut config = defaults_for(mode);
         apply_env(&mut config, |name| map.get(name).cloned())?;
         Ok(config)
+    }
+
+    #[test]
+    fn operators_are_a_list_of_emails_and_a_bad_one_is_named() {
+        let config = with(
+            &[("APP_OPERATORS", " Ops@Example.com, ,second@example.org ")],
+            Mode::Development,
+        )
+        .unwrap();
+        assert_eq!(config.operators, ["ops@example.com", "second@example.org"]);
+        let err = with(
+            &[("APP_OPERATORS", "ops@example.com,nobody")],
+            Mode::Development,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("APP_OPERATORS") && err.contains("nobody"),
+            "{err}"
+        );
+        assert!(with(&[], Mode::Development).unwrap().operators.is_empty());
     }
 
     #[test]

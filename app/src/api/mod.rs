@@ -3,6 +3,7 @@
 pub mod access_keys;
 pub mod account;
 pub mod account_center;
+pub mod appeals;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod ctx;

@@ -29,10 +29,14 @@ fn Chrome(me: Me) -> impl IntoView {
     provide_context(me.clone());
     let can_manage = me.can_manage_directory;
     let is_owner = me.is_owner();
+    let is_operator = me.is_operator;
     view! {
         <header class="topbar">
             <a class="brand" href="/overview">"Account Center"</a>
             <div class="who">
+                <Show when=move || is_operator>
+                    <a class="operator-link" href="/operator/appeals">"Appeal queue"</a>
+                </Show>
                 <span class="principal">{me.name.clone()}</span>
                 <span class="badge">{me.kind.label()}</span>
                 <HeaderActions roles=me.switchable_roles.clone()/>

@@ -382,7 +382,7 @@ fn Appeals(list: Vec<AppealView>) -> impl IntoView {
                 <thead><tr><th>"Reference"</th><th>"Number"</th><th>"Status"</th><th>"Filed"</th></tr></thead>
                 <tbody>
                     {list.into_iter().map(|a| view! {
-                        <tr><td>{a.reference}</td><td>{a.masked_phone}</td><td>{a.status}</td><td>{a.created_at}</td></tr>
+                        <tr><td><a href=format!("/appeals/{}", a.reference)>{a.reference.clone()}</a></td><td>{a.masked_phone}</td><td>{a.status}</td><td>{a.created_at}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>

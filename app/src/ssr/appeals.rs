@@ -190,7 +190,7 @@ pub async fn list_appeals(
         .map(|(reference, phone, status, at)| AppealView {
             reference,
             masked_phone: crate::domain::phone::mask_e164(&phone),
-            status,
+            status: crate::model::appeal_status_label(&status).to_string(),
             created_at: rfc3339(at),
         })
         .collect())

@@ -488,8 +488,8 @@ pub async fn sign_in_sso(
 }
 
 pub async fn me(services: &Services, principal: &Principal) -> AppResult<Me> {
-    let (account_name,): (String,) =
-        sqlx::query_as("SELECT display_name FROM accounts WHERE id = $1")
+    let (account_name, email): (String, String) =
+        sqlx::query_as("SELECT display_name, email FROM accounts WHERE id = $1")
             .bind(&principal.account_id)
             .fetch_one(&services.db.pool)
             .await?;
@@ -512,6 +512,8 @@ pub async fn me(services: &Services, principal: &Principal) -> AppResult<Me> {
         account_name,
         can_manage_directory: principal.administered_directory().is_some(),
         switchable_roles,
+        is_operator: principal.is_owner()
+            && crate::ssr::appeal_decisions::is_operator_email(&services.config, &email),
     })
 }
 

@@ -276,6 +276,10 @@ pub struct Config {
     /// The bearer token `/metrics` asks for (`APP_METRICS_TOKEN`). Unset: `/metrics` is open in
     /// development on a loopback address and answers 404 everywhere else.
     pub metrics_token: Secret,
+    /// The logon emails of the owner accounts that are platform operators: they decide appeals
+    /// (`APP_OPERATORS`, comma-separated). In development with the demo data the demo operator
+    /// (`seed::DEMO_OPERATOR_EMAIL`) is one as well.
+    pub operators: Vec<String>,
 }
 
 impl Default for Config {
@@ -301,6 +305,7 @@ impl Default for Config {
             db_acquire_timeout_ms: crate::ssr::db::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
             delivery_max_attempts: 12,
             metrics_token: Secret::default(),
+            operators: Vec::new(),
         }
     }
 }

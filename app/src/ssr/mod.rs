@@ -2,6 +2,7 @@
 
 pub mod access_keys;
 pub mod account;
+pub mod appeal_decisions;
 pub mod appeals;
 pub mod audit;
 pub mod auth;

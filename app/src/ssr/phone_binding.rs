@@ -9,6 +9,7 @@ use crate::domain::{PhoneNumber, Region, VerificationCode};
 use crate::error::{AppError, AppResult};
 use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
+use crate::ssr::db::Tx;
 use crate::ssr::outbox;
 use crate::ssr::recovery;
 use crate::ssr::request::RequestMeta;
@@ -160,17 +161,43 @@ pub async fn bind<F: BindingFlow + Sync>(
     request: BindRequest<'_>,
     flow: &F,
 ) -> AppResult<F::Subject> {
-    let number = request.number;
-    let mut tx = verification::consume_keeping_attempt(
+    let tx = verification::consume_keeping_attempt(
         services.db.begin().await?,
         services,
         request.purpose,
         request.account_id,
-        number.e164(),
+        request.number.e164(),
         &request.principal.session_hash,
         request.code,
     )
     .await?;
+    let binding = Binding {
+        principal: request.principal,
+        meta: request.meta,
+        account_id: request.account_id,
+        number: request.number,
+    };
+    bind_proven(tx, services, binding, flow).await
+}
+
+/// A binding without its proof: who binds which number to which account.
+pub struct Binding<'a> {
+    pub principal: &'a Principal,
+    pub meta: &'a RequestMeta,
+    pub account_id: &'a str,
+    pub number: &'a PhoneNumber,
+}
+
+/// The binding transaction once its proof is in `tx`: the code `bind` consumed, or (no code
+/// at all) the decision the flow's `recheck` claims, such as an operator's approval of an
+/// appeal. Everything after the proof is the same for every flow, and commits together.
+pub async fn bind_proven<F: BindingFlow + Sync>(
+    mut tx: Tx,
+    services: &Services,
+    request: Binding<'_>,
+    flow: &F,
+) -> AppResult<F::Subject> {
+    let number = request.number;
     // The account as it is now, under lock: another tab or administrator may have just changed it.
     let (old,): (Option<String>,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT phone FROM accounts WHERE id = $1{}",

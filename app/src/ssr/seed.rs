@@ -12,6 +12,10 @@ pub const ALICE_ID: &str = "1000000000000001";
 pub const BOB_ID: &str = "1000000000000002";
 pub const ACME_ID: &str = "1000000000000003";
 pub const ACME_DIRECTORY: &str = "rd-acme";
+/// The demo platform operator (decides appeals; README "Appeals"): an owner account of its own,
+/// with no number, outside SPEC 8's table so that nothing it promises changes.
+pub const OPERATOR_ID: &str = "1000000000000004";
+pub const DEMO_OPERATOR_EMAIL: &str = "operator@example.com";
 
 struct DemoAccount {
     id: &'static str,
@@ -166,8 +170,9 @@ const MEMBERS: [(DemoAccount, &str, &str); 10] = [
     ),
 ];
 
-/// The root accounts of SPEC 8's demo data (the directory's members are `MEMBERS`).
-fn roots() -> [DemoAccount; 5] {
+/// The root accounts of SPEC 8's demo data (the directory's members are `MEMBERS`), and the
+/// demo operator.
+fn roots() -> [DemoAccount; 6] {
     [
         DemoAccount {
             totp: Some(ALICE_TOTP_SECRET),
@@ -211,6 +216,14 @@ fn roots() -> [DemoAccount; 5] {
             "legacy2@shop.example",
             "CN",
             Some(FULL_NUMBER),
+        ),
+        account(
+            OPERATOR_ID,
+            "Platform Operator",
+            "operator",
+            DEMO_OPERATOR_EMAIL,
+            "CN",
+            None,
         ),
     ]
 }

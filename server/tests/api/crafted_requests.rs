@@ -28,6 +28,8 @@ enum Caller {
     Owner,
     RamUser,
     Admin,
+    /// The demo platform operator (appeal decisions).
+    Operator,
 }
 
 struct Endpoint {
@@ -70,6 +72,13 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("send_appeal_code", Owner, &[("contact_email", "not-an-email")], false),
     ep("file_appeal", Owner, &[("new_phone", "13512345678"), ("contact_email", "not-an-email"), ("reason", "lost"), ("code", "123456")], false),
     ep("appeals", Owner, &[], true),
+    // appeals.rs (no appeal has that reference: nothing is asked, decided or answered)
+    ep("operator_appeals", Operator, &[], true),
+    ep("appeal_request_info", Operator, &[("reference", "AP000000000000"), ("message", "why")], false),
+    ep("appeal_reject", Operator, &[("reference", "AP000000000000"), ("reason", "no")], false),
+    ep("appeal_approve", Operator, &[("reference", "AP000000000000")], false),
+    ep("appeal_status", Owner, &[("reference", "AP000000000000")], false),
+    ep("appeal_answer", Owner, &[("reference", "AP000000000000"), ("answer", "here")], false),
     // access_keys.rs
     ep("ram_users", Owner, &[], true),
     ep("create_access_key", Owner, &[("user_id", "999999")], false),
@@ -136,6 +145,7 @@ struct Tokens {
     owner: String,
     ram: String,
     admin: String,
+    operator: String,
 }
 
 impl Tokens {
@@ -144,6 +154,7 @@ impl Tokens {
             owner: app.sign_in("alice@example.com").await,
             ram: app.sign_in("dev@alice").await,
             admin: app.sign_in("rd-admin@acme").await,
+            operator: app.sign_in(app::ssr::seed::DEMO_OPERATOR_EMAIL).await,
         }
     }
 
@@ -153,6 +164,7 @@ impl Tokens {
             Owner => Some(&self.owner),
             RamUser => Some(&self.ram),
             Admin => Some(&self.admin),
+            Operator => Some(&self.operator),
         }
     }
 }

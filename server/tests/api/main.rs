@@ -17,6 +17,7 @@
 //! | `operations` | `/metrics`, `/healthz`, `/readyz`, JSON logs (issue 13, item 6) |
 //! | `sms_pumping` | the SMS-pumping guard: number types, allow lists, the prefix cap, the country breaker |
 //! | `sso` | Enterprise SSO against a real OpenID Connect provider (`tests/oidc`, Node.js) |
+//! | `appeal_decisions` | issue 14, item 8: the operator's appeal queue, asking, answering, rejecting, approving (the binding, its notices, the SMS hold), races of two operators |
 //! | `undo` | the "Not you?" link of a change notice: the takeover undone, stale, expired, raced links |
 //!
 //! # The helpers (`helpers`, also reachable as `crate::common`)
@@ -84,6 +85,7 @@ mod helpers;
 use helpers as common;
 
 mod account_center;
+mod appeal_decisions;
 mod attacks_appeals;
 mod attacks_recovery;
 mod attacks_signin;

@@ -213,6 +213,48 @@ pub trait Steps {
         self.call("file_appeal", &form, Some(token)).await
     }
 
+    /// Appeal steps 1 and 2 for `new_phone` (as typed), with `contact`: the reference.
+    async fn filed_appeal(&self, token: &str, new_phone: &str, contact: &str) -> String {
+        let code = self.appeal_code(token, contact).await;
+        let reason = "Phone lost and the logon email closed";
+        self.file_appeal(token, new_phone, contact, reason, &code)
+            .await
+            .ok()
+    }
+
+    // -- deciding appeals (issue 14, item 8) ---------------------------------------------------
+
+    /// The operator's queue of open appeals.
+    async fn appeal_queue(&self, token: &str) -> Reply {
+        self.call("operator_appeals", &[], Some(token)).await
+    }
+
+    async fn ask_appeal_info(&self, token: &str, reference: &str, message: &str) -> Reply {
+        let form = [("reference", reference), ("message", message)];
+        self.call("appeal_request_info", &form, Some(token)).await
+    }
+
+    async fn reject_appeal(&self, token: &str, reference: &str, reason: &str) -> Reply {
+        let form = [("reference", reference), ("reason", reason)];
+        self.call("appeal_reject", &form, Some(token)).await
+    }
+
+    async fn approve_appeal(&self, token: &str, reference: &str) -> Reply {
+        self.call("appeal_approve", &[("reference", reference)], Some(token))
+            .await
+    }
+
+    /// The filer's status page of the appeal.
+    async fn appeal_status(&self, token: &str, reference: &str) -> Reply {
+        self.call("appeal_status", &[("reference", reference)], Some(token))
+            .await
+    }
+
+    async fn answer_appeal(&self, token: &str, reference: &str, answer: &str) -> Reply {
+        let form = [("reference", reference), ("answer", answer)];
+        self.call("appeal_answer", &form, Some(token)).await
+    }
+
     // -- binding a member (SPEC 5) ------------------------------------------------------------
 
     async fn rd_send_code(&self, token: &str, member: &str, phone: &str) -> Reply {

@@ -121,6 +121,11 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
             ("code", "123456"),
         ],
         "switch_role" => vec![("role", "auditor")],
+        "operator_appeals" => vec![],
+        "appeal_approve" | "appeal_status" => vec![("reference", "AP000000000000")],
+        "appeal_request_info" => vec![("reference", "AP000000000000"), ("message", "why")],
+        "appeal_reject" => vec![("reference", "AP000000000000"), ("reason", "no")],
+        "appeal_answer" => vec![("reference", "AP000000000000"), ("answer", "here")],
         "rd_member" | "rd_member_events" => vec![("account_id", SANDBOX)],
         "rd_send_code" => vec![("account_id", SANDBOX), ("phone", "+8613100131000")],
         "rd_bind_phone" => vec![

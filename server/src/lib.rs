@@ -5,6 +5,7 @@ pub mod config;
 pub mod dev;
 pub mod guard;
 pub mod health;
+pub mod memory;
 pub mod site;
 pub mod sso;
 pub mod telemetry;

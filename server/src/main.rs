@@ -2,8 +2,16 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    server::memory::return_large_allocations();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+        .block_on(run())
+}
+
+async fn run() -> ExitCode {
     if let Err(error) =
         server::telemetry::init_logs(std::env::var("APP_LOG_FORMAT").ok().as_deref())
     {

@@ -258,97 +258,89 @@ fn apply_limits_env(
     l: &mut app::ssr::config::Limits,
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
-    env_number!(get, "APP_LIMITS_CODE_LIFETIME_SECS", l.code_lifetime_secs);
-    env_number!(get, "APP_LIMITS_CODE_MAX_ATTEMPTS", l.code_max_attempts);
-    env_number!(
-        get,
-        "APP_LIMITS_RESEND_INTERVAL_SECS",
-        l.resend_interval_secs
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY",
-        l.codes_per_account_per_day
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_CODES_PER_TARGET_PER_HOUR",
-        l.codes_per_target_per_hour
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_CODES_PER_IP_PER_HOUR",
-        l.codes_per_ip_per_hour
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES",
-        l.day_starts_at_utc_minutes
-    );
-    env_number!(get, "APP_LIMITS_ACCOUNTS_PER_PHONE", l.accounts_per_phone);
-    env_number!(get, "APP_LIMITS_CHANGE_TICKET_SECS", l.change_ticket_secs);
-    env_number!(get, "APP_LIMITS_SESSION_IDLE_SECS", l.session_idle_secs);
-    env_number!(
-        get,
-        "APP_LIMITS_SESSION_ABSOLUTE_SECS",
-        l.session_absolute_secs
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT",
-        l.sign_in_failures_per_account
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_SIGN_IN_FAILURES_PER_IP",
-        l.sign_in_failures_per_ip
-    );
-    env_number!(get, "APP_LIMITS_SIGN_IN_WINDOW_SECS", l.sign_in_window_secs);
-    env_number!(
-        get,
-        "APP_LIMITS_SIGN_IN_CONSECUTIVE_FAILURES",
-        l.sign_in_consecutive_failures
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
-        l.totp_failures_per_window
-    );
-    env_number!(get, "APP_LIMITS_TOTP_FRESH_SECS", l.totp_fresh_secs);
-    env_number!(get, "APP_LIMITS_TOTP_MAX_FAILURES", l.totp_max_failures);
-    env_number!(get, "APP_LIMITS_RECOVERY_HOLD_SECS", l.recovery_hold_secs);
-    env_number!(
-        get,
-        "APP_LIMITS_RECOVERY_CODES_PER_TARGET_PER_HOUR",
-        l.recovery_codes_per_target_per_hour
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_RECOVERY_CODES_PER_ACCOUNT_PER_DAY",
-        l.recovery_codes_per_account_per_day
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_RECOVERY_REQUESTS_PER_IP_PER_HOUR",
-        l.recovery_requests_per_ip_per_hour
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_APPEALS_PER_ACCOUNT_PER_DAY",
-        l.appeals_per_account_per_day
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
-        l.appeals_per_ip_per_hour
-    );
-    env_number!(
-        get,
-        "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
-        l.sso_starts_per_ip_per_hour
-    );
-    env_number!(get, "APP_LIMITS_UNDO_LINK_SECS", l.undo_link_secs);
-    env_number!(get, "APP_HISTORY_KEEP_SECS", l.history_keep_secs);
+    // Every limit is a whole number: one table from variable to field, read in one loop.
+    let fields: [(&str, &mut i64); 27] = [
+        ("APP_LIMITS_CODE_LIFETIME_SECS", &mut l.code_lifetime_secs),
+        ("APP_LIMITS_CODE_MAX_ATTEMPTS", &mut l.code_max_attempts),
+        (
+            "APP_LIMITS_RESEND_INTERVAL_SECS",
+            &mut l.resend_interval_secs,
+        ),
+        (
+            "APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY",
+            &mut l.codes_per_account_per_day,
+        ),
+        (
+            "APP_LIMITS_CODES_PER_TARGET_PER_HOUR",
+            &mut l.codes_per_target_per_hour,
+        ),
+        (
+            "APP_LIMITS_CODES_PER_IP_PER_HOUR",
+            &mut l.codes_per_ip_per_hour,
+        ),
+        (
+            "APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES",
+            &mut l.day_starts_at_utc_minutes,
+        ),
+        ("APP_LIMITS_ACCOUNTS_PER_PHONE", &mut l.accounts_per_phone),
+        ("APP_LIMITS_CHANGE_TICKET_SECS", &mut l.change_ticket_secs),
+        ("APP_LIMITS_SESSION_IDLE_SECS", &mut l.session_idle_secs),
+        (
+            "APP_LIMITS_SESSION_ABSOLUTE_SECS",
+            &mut l.session_absolute_secs,
+        ),
+        (
+            "APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT",
+            &mut l.sign_in_failures_per_account,
+        ),
+        (
+            "APP_LIMITS_SIGN_IN_FAILURES_PER_IP",
+            &mut l.sign_in_failures_per_ip,
+        ),
+        ("APP_LIMITS_SIGN_IN_WINDOW_SECS", &mut l.sign_in_window_secs),
+        (
+            "APP_LIMITS_SIGN_IN_CONSECUTIVE_FAILURES",
+            &mut l.sign_in_consecutive_failures,
+        ),
+        (
+            "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
+            &mut l.totp_failures_per_window,
+        ),
+        ("APP_LIMITS_TOTP_FRESH_SECS", &mut l.totp_fresh_secs),
+        ("APP_LIMITS_TOTP_MAX_FAILURES", &mut l.totp_max_failures),
+        ("APP_LIMITS_RECOVERY_HOLD_SECS", &mut l.recovery_hold_secs),
+        (
+            "APP_LIMITS_RECOVERY_CODES_PER_TARGET_PER_HOUR",
+            &mut l.recovery_codes_per_target_per_hour,
+        ),
+        (
+            "APP_LIMITS_RECOVERY_CODES_PER_ACCOUNT_PER_DAY",
+            &mut l.recovery_codes_per_account_per_day,
+        ),
+        (
+            "APP_LIMITS_RECOVERY_REQUESTS_PER_IP_PER_HOUR",
+            &mut l.recovery_requests_per_ip_per_hour,
+        ),
+        (
+            "APP_LIMITS_APPEALS_PER_ACCOUNT_PER_DAY",
+            &mut l.appeals_per_account_per_day,
+        ),
+        (
+            "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
+            &mut l.appeals_per_ip_per_hour,
+        ),
+        (
+            "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
+            &mut l.sso_starts_per_ip_per_hour,
+        ),
+        ("APP_LIMITS_UNDO_LINK_SECS", &mut l.undo_link_secs),
+        ("APP_HISTORY_KEEP_SECS", &mut l.history_keep_secs),
+    ];
+    for (name, field) in fields {
+        if let Some(v) = get(name) {
+            *field = parse(name, &v)?;
+        }
+    }
     Ok(())
 }
 

@@ -168,6 +168,26 @@ pub async fn describe(services: &Services, token: &str) -> AppResult<UndoView> {
     Ok(row.view(services.now_ms()))
 }
 
+/// After an undo: every link of the account spent (it has changed through one), a password reset
+/// required, every session ended. Answers how many sessions ended.
+async fn lock_out(conn: &mut AnyConnection, account_id: &str, now: i64) -> AppResult<u64> {
+    sqlx::query("UPDATE undo_links SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE accounts SET password_reset_required = 1 WHERE id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(ended)
+}
+
 /// Undoes the change, once, in one transaction (see the module). Answers what was restored.
 #[tracing::instrument(skip(services, meta, token))]
 pub async fn apply(services: &Services, meta: &RequestMeta, token: &str) -> AppResult<UndoView> {
@@ -207,21 +227,7 @@ pub async fn apply(services: &Services, meta: &RequestMeta, token: &str) -> AppR
         &previous,
     )
     .await?;
-    // This link and every other one of the account: the account has changed through it.
-    sqlx::query("UPDATE undo_links SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(&row.account_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE accounts SET password_reset_required = 1 WHERE id = $1")
-        .bind(&row.account_id)
-        .execute(&mut *tx)
-        .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-        .bind(&row.account_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = lock_out(&mut tx, &row.account_id, now).await?;
     let detail = format!(
         "{} -> {} (undoing the change by {}); {ended} sessions ended; password reset required",
         mask_e164(&row.new_phone),

@@ -3,6 +3,7 @@
 
 use crate::Settings;
 use app::error::AppError;
+use app::ssr::seed::{LoadOwner, insert_load_owners};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -179,37 +180,25 @@ fn email(index: usize) -> String {
     format!("soak-{index}@soak.example")
 }
 
-/// Owner accounts in region CN, each with its own number, inserted as the product's own
-/// `bench_changes` does (one password hash for all, made by the product's own function).
+/// Owner accounts in region CN, each with its own number, inserted by the product's own
+/// load-run seeding (as `bench_changes` does; one password hash for all).
 async fn seed(db: &sqlx::AnyPool, accounts: usize) {
     let hash = app::ssr::crypto::hash_password(PASSWORD);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let mut tx = db.begin().await.expect("the soak can write the database");
-    for i in 0..accounts {
-        let phone = mobile("135", i as u64);
-        sqlx::query(
-            "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, phone, \
-             status, created_at, updated_at) VALUES ($1, $2, $2, $3, $4, 'CN', $5, 'active', $6, $6)",
-        )
-        .bind(format!("7{i:015}"))
-        .bind(format!("soak-{i}"))
-        .bind(email(i))
-        .bind(&hash)
-        .bind(&phone)
-        .bind(now)
-        .execute(&mut *tx)
+    let owners: Vec<LoadOwner> = (0..accounts)
+        .map(|i| LoadOwner {
+            id: format!("7{i:015}"),
+            name: format!("soak-{i}"),
+            email: email(i),
+            phone: mobile("135", i as u64),
+        })
+        .collect();
+    insert_load_owners(db, &owners, &hash, now)
         .await
-        .expect("a soak account is inserted (run on a fresh database)");
-        sqlx::query("INSERT INTO phone_binding_counts (phone, accounts) VALUES ($1, 1)")
-            .bind(&phone)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
+        .expect("the soak accounts are inserted (run on a fresh database)");
 }
 
 /// One client's view of the server: form posts with the session cookie and this origin.

@@ -11,6 +11,7 @@
 
 use app::model::PrincipalKind;
 use app::ssr::crypto::hash_password;
+use app::ssr::seed::{LoadOwner, insert_load_owners};
 use app::ssr::session::{self, NewSession};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,33 +74,17 @@ async fn main() {
 async fn seed_owners(services: &app::ssr::Services, accounts: usize) -> Vec<(usize, String)> {
     let hash = hash_password("Bench-pass-123");
     let now = services.now_ms();
-    for chunk in (0..accounts).collect::<Vec<_>>().chunks(500) {
-        let mut tx = services.db.begin().await.unwrap();
-        for &i in chunk {
-            let id = format!("9{:015}", i);
-            let phone = format!("+86135{:08}", i);
-            sqlx::query(
-                "INSERT INTO accounts (id, display_name, alias, email, password_hash, region, phone, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'CN', $6, 'active', $7, $7)",
-            )
-            .bind(&id)
-            .bind(format!("bench-{i}"))
-            .bind(format!("bench-{i}"))
-            .bind(format!("bench-{i}@bench.example"))
-            .bind(&hash)
-            .bind(&phone)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-            sqlx::query("INSERT INTO phone_binding_counts (phone, accounts) VALUES ($1, 1)")
-                .bind(&phone)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    let owners: Vec<LoadOwner> = (0..accounts)
+        .map(|i| LoadOwner {
+            id: format!("9{:015}", i),
+            name: format!("bench-{i}"),
+            email: format!("bench-{i}@bench.example"),
+            phone: format!("+86135{:08}", i),
+        })
+        .collect();
+    insert_load_owners(&services.db.pool, &owners, &hash, now)
+        .await
+        .unwrap();
     let mut tokens = Vec::with_capacity(accounts);
     for i in 0..accounts {
         let id = format!("9{:015}", i);

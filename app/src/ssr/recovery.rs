@@ -289,11 +289,7 @@ pub async fn reset_password(
         .await?;
     // A root password reset ends every session of the account, not only the owner's: a RAM
     // user's or an SSO session opened by whoever knew the old password must not outlive it.
-    let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let ended = crate::ssr::session::end_all(&mut tx, account_id).await?;
     record_reset(&mut tx, meta, &account, channel, ended, now).await?;
     services.commit_and_wake(tx).await?;
     Ok(())

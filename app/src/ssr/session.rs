@@ -93,6 +93,17 @@ pub async fn create(
     Ok(token)
 }
 
+/// Ends every session of the account, of every kind (owner, RAM users, roles, SSO), in the
+/// caller's transaction: after a password reset, an undone change or an approved appeal, no one
+/// signed in before may go on. Answers how many ended.
+pub async fn end_all(conn: &mut sqlx::AnyConnection, account_id: &str) -> AppResult<u64> {
+    let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(ended.rows_affected())
+}
+
 /// After a change of the account's factors (phone, authenticator): ends every other session of the
 /// account's owner and gives this one a new token, in the caller's transaction. Answers the new
 /// token, for the `Set-Cookie` of the answer; the old one is dead from the commit on. A session

@@ -180,12 +180,7 @@ async fn lock_out(conn: &mut AnyConnection, account_id: &str, now: i64) -> AppRe
         .bind(account_id)
         .execute(&mut *conn)
         .await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-        .bind(account_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok(ended)
+    crate::ssr::session::end_all(conn, account_id).await
 }
 
 /// Undoes the change, once, in one transaction (see the module). Answers what was restored.

@@ -23,7 +23,7 @@ use crate::ssr::phone_binding::{self, AuditEntry, Binding, BindingFlow, Notice};
 use crate::ssr::recovery;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::seed::DEMO_OPERATOR_EMAIL;
-use crate::ssr::session::Principal;
+use crate::ssr::session::{self, Principal};
 use sqlx::AnyConnection;
 
 mod queue;
@@ -379,11 +379,7 @@ impl BindingFlow for Approval<'_> {
                 .fetch_one(&mut *conn)
                 .await?;
         // Whoever was signed in is not who asked for the appeal: every session ends.
-        let sessions_ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-            .bind(&appeal.account_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        let sessions_ended = session::end_all(&mut *conn, &appeal.account_id).await?;
         if !appeal.contact_email.eq_ignore_ascii_case(&email) {
             let until = recovery::hold_until(services, now);
             let body = format!(

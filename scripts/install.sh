@@ -4,7 +4,8 @@
 #   1. Debian's chromium (for the Playwright tests; Playwright's own browser download fails here)
 #   2. the Rust target wasm32-unknown-unknown
 #   3. cargo-leptos 0.3.10 (newer ones need a newer rustc than this machine's 1.95), built
-#      from its crates.io source without the `new` command (see step 3)
+#      from its crates.io source without the `new` command and, unless --release-tools is given,
+#      without the JavaScript minifier that only release builds use (see step 3)
 #   4. wasm-bindgen-cli at exactly the wasm-bindgen version of Cargo.lock
 #   (3 and 4 build at the same time, in a light release profile: see TOOL_PROFILE below)
 #   5. end2end/node_modules (npm ci; @playwright/test and binaryen's wasm-opt 132)
@@ -12,7 +13,17 @@
 #   7. pg_auto_failover for PostgreSQL 15 (the failover test's HA cluster, scripts/ha-postgres.sh);
 #      optional: where it cannot be installed the failover test says "skipped" and why
 # Works as root without a terminal (CI=true). Set INSTALL_SKIP_CHROMIUM=1 to skip step 1.
+#   scripts/install.sh                  what serving (debug) and the test command need
+#   scripts/install.sh --release-tools  also what `cargo leptos build --release` needs (bench/bench.sh)
 set -euo pipefail
+
+RELEASE_TOOLS=0
+for arg in "$@"; do
+  case "$arg" in
+    --release-tools) RELEASE_TOOLS=1 ;;
+    *) printf 'install: unknown argument %s (known: --release-tools)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -115,7 +126,7 @@ for crate in walrus wasmparser wasm-encoder gimli wasm_split_cli_support wasm-bi
 done
 TOOL_PIDS=()
 
-# --- 3. cargo-leptos, built without its `new` command ------------------------------------------
+# --- 3. cargo-leptos, built without its `new` command (and, for debug work, without swc) ------------
 # `cargo leptos new` (project templates) is the one part of the tool that needs cargo-generate,
 # and cargo-generate brings 94 crates of its own that no other command uses, among them OpenSSL,
 # libgit2 and libssh2 compiled from C. So the published 0.3.10 source is fetched from crates.io
@@ -123,9 +134,25 @@ TOOL_PIDS=()
 # built against the crate's own Cargo.lock: no version moves (cargo only prunes the unused
 # entries), and every command this project runs (build, serve, watch, end-to-end) is the
 # published code. `cargo leptos new` answers that this build leaves it out.
+#
+# The same holds for swc, the JavaScript compiler cargo-leptos links only to minify the JS glue of
+# a release build (`js-minify`, never used by a debug build): about 190 crates, most of the tool's
+# build time. The default build ("light") leaves it out, so a fresh clone's first page and the
+# test command do not wait for it; a release build with that tool stops with a message naming
+# `scripts/install.sh --release-tools`, which builds the tool with swc ("full") over it. A full
+# build does everything a light one does. The variant is recorded beside the binary.
 CARGO_LEPTOS_SHA256="fb2e3a063d96743a5a051b956fef947b47af568d42f3603183e13c4fe1855737"
+CARGO_LEPTOS_VARIANT_FILE="$HOME/.cargo/bin/.cargo-leptos-variant"
 cargo_leptos_version() { (cargo-leptos --version 2>/dev/null || true) | awk '{ print $2 }'; }
-build_cargo_leptos() {
+# "light" when this script built it without swc; anything else found at the right version
+# (a full build by this script, or the published tool) has swc.
+cargo_leptos_variant() { cat "$CARGO_LEPTOS_VARIANT_FILE" 2>/dev/null || echo full; }
+cargo_leptos_ready() {
+  [ "$(cargo_leptos_version)" = "$CARGO_LEPTOS_VERSION" ] &&
+    { [ "$RELEASE_TOOLS" = 0 ] || [ "$(cargo_leptos_variant)" = full ]; }
+}
+build_cargo_leptos() { # build_cargo_leptos light|full
+  local variant="$1"
   local work="${TMPDIR:-/tmp}/phone-console-cargo-leptos-$$"
   local src="$work/cargo-leptos-$CARGO_LEPTOS_VERSION"
   rm -rf "$work" && mkdir -p "$work"
@@ -143,18 +170,37 @@ impl NewCommand {
     }
 }
 RUST
+  if [ "$variant" = light ]; then
+    local front="$src/src/compile/front.rs"
+    sed -i -e '/^\[dependencies.swc\]$/,/^$/d' -e '/^\[dependencies.swc_common\]$/,/^$/d' "$src/Cargo.toml"
+    sed -i -e '/^use swc::{$/,/^};$/d' -e '/^use swc_common::/d' -e '/^fn minify</,/^}$/d' "$front"
+    cat >>"$front" <<'RUST'
+
+fn minify<JS: AsRef<str>>(_js: JS) -> Result<String> {
+    bail!("this cargo-leptos was built without swc, the JavaScript minifier of release builds; run scripts/install.sh --release-tools")
+}
+RUST
+    if grep -qE 'swc(_common)?::|dependencies\.swc' "$src/Cargo.toml" "$front"; then
+      die "cargo-leptos: swc is still referenced after taking it out"
+    fi
+  fi
   (cd "$src" && env "${TOOL_PROFILE[@]}" CARGO_TARGET_DIR="$work/target" cargo build --release --bin cargo-leptos "${TOOL_HOT[@]}")
   install -m 0755 "$work/target/release/cargo-leptos" "$HOME/.cargo/bin/cargo-leptos"
+  echo "$variant" >"$CARGO_LEPTOS_VARIANT_FILE"
   rm -rf "$work"
 }
-if [ "$(cargo_leptos_version)" != "$CARGO_LEPTOS_VERSION" ]; then
+if ! cargo_leptos_ready; then
   wait_for_other_cargo_install cargo-leptos
 fi
-if [ "$(cargo_leptos_version)" = "$CARGO_LEPTOS_VERSION" ]; then
-  say "cargo-leptos: $CARGO_LEPTOS_VERSION present"
+if cargo_leptos_ready; then
+  say "cargo-leptos: $CARGO_LEPTOS_VERSION present ($(cargo_leptos_variant))"
+elif [ "$RELEASE_TOOLS" = 1 ]; then
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\`, with swc for release builds (about 6 minutes on 2 cores)"
+  build_cargo_leptos full &
+  TOOL_PIDS+=($!)
 else
-  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` (about 6 minutes on 2 cores, beside wasm-bindgen-cli)"
-  build_cargo_leptos &
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` and swc (about 3 minutes on 2 cores, beside wasm-bindgen-cli)"
+  build_cargo_leptos light &
   TOOL_PIDS+=($!)
 fi
 
@@ -182,6 +228,12 @@ else
   say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 3 minutes)"
   # Not --locked: a crate version locked by wasm-bindgen-cli is missing from the index here.
   env "${TOOL_PROFILE[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force "${TOOL_HOT[@]}" &
+  TOOL_PIDS+=($!)
+fi
+if [ "${#TOOL_PIDS[@]}" -gt 0 ]; then
+  # The project's own crates download while the tools compile (a fresh machine has none yet);
+  # a failure here is not one: the build downloads what is still missing.
+  (cargo fetch --quiet >/dev/null 2>&1 || say "cargo fetch failed; the build will download instead") &
   TOOL_PIDS+=($!)
 fi
 for pid in "${TOOL_PIDS[@]}"; do

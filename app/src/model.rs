@@ -162,8 +162,9 @@ pub struct IdentityOptions {
     pub totp_bound: bool,
     pub region: String,
     pub calling_code: u16,
-    /// This session already holds a live change ticket.
-    pub identity_verified: bool,
+    /// Seconds left on this session's live change ticket, when it holds one: the identity step
+    /// is then skipped, and the new-number step counts them down.
+    pub ticket_expires_in_secs: Option<i64>,
 }
 
 /// The answer to a code request: when the code dies, and when the button may be pressed again.

@@ -64,23 +64,25 @@ pub async fn send_identity_code(
     Ok(code_sent(sent, services.now_ms()))
 }
 
+/// Answers the seconds the granted ticket lives: the time left to finish the change.
 #[server(endpoint = "verify_identity")]
 pub async fn verify_identity(
     method: String,
     code: String,
     #[server(default)] intent: String,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
     let code = crate::domain::VerificationCode::parse(&code)?;
-    crate::ssr::phone_change::verify_identity(
+    let ticket = crate::ssr::phone_change::verify_identity(
         &services,
         &principal,
         parse_method(&method)?,
         &code,
         parse_intent(&intent)?,
     )
-    .await
+    .await?;
+    Ok(crate::ssr::phone_change::seconds_left(&services, ticket))
 }
 
 /// While typing: the number as it would be bound, or why it cannot be.

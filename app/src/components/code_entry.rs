@@ -46,14 +46,15 @@ struct Sent {
     delivery: Option<(String, i64)>,
 }
 
-/// Seconds left before a code may be requested again, ticking down once a second in the browser.
+/// Seconds left on something (the wait before a resend, a code's life, an identity ticket's),
+/// ticking down once a second in the browser.
 #[derive(Clone, Copy)]
-struct Countdown {
+pub(crate) struct Countdown {
     left: RwSignal<i64>,
 }
 
 impl Countdown {
-    fn new() -> Countdown {
+    pub(crate) fn new() -> Countdown {
         let left = RwSignal::new(0i64);
         #[cfg(feature = "hydrate")]
         {
@@ -72,23 +73,25 @@ impl Countdown {
         Countdown { left }
     }
 
-    fn start(&self, secs: i64) {
+    pub(crate) fn start(&self, secs: i64) {
         self.left.set(secs.max(0));
     }
 
-    fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.left.get() > 0
+    }
+
+    /// What is left as minutes and seconds: "4:59".
+    pub(crate) fn clock(&self) -> String {
+        let n = self.left.get();
+        format!("{}:{:02}", n / 60, n % 60)
     }
 
     /// Where the code went and how long it still lives: "… It expires in 4:59." while it lives.
     fn lifetime_line(&self, to: &str) -> String {
         match self.left.get() {
             0 => format!("The code sent to {to} has expired. Request a new one."),
-            n => format!(
-                "The code was sent to {to}. It expires in {}:{:02}.",
-                n / 60,
-                n % 60
-            ),
+            _ => format!("The code was sent to {to}. It expires in {}.", self.clock()),
         }
     }
 

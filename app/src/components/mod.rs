@@ -3,6 +3,7 @@
 mod code_entry;
 
 pub use code_entry::{CodeEntry, SendAnswer};
+pub(crate) use code_entry::Countdown;
 
 use crate::error::{AppError, AppResult};
 use leptos::prelude::*;

@@ -3,7 +3,7 @@
 use crate::api::phone::{
     CheckNewPhone, ConfirmPhoneChange, get_identity_options, send_new_phone_code,
 };
-use crate::components::{CodeEntry, load};
+use crate::components::{CodeEntry, Countdown, load};
 use crate::error::AppError;
 use crate::model::{IdentityOptions, Me};
 use crate::pages::identity::{IdentityStep, report_errors};
@@ -14,7 +14,8 @@ pub const OWNER_ONLY: &str = "Users logged in as a RAM user, with a RAM role, or
 #[derive(Clone, PartialEq)]
 enum Step {
     Identity,
-    NewNumber,
+    /// With the seconds left on the identity ticket when the step opened.
+    NewNumber(i64),
     Done(String),
 }
 
@@ -55,16 +56,20 @@ pub fn ChangePhoneFlow(
 
 #[component]
 fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
-    let step = RwSignal::new(if options.identity_verified {
-        Step::NewNumber
-    } else {
-        Step::Identity
+    // A live ticket (the flow closed and opened again) goes straight to the new number.
+    let step = RwSignal::new(match options.ticket_expires_in_secs {
+        Some(secs) => Step::NewNumber(secs),
+        None => Step::Identity,
     });
     let error = RwSignal::new(None::<AppError>);
     let calling_code = options.calling_code;
-    let on_verified = Callback::new(move |_| {
+    let on_verified = Callback::new(move |ticket_secs| {
         error.set(None);
-        step.set(Step::NewNumber);
+        step.set(Step::NewNumber(ticket_secs));
+    });
+    let on_expired = Callback::new(move |_| {
+        error.set(None);
+        step.set(Step::Identity);
     });
     let on_done = Callback::new(move |masked: String| {
         step.set(Step::Done(masked));
@@ -73,14 +78,16 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
     view! {
         <ol class="steps" aria-label="Progress">
             <li class:active=move || step.get() == Step::Identity>"Verify your identity"</li>
-            <li class:active=move || step.get() == Step::NewNumber>"Enter the new number"</li>
+            <li class:active=move || matches!(step.get(), Step::NewNumber(_))>"Enter the new number"</li>
             <li class:active=move || matches!(step.get(), Step::Done(_))>"Done"</li>
         </ol>
         {move || match step.get() {
             Step::Identity => view! {
                 <IdentityStep options=options.clone() intent="change_phone" on_verified error/>
             }.into_any(),
-            Step::NewNumber => view! { <NewNumberStep calling_code error on_done/> }.into_any(),
+            Step::NewNumber(ticket_secs) => view! {
+                <NewNumberStep calling_code ticket_secs error on_done on_expired/>
+            }.into_any(),
             Step::Done(masked) => view! {
                 <p class="success" role="status">"Modified successfully"</p>
                 <p>"You were signed out on your other devices."</p>
@@ -90,11 +97,38 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
     }
 }
 
+/// The identity ticket's time left, counted down; once it is over, the way back to step 1.
+#[component]
+fn TicketClock(ticket_secs: i64, on_expired: Callback<()>) -> impl IntoView {
+    let left = Countdown::new();
+    left.start(ticket_secs);
+    move || {
+        if left.running() {
+            view! {
+                <p class="muted ticket-clock">
+                    {format!("Identity verified. Finish the change within {}.", left.clock())}
+                </p>
+            }
+            .into_any()
+        } else {
+            view! {
+                <p class="alert" role="alert">"Your identity verification has expired. Verify your identity again."</p>
+                <button type="button" class="secondary" on:click=move |_| on_expired.run(())>"Verify again"</button>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Step 2. Once a code is sent the number is fixed (the code belongs to it); "Change number"
+/// frees it again without repeating step 1, for as long as the ticket lives.
 #[component]
 fn NewNumberStep(
     calling_code: u16,
+    ticket_secs: i64,
     error: RwSignal<Option<AppError>>,
     on_done: Callback<String>,
+    on_expired: Callback<()>,
 ) -> impl IntoView {
     let number = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
@@ -130,13 +164,27 @@ fn NewNumberStep(
         }
     };
     let valid = move || matches!(check.value().get(), Some(Ok(_)));
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+    let change_number = move |_| {
+        sent.set(false);
+        code.set(String::new());
+        error.set(None);
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = input_ref.get() {
+            let _ = input.focus();
+        }
+    };
     view! {
+        <TicketClock ticket_secs on_expired/>
         <div class="field">
             <label for="new-phone">"New mobile phone number"</label>
             <div class="phone-row">
                 <span class="prefix" title="The country or region chosen at registration">{format!("+{calling_code}")}</span>
-                <input id="new-phone" type="tel" autocomplete="tel-national" maxlength="20"
-                    prop:value=move || number.get() on:input=on_input/>
+                <input id="new-phone" type="tel" autocomplete="tel-national" maxlength="20" node_ref=input_ref
+                    readonly=move || sent.get() prop:value=move || number.get() on:input=on_input/>
+                <Show when=move || sent.get()>
+                    <button type="button" class="link" on:click=change_number>"Change number"</button>
+                </Show>
             </div>
             {move || check.value().get().and_then(|r| r.ok()).map(|masked| view! { <p class="muted">{format!("Will be bound as {masked}")}</p> })}
         </div>

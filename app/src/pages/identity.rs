@@ -31,12 +31,13 @@ where
     });
 }
 
+/// `on_verified` gets the seconds the granted ticket lives.
 #[component]
 pub fn IdentityStep(
     options: IdentityOptions,
     /// `change_phone` or `unbind_totp`.
     intent: &'static str,
-    on_verified: Callback<()>,
+    on_verified: Callback<i64>,
     error: RwSignal<Option<AppError>>,
 ) -> impl IntoView {
     let first = if options.masked_phone.is_some() {
@@ -51,7 +52,11 @@ pub fn IdentityStep(
     let sent = RwSignal::new(false);
     let verify = ServerAction::<VerifyIdentity>::new();
     report_errors(verify.value(), error);
-    on_success(verify.value(), on_verified);
+    Effect::new(move |_| {
+        if let Some(Ok(ticket_secs)) = verify.value().get() {
+            on_verified.run(ticket_secs);
+        }
+    });
     // A new method starts over: the countdown belongs to the target it was sent to.
     let choose = move |value: &'static str| {
         method.set(value.to_string());

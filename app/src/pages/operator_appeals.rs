@@ -104,19 +104,11 @@ fn AppealDecision(reference: String) -> impl IntoView {
                 view! {
                 <div class="decision">
                     <ActionForm action=ask>
-                        <input type="hidden" name="reference" value=for_ask/>
-                        <div class="field">
-                            <label for=ask_id.clone()>"Message to the filer"</label>
-                            <textarea id=ask_id name="message" maxlength="1000" rows="2"></textarea>
-                        </div>
+                        <DecisionNote reference=for_ask id=ask_id label="Message to the filer" name="message"/>
                         <button type="submit" class="secondary" disabled=pending>"Ask for more information"</button>
                     </ActionForm>
                     <ActionForm action=reject>
-                        <input type="hidden" name="reference" value=for_reject/>
-                        <div class="field">
-                            <label for=reject_id.clone()>"Reason for rejection"</label>
-                            <textarea id=reject_id name="reason" maxlength="1000" rows="2"></textarea>
-                        </div>
+                        <DecisionNote reference=for_reject id=reject_id label="Reason for rejection" name="reason"/>
                         <button type="submit" class="secondary" disabled=pending>"Reject"</button>
                     </ActionForm>
                     <ActionForm action=approve>
@@ -128,5 +120,22 @@ fn AppealDecision(reference: String) -> impl IntoView {
             }
         }}
         <ErrorAlert error/>
+    }
+}
+
+/// The appeal's reference and a labelled text box, for a decision that carries a message.
+#[component]
+fn DecisionNote(
+    reference: String,
+    id: String,
+    label: &'static str,
+    name: &'static str,
+) -> impl IntoView {
+    view! {
+        <input type="hidden" name="reference" value=reference/>
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <textarea id=id name=name maxlength="1000" rows="2"></textarea>
+        </div>
     }
 }

@@ -8,7 +8,6 @@ use crate::ssr::Services;
 use crate::ssr::audit;
 use crate::ssr::clock::rfc3339;
 use crate::ssr::crypto::sha256_hex;
-use crate::ssr::db::Tx;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use rand::Rng;
@@ -121,29 +120,6 @@ const CHANGE_NOTICE: audit::OwnerNotice<'static> = audit::OwnerNotice {
     not_you: "Sign in and delete the AccessKey at once.",
 };
 
-/// Records a change made here (the audit event and the owner's notice) in `tx`, and commits it.
-async fn record_and_commit(
-    mut tx: Tx,
-    services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    action: &str,
-    detail: &str,
-) -> AppResult<()> {
-    audit::record_owner_change(
-        &mut tx,
-        services,
-        principal,
-        meta,
-        &CHANGE_NOTICE,
-        action,
-        detail,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Creates an AccessKey for the RAM user `user_id` of the owner's account; the secret is in
 /// the answer and nowhere else in clear.
 #[tracing::instrument(skip(services, principal, meta), fields(principal = %principal.name))]
@@ -186,7 +162,11 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     let detail = format!("AccessKey {id} created for RAM user {login_name}");
-    record_and_commit(tx, services, principal, meta, "CreateAccessKey", &detail).await?;
+    let action = "CreateAccessKey";
+    CHANGE_NOTICE
+        .record(&mut tx, services, principal, meta, action, &detail)
+        .await?;
+    tx.commit().await?;
     tracing::info!(access_key_id = %id, "access key created");
     Ok(NewAccessKey {
         id,
@@ -233,7 +213,11 @@ pub async fn set_active(
         "AccessKey {key_id} of RAM user {login_name} {}",
         if active { "enabled" } else { "disabled" }
     );
-    record_and_commit(tx, services, principal, meta, "UpdateAccessKey", &detail).await?;
+    let action = "UpdateAccessKey";
+    CHANGE_NOTICE
+        .record(&mut tx, services, principal, meta, action, &detail)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -253,7 +237,11 @@ pub async fn delete(
         .execute(&mut *tx)
         .await?;
     let detail = format!("AccessKey {key_id} of RAM user {login_name} deleted");
-    record_and_commit(tx, services, principal, meta, "DeleteAccessKey", &detail).await?;
+    let action = "DeleteAccessKey";
+    CHANGE_NOTICE
+        .record(&mut tx, services, principal, meta, action, &detail)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 

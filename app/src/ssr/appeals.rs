@@ -15,7 +15,7 @@ use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
-use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode};
+use crate::ssr::verification::{self, CodeAttempt, CodeRequest, Purpose, Requester, SentCode};
 use crate::ssr::{Services, account, rate};
 
 const REASON_MAX: usize = 1000;
@@ -131,16 +131,14 @@ pub async fn file_appeal(
     let limits = &services.config.limits;
     let now = services.now_ms();
     let tx = services.db.begin().await?;
-    let mut tx = verification::consume_keeping_attempt(
-        tx,
-        services,
-        Purpose::AppealContact,
-        &account.id,
-        form.email.as_str(),
-        &principal.session_hash,
-        &code,
-    )
-    .await?;
+    let attempt = CodeAttempt {
+        purpose: Purpose::AppealContact,
+        account_id: &account.id,
+        target: form.email.as_str(),
+        session_hash: &principal.session_hash,
+        code: &code,
+    };
+    let mut tx = verification::consume_keeping_attempt(tx, services, &attempt).await?;
     // Dropping `tx` rolls back the code's use and any budget already taken.
     take_appeal_budgets(&mut tx, limits, &account.id, &meta.client_ip, now).await?;
     let reference = format!("AP{}", &random_token()[..12].to_ascii_uppercase());

@@ -76,40 +76,38 @@ pub struct OwnerNotice<'a> {
     pub not_you: &'a str,
 }
 
-/// The audit event of a change the owner (or its RAM user) made to the account's settings, and
-/// the notice of it to the owner's logon email, in the caller's transaction.
-pub async fn record_owner_change(
-    conn: &mut AnyConnection,
-    services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    notice: &OwnerNotice<'_>,
-    action: &str,
-    detail: &str,
-) -> AppResult<()> {
-    let now = services.now_ms();
-    record(
-        conn,
-        AuditEvent::by(
+impl OwnerNotice<'_> {
+    /// The audit event of a change the owner (or its RAM user) made to the account's settings,
+    /// and this notice of it to the owner's logon email, in the caller's transaction.
+    pub async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        services: &Services,
+        principal: &Principal,
+        meta: &RequestMeta,
+        action: &str,
+        detail: &str,
+    ) -> AppResult<()> {
+        let now = services.now_ms();
+        let event = AuditEvent::by(
             principal,
             now,
             &meta.client_ip,
             action,
             &principal.account_id,
-        )
-        .detail(detail),
-    )
-    .await?;
-    let (email,): (String,) = sqlx::query_as("SELECT email FROM accounts WHERE id = $1")
-        .bind(&principal.account_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let body = format!(
-        "{detail}, by {} from {}. Not you? {}",
-        principal.name, meta.client_ip, notice.not_you
-    );
-    outbox::enqueue_notice(conn, (Channel::Email, &email), notice.subject, &body, now).await?;
-    Ok(())
+        );
+        record(conn, event.detail(detail)).await?;
+        let (email,): (String,) = sqlx::query_as("SELECT email FROM accounts WHERE id = $1")
+            .bind(&principal.account_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let body = format!(
+            "{detail}, by {} from {}. Not you? {}",
+            principal.name, meta.client_ip, self.not_you
+        );
+        outbox::enqueue_notice(conn, (Channel::Email, &email), self.subject, &body, now).await?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -16,8 +16,10 @@ use crate::ssr::crypto::{random_token, sha256_hex};
 use crate::ssr::outbox::Channel;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, NewSession, Principal};
-use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode, TicketPurpose};
-use crate::ssr::{Services, phone_change, totp};
+use crate::ssr::verification::{
+    self, CodeAttempt, CodeRequest, Purpose, Requester, SentCode, TicketPurpose,
+};
+use crate::ssr::{Services, totp};
 
 pub const STEP_COOKIE: &str = "__Host-signin-step";
 
@@ -213,15 +215,14 @@ pub async fn complete(
     if by_sms || pending.method == LogonProtection::Sms {
         let refusal = "Enter the code from your authenticator app.";
         let phone = sms_phone(services, &pending, refusal).await?;
-        verification::consume_alone(
-            services,
-            Purpose::SignIn,
+        let attempt = CodeAttempt {
+            purpose: Purpose::SignIn,
             account_id,
-            phone,
-            &pending.token_hash,
+            target: phone,
+            session_hash: &pending.token_hash,
             code,
-        )
-        .await?;
+        };
+        verification::consume_alone(services, &attempt).await?;
         if pending.method == LogonProtection::Totp {
             // The phone proved who this is: the authenticator opens again.
             totp::unlock(&mut *services.db.write().await?, account_id).await?;
@@ -275,7 +276,7 @@ pub async fn set(
     }
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::LogonProtection)
+    verification::spend_ticket(&mut tx, services, principal, TicketPurpose::LogonProtection)
         .await?;
     sqlx::query("UPDATE accounts SET logon_protection = $1, updated_at = $2 WHERE id = $3")
         .bind(setting.as_str())

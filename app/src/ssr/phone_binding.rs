@@ -15,7 +15,7 @@ use crate::ssr::recovery;
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::Principal;
 use crate::ssr::undo;
-use crate::ssr::verification::{self, Purpose};
+use crate::ssr::verification::{self, CodeAttempt, Purpose};
 use sqlx::AnyConnection;
 use std::future::Future;
 
@@ -161,16 +161,15 @@ pub async fn bind<F: BindingFlow + Sync>(
     request: BindRequest<'_>,
     flow: &F,
 ) -> AppResult<F::Subject> {
-    let tx = verification::consume_keeping_attempt(
-        services.db.begin().await?,
-        services,
-        request.purpose,
-        request.account_id,
-        request.number.e164(),
-        &request.principal.session_hash,
-        request.code,
-    )
-    .await?;
+    let attempt = CodeAttempt {
+        purpose: request.purpose,
+        account_id: request.account_id,
+        target: request.number.e164(),
+        session_hash: &request.principal.session_hash,
+        code: request.code,
+    };
+    let tx = verification::consume_keeping_attempt(services.db.begin().await?, services, &attempt)
+        .await?;
     let binding = Binding {
         principal: request.principal,
         meta: request.meta,

@@ -11,7 +11,9 @@ use crate::ssr::phone_binding::{AuditEntry, BindRequest, BindingFlow, Notice};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, Principal};
 use crate::ssr::sms_guard::{self, Asker};
-use crate::ssr::verification::{self, CodeRequest, Purpose, Requester, SentCode, TicketPurpose};
+use crate::ssr::verification::{
+    self, CodeAttempt, CodeRequest, LiveTicket, Purpose, Requester, SentCode, TicketPurpose,
+};
 use crate::ssr::{Services, phone_binding, totp};
 use sqlx::AnyConnection;
 
@@ -64,14 +66,15 @@ pub async fn send_identity_code(
     .await
 }
 
-/// Step 1: checks the identity code (or TOTP) and grants this session a ticket for 15 minutes.
+/// Step 1: checks the identity code (or TOTP) and grants this session a ticket for 15 minutes;
+/// answers the ticket, so the page can say how long it has to finish.
 pub async fn verify_identity(
     services: &Services,
     principal: &Principal,
     method: IdentityMethod,
     code: &VerificationCode,
     ticket: TicketPurpose,
-) -> AppResult<()> {
+) -> AppResult<LiveTicket> {
     principal.require_owner()?;
     let account = account::find(services, &principal.account_id).await?;
     if method == IdentityMethod::Totp {
@@ -90,27 +93,31 @@ pub async fn verify_identity(
             return Err(AppError::TotpTooFresh);
         }
         totp::check_totp(services, &account.id, code).await?;
-        return grant_ticket_alone(services, principal, ticket).await;
+        let mut tx = services.db.begin().await?;
+        let granted = verification::grant_ticket(&mut tx, services, principal, ticket).await?;
+        tx.commit().await?;
+        return Ok(granted);
     }
     let (target, _) = identity_target(&account, method)?;
     let mut tx = services.db.begin().await?;
-    let outcome = verification::consume(
-        &mut tx,
-        services,
-        identity_purpose(ticket),
-        &account.id,
-        &target,
-        &principal.session_hash,
+    let attempt = CodeAttempt {
+        purpose: identity_purpose(ticket),
+        account_id: &account.id,
+        target: &target,
+        session_hash: &principal.session_hash,
         code,
-    )
-    .await?;
-    if outcome.is_ok() {
-        // The phone or the mailbox answered: a TOTP lock from guessing ends here.
-        totp::unlock(&mut tx, &account.id).await?;
-        grant_ticket(&mut tx, services, principal, ticket).await?;
-    }
+    };
+    let granted = match verification::consume(&mut tx, services, &attempt).await? {
+        Ok(()) => {
+            // The phone or the mailbox answered: a TOTP lock from guessing ends here.
+            totp::unlock(&mut tx, &account.id).await?;
+            Ok(verification::grant_ticket(&mut tx, services, principal, ticket).await?)
+        }
+        Err(refused) => Err(refused),
+    };
+    // Committed either way: a wrong code's counted attempt stays counted.
     tx.commit().await?;
-    outcome
+    granted
 }
 
 /// Parses and checks the new number: the registration region, not today's number, room left.
@@ -121,75 +128,6 @@ async fn check_new_number(
 ) -> AppResult<PhoneNumber> {
     phone_binding::check_new_number(services, &account.region, account.phone.as_deref(), input)
         .await
-}
-
-// This session's identity tickets: granted by `verify_identity`, then required and spent by the
-// change each one opens (the phone here; the authenticator and logon protection elsewhere).
-
-/// Grants this session a ticket for `purpose` in the caller's transaction.
-async fn grant_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    principal: &Principal,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    verification::grant_ticket(
-        conn,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        purpose,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Grants this session a ticket for `purpose` in a transaction of its own.
-async fn grant_ticket_alone(
-    services: &Services,
-    principal: &Principal,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    let mut tx = services.db.begin().await?;
-    grant_ticket(&mut tx, services, principal, purpose).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`;
-/// spends nothing.
-pub(crate) async fn require_ticket(
-    services: &Services,
-    principal: &Principal,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    let mut conn = services.db.pool.acquire().await?;
-    verification::require_ticket(
-        &mut conn,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        purpose,
-    )
-    .await
-}
-
-/// Spends this session's ticket for `purpose` in the caller's transaction; without one (or when a
-/// racing request spent it first) the answer is `IdentityNotVerified`.
-pub(crate) async fn spend_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    principal: &Principal,
-    purpose: TicketPurpose,
-) -> AppResult<()> {
-    verification::spend_ticket(
-        conn,
-        services,
-        &principal.session_hash,
-        &principal.account_id,
-        purpose,
-    )
-    .await
 }
 
 /// While typing: is this a number the account could move to? Answers the masked E.164 form.
@@ -211,7 +149,7 @@ pub async fn send_new_number_code(
     input: &str,
 ) -> AppResult<SentCode> {
     principal.require_owner()?;
-    require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
+    verification::require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
     let account = account::find(services, &principal.account_id).await?;
     let asker = Asker {
         purpose: Purpose::NewPhone,
@@ -254,7 +192,8 @@ impl BindingFlow for OwnerChange<'_> {
         services: &Services,
         _old: Option<&str>,
     ) -> AppResult<String> {
-        spend_ticket(conn, services, self.principal, TicketPurpose::ChangePhone).await?;
+        verification::spend_ticket(conn, services, self.principal, TicketPurpose::ChangePhone)
+            .await?;
         session::end_others_and_rotate(conn, self.principal).await
     }
 
@@ -295,7 +234,7 @@ pub async fn confirm_change(
     let account = account::find(services, &principal.account_id).await?;
     let number = phone_binding::parse_new_number(&account.region, account.phone.as_deref(), input)?;
     // Checked before the code, so a session without a ticket spends no attempt.
-    require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
+    verification::require_ticket(services, principal, TicketPurpose::ChangePhone).await?;
     let flow = OwnerChange {
         principal,
         account: &account,
@@ -324,17 +263,10 @@ pub async fn identity_options(
     let calling_code = Region::parse(&account.region)
         .map(|r| r.calling_code())
         .unwrap_or_default();
-    let has_ticket = {
+    let ticket = {
         let mut conn = services.db.pool.acquire().await?;
-        verification::live_ticket(
-            &mut conn,
-            services,
-            &principal.session_hash,
-            &account.id,
-            TicketPurpose::ChangePhone,
-        )
-        .await?
-        .is_some()
+        verification::live_ticket(&mut conn, services, principal, TicketPurpose::ChangePhone)
+            .await?
     };
     let totp = totp::state(services, &account.id).await?;
     Ok(crate::model::IdentityOptions {
@@ -344,6 +276,11 @@ pub async fn identity_options(
         totp_bound: totp.bound && !totp.fresh && !totp.locked,
         region: account.region.clone(),
         calling_code,
-        identity_verified: has_ticket,
+        ticket_expires_in_secs: ticket.map(|t| seconds_left(services, t)),
     })
+}
+
+/// Whole seconds until `ticket` dies, as the page counts them down.
+pub fn seconds_left(services: &Services, ticket: LiveTicket) -> i64 {
+    (ticket.expires_at - services.now_ms()).max(0) / 1000
 }

@@ -11,7 +11,7 @@ use crate::ssr::crypto::{hash_password, random_token, sha256_hex};
 use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel};
 use crate::ssr::request::RequestMeta;
-use crate::ssr::verification::{self, CodeRequest, Purpose, Requester};
+use crate::ssr::verification::{self, CodeAttempt, CodeRequest, Purpose, Requester};
 use crate::ssr::{Services, rate};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -271,16 +271,16 @@ pub async fn reset_password(
     let target = recovery_target(services, &account, channel)?;
     let account_id = account.id.as_str();
     let now = services.now_ms();
-    let mut tx = verification::consume_keeping_attempt(
-        services.db.begin().await?,
-        services,
-        Purpose::ResetPassword,
+    let attempt = CodeAttempt {
+        purpose: Purpose::ResetPassword,
         account_id,
         target,
-        &sha256_hex(token),
+        session_hash: &sha256_hex(token),
         code,
-    )
-    .await?;
+    };
+    let mut tx =
+        verification::consume_keeping_attempt(services.db.begin().await?, services, &attempt)
+            .await?;
     sqlx::query("UPDATE accounts SET password_hash = $1, password_reset_required = 0, updated_at = $2 WHERE id = $3")
         .bind(&hash)
         .bind(now)

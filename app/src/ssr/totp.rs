@@ -8,8 +8,8 @@ use crate::ssr::db::Tx;
 use crate::ssr::outbox::{self, Channel, NewMessage, Template};
 use crate::ssr::request::RequestMeta;
 use crate::ssr::session::{self, Principal};
-use crate::ssr::verification::TicketPurpose;
-use crate::ssr::{Services, account, phone_change};
+use crate::ssr::verification::{self, TicketPurpose};
+use crate::ssr::{Services, account};
 use sqlx::AnyConnection;
 
 const ENROLLMENT_SECS: i64 = 600;
@@ -62,7 +62,7 @@ fn qr_svg(text: &str) -> AppResult<String> {
 /// must never be enough to add a second factor (issue 11, path 1). The ticket is spent by `confirm`.
 pub async fn begin(services: &Services, principal: &Principal) -> AppResult<TotpEnrollment> {
     principal.require_owner()?;
-    phone_change::require_ticket(services, principal, TicketPurpose::BindTotp).await?;
+    verification::require_ticket(services, principal, TicketPurpose::BindTotp).await?;
     let account = account::find(services, &principal.account_id).await?;
     if account.totp_bound != 0 {
         return Err(AppError::TotpAlreadyBound);
@@ -121,7 +121,7 @@ pub async fn confirm(
         &stored,
     )?;
     let step = totp_step(&secret, code, now)?.ok_or(AppError::CodeIncorrectOrExpired)?;
-    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::BindTotp).await?;
+    verification::spend_ticket(&mut tx, services, principal, TicketPurpose::BindTotp).await?;
     let bound = sqlx::query(
         "UPDATE accounts SET totp_secret = $1, totp_last_step = $2, totp_bound_at = $3, totp_failures = 0, updated_at = $3 \
          WHERE id = $4 AND totp_secret IS NULL",
@@ -163,7 +163,7 @@ pub async fn unbind(
     principal.require_owner()?;
     let now = services.now_ms();
     let mut tx = services.db.begin().await?;
-    phone_change::spend_ticket(&mut tx, services, principal, TicketPurpose::UnbindTotp).await?;
+    verification::spend_ticket(&mut tx, services, principal, TicketPurpose::UnbindTotp).await?;
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = NULL, totp_last_step = NULL, totp_bound_at = NULL, totp_failures = 0, updated_at = $1 \
          WHERE id = $2 AND totp_secret IS NOT NULL",

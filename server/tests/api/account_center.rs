@@ -100,13 +100,13 @@ async fn identity_by_logon_email_works_too() {
 async fn identity_by_totp_works_once_per_step() {
     let (app, token) = spawn_as("alice@example.com").await;
     let code = totp_now(&app, 0);
-    let _: () = app.verify_identity(&token, Method::Totp, &code).await.ok();
+    let _: i64 = app.verify_identity(&token, Method::Totp, &code).await.ok();
     // The same step again is a replay.
     let replay = app.verify_identity(&token, Method::Totp, &code).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
     // The next step is accepted (±1 step).
     let next = totp_now(&app, 1);
-    let _: () = app.verify_identity(&token, Method::Totp, &next).await.ok();
+    let _: i64 = app.verify_identity(&token, Method::Totp, &next).await.ok();
     app.change_number(&token, "13612345602").await.unwrap();
     // Bob has no authenticator.
     let bob = app.sign_in("bob@example.com").await;
@@ -142,6 +142,43 @@ async fn the_ticket_lasts_fifteen_minutes_and_serves_one_change() {
     app.clock.advance_secs(61);
     let again = app.send_new_phone_code(&token, "13612345603").await;
     assert_eq!(again.err(), AppError::IdentityNotVerified);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_identity_step_names_the_time_left_and_the_number_can_be_corrected_without_it() {
+    let (app, token) = spawn_as(ALICE_EMAIL).await;
+    let fresh: IdentityOptions = app.identity_options(&token).await.ok();
+    assert_eq!(fresh.ticket_expires_in_secs, None);
+    let code = sms_code(&app, &token).await;
+    let lives: i64 = verify_sms(&app, &token, &code).await.ok();
+    assert_eq!(lives, 15 * 60);
+
+    // The flow closed and opened again ten minutes later: five minutes are left, no new step 1.
+    app.clock.advance_secs(10 * 60);
+    let reopened: IdentityOptions = app.identity_options(&token).await.ok();
+    assert_eq!(reopened.ticket_expires_in_secs, Some(5 * 60));
+    // A code to one number, then the number corrected: the ticket still serves.
+    let _: CodeSent = app.send_new_phone_code(&token, "13512345678").await.ok();
+    let _: CodeSent = app.send_new_phone_code(&token, "13612345604").await.ok();
+    let code = app.latest_code("+8613612345604").await.unwrap();
+    let changed: String = app
+        .confirm_phone_change(&token, "13612345604", &code)
+        .await
+        .ok();
+    assert_eq!(changed, "+86 136****5604");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_dead_ticket_is_not_offered_to_the_reopened_flow() {
+    let (app, token) = spawn_verified_alice().await;
+    app.clock.advance_secs(15 * 60 - 1);
+    let last: IdentityOptions = app.identity_options(&token).await.ok();
+    assert_eq!(last.ticket_expires_in_secs, Some(1));
+    app.clock.advance_secs(1);
+    let dead: IdentityOptions = app.identity_options(&token).await.ok();
+    assert_eq!(dead.ticket_expires_in_secs, None);
     app.stop().await;
 }
 
@@ -211,7 +248,7 @@ async fn five_wrong_codes_kill_the_code_and_even_the_right_one_fails() {
 async fn a_code_lives_five_minutes_to_the_second() {
     let (app, token, code) = spawn_with_sms_code().await;
     app.clock.advance_ms(300_000 - 1);
-    let _: () = verify_sms(&app, &token, &code).await.ok();
+    let _: i64 = verify_sms(&app, &token, &code).await.ok();
 
     app.clock.advance_secs(61);
     let code = sms_code(&app, &token).await;
@@ -223,7 +260,7 @@ async fn a_code_lives_five_minutes_to_the_second() {
 #[tokio::test]
 async fn a_code_is_used_once() {
     let (app, token, code) = spawn_with_sms_code().await;
-    let _: () = verify_sms(&app, &token, &code).await.ok();
+    let _: i64 = verify_sms(&app, &token, &code).await.ok();
     assert_sms_refused(&app, &token, &code, AppError::CodeIncorrectOrExpired).await;
     app.stop().await;
 }
@@ -245,7 +282,7 @@ async fn resend_waits_sixty_seconds_and_kills_the_previous_code() {
     if old != new {
         assert_sms_refused(&app, &token, &old, AppError::CodeIncorrectOrExpired).await;
     }
-    let _: () = verify_sms(&app, &token, &new).await.ok();
+    let _: i64 = verify_sms(&app, &token, &new).await.ok();
     app.stop().await;
 }
 

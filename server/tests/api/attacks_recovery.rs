@@ -363,7 +363,7 @@ async fn a_stranger_exhausts_the_recovery_budget_and_alice_still_changes_her_num
     let alice = app.sign_in("alice@example.com").await;
     let _: CodeSent = app.send_identity_code(&alice, Method::Sms).await.ok();
     let code = app.latest_code(ALICE_PHONE).await.unwrap();
-    let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
+    let _: i64 = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let new_number = "+8613512345678";
     let _: CodeSent = app.send_new_phone_code(&alice, new_number).await.ok();
     let code = app.latest_code(new_number).await.unwrap();

@@ -47,7 +47,7 @@ async fn verify_by_code(app: &TestApp, token: &str, method: &str, target: &str, 
         .await
         .ok();
     let code = app.latest_code(target).await.expect("an identity code");
-    let _: () = app
+    let _: i64 = app
         .call(
             "verify_identity",
             &[("method", method), ("code", &code), ("intent", intent)],
@@ -174,7 +174,7 @@ async fn a_password_alone_neither_binds_an_authenticator_nor_moves_the_number_wi
     app.clock.advance_secs(120);
     let options: IdentityOptions = app.identity_options(&owner).await.ok();
     assert!(options.totp_bound, "after 24 hours it is offered");
-    let _: () = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "")
+    let _: i64 = verify_by_totp(&app, &owner, &totp_at(&enrollment.secret, now(&app)), "")
         .await
         .ok();
     app.stop().await;
@@ -207,7 +207,7 @@ async fn unbinding_the_authenticator_tells_the_phone_and_the_email() {
 #[tokio::test]
 async fn the_demo_authenticator_counts_as_bound_thirty_days_ago() {
     let (app, alice) = spawn_as(ALICE_EMAIL).await;
-    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+    let _: i64 = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
         .await
         .ok();
     app.stop().await;
@@ -255,7 +255,7 @@ async fn forty_concurrent_totp_guesses_get_at_most_ten_checks_then_only_sms_or_e
     // A success by SMS unlocks it; the authenticator works again.
     verify_by_code(&app, &alice, "sms", ALICE_PHONE, "change_phone").await;
     app.clock.advance_secs(30);
-    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+    let _: i64 = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
         .await
         .ok();
     app.stop().await;
@@ -383,7 +383,7 @@ async fn the_accounts_row_holds_no_base32_secret_and_totp_still_verifies() {
 
     // The authenticator still verifies (unbinding a fresh one may use it).
     app.clock.advance_secs(30);
-    let _: () = verify_by_totp(
+    let _: i64 = verify_by_totp(
         &app,
         &bob,
         &totp_at(&enrollment.secret, now(&app)),
@@ -399,7 +399,7 @@ async fn the_accounts_row_holds_no_base32_secret_and_totp_still_verifies() {
         .await
         .unwrap();
     let alice = app.sign_in(ALICE_EMAIL).await;
-    let _: () = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
+    let _: i64 = verify_by_totp(&app, &alice, &totp_at(ALICE_TOTP_SECRET, now(&app)), "")
         .await
         .ok();
     app.stop().await;

@@ -77,7 +77,7 @@ async fn identity_for_logon(app: &TestApp, token: &str, method: Method, to: &str
         ("code", code.as_str()),
         ("intent", "logon_protection"),
     ];
-    let _: () = app.call("verify_identity", &form, Some(token)).await.ok();
+    let _: i64 = app.call("verify_identity", &form, Some(token)).await.ok();
 }
 
 /// The owner's change of the setting to `setting` (`off`, `totp`, `sms`).

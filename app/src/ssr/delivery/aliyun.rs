@@ -483,17 +483,20 @@ mod tests {
         }
     }
 
+    /// The value of the request parameter `key`.
+    fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no parameter {key}"))
+    }
+
     #[test]
     fn parameters_pick_the_template_and_carry_the_code() {
         let m = message("verification_code", "Your code is 123456", Some("123456"));
         let params = request_params(&config(), &m, "nonce", "2024-01-02T03:04:05Z").unwrap();
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-                .unwrap()
-        };
+        let get = |k: &str| param(&params, k);
         assert_eq!(get("TemplateCode"), "SMS_CODE");
         assert_eq!(get("TemplateParam"), "{\"code\":\"123456\"}");
         assert_eq!(get("PhoneNumbers"), "+8613800138000");
@@ -505,13 +508,7 @@ mod tests {
 
         let m = message("phone_changed", "Your phone number was changed.", None);
         let params = request_params(&config(), &m, "nonce", "2024-01-02T03:04:05Z").unwrap();
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-                .unwrap()
-        };
+        let get = |k: &str| param(&params, k);
         assert_eq!(get("TemplateCode"), "SMS_NOTICE");
         assert_eq!(
             get("TemplateParam"),

@@ -185,41 +185,15 @@ pub async fn save(
         policies,
         new_secret.is_some(),
     );
-    record_change(
-        &mut tx,
-        services,
-        principal,
-        meta,
-        "sso_settings_saved",
-        &detail,
-    )
-    .await?;
+    let action = "sso_settings_saved";
+    CHANGE_NOTICE
+        .record(&mut tx, services, principal, meta, action, &detail)
+        .await?;
     tx.commit().await?;
     tracing::info!(trust_changed, "SSO settings saved");
     let mut conn = services.db.pool.acquire().await?;
     let row = provider_of(&mut conn, &principal.account_id).await?;
     Ok(view(services, row.as_ref()))
-}
-
-/// Records a change of the settings (the audit event and the owner's notice) in `tx`.
-async fn record_change(
-    tx: &mut Tx,
-    services: &Services,
-    principal: &Principal,
-    meta: &RequestMeta,
-    action: &str,
-    detail: &str,
-) -> AppResult<()> {
-    audit::record_owner_change(
-        tx,
-        services,
-        principal,
-        meta,
-        &CHANGE_NOTICE,
-        action,
-        detail,
-    )
-    .await
 }
 
 /// The settings as the owner entered them, each checked.
@@ -315,15 +289,10 @@ pub async fn delete(
     if removed.rows_affected() > 0 {
         end_sso_sessions(&mut tx, &principal.account_id).await?;
         let detail = "Enterprise SSO turned off";
-        record_change(
-            &mut tx,
-            services,
-            principal,
-            meta,
-            "sso_settings_deleted",
-            detail,
-        )
-        .await?;
+        let action = "sso_settings_deleted";
+        CHANGE_NOTICE
+            .record(&mut tx, services, principal, meta, action, detail)
+            .await?;
     }
     tx.commit().await?;
     Ok(view(services, None))

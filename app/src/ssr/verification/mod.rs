@@ -16,7 +16,7 @@ mod tickets;
 
 use message::{code_host, code_message};
 pub use tickets::{
-    TicketPurpose, grant_ticket, live_ticket, require_ticket, spend_ticket, use_ticket,
+    LiveTicket, TicketPurpose, grant_ticket, live_ticket, require_ticket, spend_ticket,
 };
 
 const HOUR_MS: i64 = 3_600_000;
@@ -368,6 +368,16 @@ struct PendingChallenge {
     expires_at: i64,
 }
 
+/// A code given back, and what it is checked against: the flow, the account, where the code was
+/// sent and the session (or pending sign-in) that asked for it.
+pub struct CodeAttempt<'a> {
+    pub purpose: Purpose,
+    pub account_id: &'a str,
+    pub target: &'a str,
+    pub session_hash: &'a str,
+    pub code: &'a VerificationCode,
+}
+
 /// Checks and consumes a code inside the caller's transaction.
 ///
 /// The outer error is the database's. The inner one is the user's answer: on a wrong code the
@@ -375,12 +385,15 @@ struct PendingChallenge {
 pub async fn consume(
     conn: &mut AnyConnection,
     services: &Services,
-    purpose: Purpose,
-    account_id: &str,
-    target: &str,
-    session_hash: &str,
-    code: &VerificationCode,
+    attempt: &CodeAttempt<'_>,
 ) -> Result<Result<(), AppError>, sqlx::Error> {
+    let CodeAttempt {
+        purpose,
+        account_id,
+        target,
+        session_hash,
+        code,
+    } = *attempt;
     let max = services.config.limits.code_max_attempts;
     let now = services.now_ms();
     let sql = format!(
@@ -445,23 +458,9 @@ pub async fn consume(
 pub async fn consume_keeping_attempt(
     mut tx: Tx,
     services: &Services,
-    purpose: Purpose,
-    account_id: &str,
-    target: &str,
-    session_hash: &str,
-    code: &VerificationCode,
+    attempt: &CodeAttempt<'_>,
 ) -> AppResult<Tx> {
-    let outcome = consume(
-        &mut tx,
-        services,
-        purpose,
-        account_id,
-        target,
-        session_hash,
-        code,
-    )
-    .await?;
-    match outcome {
+    match consume(&mut tx, services, attempt).await? {
         Ok(()) => Ok(tx),
         Err(error) => {
             tx.commit().await?;
@@ -471,25 +470,8 @@ pub async fn consume_keeping_attempt(
 }
 
 /// Checks and consumes a code in a transaction of its own; for flows with nothing else to write.
-pub async fn consume_alone(
-    services: &Services,
-    purpose: Purpose,
-    account_id: &str,
-    target: &str,
-    session_hash: &str,
-    code: &VerificationCode,
-) -> AppResult<()> {
-    let mut tx = services.db.begin().await?;
-    let outcome = consume(
-        &mut tx,
-        services,
-        purpose,
-        account_id,
-        target,
-        session_hash,
-        code,
-    )
-    .await?;
+pub async fn consume_alone(services: &Services, attempt: &CodeAttempt<'_>) -> AppResult<()> {
+    let tx = consume_keeping_attempt(services.db.begin().await?, services, attempt).await?;
     tx.commit().await?;
-    outcome
+    Ok(())
 }

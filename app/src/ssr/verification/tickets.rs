@@ -3,6 +3,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::ssr::Services;
+use crate::ssr::session::Principal;
 use sqlx::AnyConnection;
 
 /// What a ticket lets the session do after proving identity.
@@ -26,72 +27,67 @@ impl TicketPurpose {
     }
 }
 
+/// A ticket this session holds: its row, and when it dies (ms since the epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveTicket {
+    pub id: i64,
+    pub expires_at: i64,
+}
+
+/// Grants this session a ticket for `purpose` in the caller's transaction; answers it.
 pub async fn grant_ticket(
     conn: &mut AnyConnection,
     services: &Services,
-    session_hash: &str,
-    account_id: &str,
+    principal: &Principal,
     purpose: TicketPurpose,
-) -> Result<(), sqlx::Error> {
+) -> Result<LiveTicket, sqlx::Error> {
     let now = services.now_ms();
-    sqlx::query(
-        "INSERT INTO change_tickets (session_hash, account_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    let expires_at = now + services.config.limits.change_ticket_secs * 1000;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO change_tickets (session_hash, account_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
-    .bind(session_hash)
-    .bind(account_id)
+    .bind(&principal.session_hash)
+    .bind(&principal.account_id)
     .bind(purpose.as_str())
     .bind(now)
-    .bind(now + services.config.limits.change_ticket_secs * 1000)
-    .execute(conn)
+    .bind(expires_at)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(LiveTicket { id, expires_at })
 }
 
 /// The live ticket of this session for `purpose`, if any.
 pub async fn live_ticket(
     conn: &mut AnyConnection,
     services: &Services,
-    session_hash: &str,
-    account_id: &str,
+    principal: &Principal,
     purpose: TicketPurpose,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM change_tickets WHERE session_hash = $1 AND account_id = $2 AND purpose = $3 \
-         AND used_at IS NULL AND expires_at > $4 ORDER BY id DESC LIMIT 1",
+) -> Result<Option<LiveTicket>, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, expires_at FROM change_tickets WHERE session_hash = $1 AND account_id = $2 \
+         AND purpose = $3 AND used_at IS NULL AND expires_at > $4 ORDER BY id DESC LIMIT 1",
     )
-    .bind(session_hash)
-    .bind(account_id)
+    .bind(&principal.session_hash)
+    .bind(&principal.account_id)
     .bind(purpose.as_str())
     .bind(services.now_ms())
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| r.0))
+    Ok(row.map(|(id, expires_at)| LiveTicket { id, expires_at }))
 }
 
-/// Spends the ticket; false when it was already spent (a racing request won).
-pub async fn use_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    ticket_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(services.now_ms())
-            .bind(ticket_id)
-            .execute(conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`.
+/// Refuses with `IdentityNotVerified` unless this session holds a live ticket for `purpose`;
+/// spends nothing.
 pub async fn require_ticket(
-    conn: &mut AnyConnection,
     services: &Services,
-    session_hash: &str,
-    account_id: &str,
+    principal: &Principal,
     purpose: TicketPurpose,
-) -> AppResult<()> {
-    check_ticket(conn, services, session_hash, account_id, purpose, false).await
+) -> AppResult<LiveTicket> {
+    let mut conn = services.db.pool.acquire().await?;
+    live_ticket(&mut conn, services, principal, purpose)
+        .await?
+        .ok_or(AppError::IdentityNotVerified)
 }
 
 /// Spends this session's live ticket for `purpose` inside the caller's transaction; without one
@@ -99,26 +95,20 @@ pub async fn require_ticket(
 pub async fn spend_ticket(
     conn: &mut AnyConnection,
     services: &Services,
-    session_hash: &str,
-    account_id: &str,
+    principal: &Principal,
     purpose: TicketPurpose,
 ) -> AppResult<()> {
-    check_ticket(conn, services, session_hash, account_id, purpose, true).await
-}
-
-/// The live ticket's check, and with `spend` its use, each refusing with `IdentityNotVerified`.
-async fn check_ticket(
-    conn: &mut AnyConnection,
-    services: &Services,
-    session_hash: &str,
-    account_id: &str,
-    purpose: TicketPurpose,
-    spend: bool,
-) -> AppResult<()> {
-    let ticket = live_ticket(conn, services, session_hash, account_id, purpose)
+    let ticket = live_ticket(conn, services, principal, purpose)
         .await?
         .ok_or(AppError::IdentityNotVerified)?;
-    if !spend || use_ticket(conn, services, ticket).await? {
+    // Conditional: of several requests racing to spend one ticket, one row update wins.
+    let spent =
+        sqlx::query("UPDATE change_tickets SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(services.now_ms())
+            .bind(ticket.id)
+            .execute(conn)
+            .await?;
+    if spent.rows_affected() == 1 {
         Ok(())
     } else {
         Err(AppError::IdentityNotVerified)

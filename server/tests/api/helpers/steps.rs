@@ -113,7 +113,7 @@ pub trait Steps {
     /// a change ticket.
     async fn identity_by(&self, token: &str, method: Method, to: &str) {
         let code = self.identity_code(token, method, to).await;
-        let _: () = self.verify_identity(token, method, &code).await.ok();
+        let _: i64 = self.verify_identity(token, method, &code).await.ok();
     }
 
     /// The identity step by an SMS to the original number `phone`.
@@ -128,7 +128,7 @@ pub trait Steps {
 
     /// The identity step by an authenticator code.
     async fn identity_by_totp(&self, token: &str, code: &str) {
-        let _: () = self.verify_identity(token, Method::Totp, code).await.ok();
+        let _: i64 = self.verify_identity(token, Method::Totp, code).await.ok();
     }
 
     /// Signs `account` in and passes the identity step by SMS to `phone`: the token holds a ticket.

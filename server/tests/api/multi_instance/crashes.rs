@@ -61,7 +61,7 @@ async fn verified_by_email_delivered(
     }
     let code =
         code.unwrap_or_else(|| panic!("no code for {email} in the outbox or at the SMTP sink"));
-    let _: () = via.verify_identity(&token, Method::Email, &code).await.ok();
+    let _: i64 = via.verify_identity(&token, Method::Email, &code).await.ok();
     token
 }
 

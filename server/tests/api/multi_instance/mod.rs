@@ -539,7 +539,7 @@ async fn two_tabs_racing_identity_and_change_end_on_one_requested_number() {
                     .await
             },
         );
-        let _: ((), ()) = (a.ok(), b.ok());
+        let _: (i64, i64) = (a.ok(), b.ok());
 
         let x = format!("+86135110{round}0001");
         let y = format!("+86135110{round}0002");

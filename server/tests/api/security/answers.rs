@@ -16,7 +16,7 @@ async fn wrong_used_expired_and_never_sent_codes_get_one_answer() {
     app.clock.advance_secs(301);
     let expired = app.verify_identity(&alice, Method::Sms, &code).await;
     let code = app.identity_code(&alice, Method::Sms, ALICE_PHONE).await;
-    let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
+    let _: i64 = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let used = app.verify_identity(&alice, Method::Sms, &code).await;
     for (what, reply) in [("wrong", &wrong), ("expired", &expired), ("used", &used)] {
         assert_eq!(
@@ -190,13 +190,13 @@ async fn a_challenge_made_in_one_session_cannot_be_completed_in_another() {
     assert_eq!(reply.err(), AppError::CodeIncorrectOrExpired);
     let attempts = app.challenge_attempts(ALICE_ID).await;
     assert_eq!(attempts, 0, "the first tab's challenge is untouched");
-    let _: () = app.verify_identity(&first, Method::Sms, &code).await.ok();
+    let _: i64 = app.verify_identity(&first, Method::Sms, &code).await.ok();
 
     // New number: both tabs verified and waiting for a code to the same number.
     let code = app
         .identity_code(&second, Method::Email, "alice@example.com")
         .await;
-    let _: () = app
+    let _: i64 = app
         .verify_identity(&second, Method::Email, &code)
         .await
         .ok();

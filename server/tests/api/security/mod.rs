@@ -599,7 +599,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
     let _ = app
         .verify_identity(&alice, Method::Sms, wrong_code(&code))
         .await;
-    let _: () = app.verify_identity(&alice, Method::Sms, &code).await.ok();
+    let _: i64 = app.verify_identity(&alice, Method::Sms, &code).await.ok();
     let _: CodeSent = app.send_new_phone_code(&alice, "13512345678").await.ok();
     let code = app.latest_code("+8613512345678").await.unwrap();
     let changed = app.confirm_phone_change(&alice, "13512345678", &code).await;
@@ -618,7 +618,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         .await
         .ok();
     let code = app.latest_code("alice@example.com").await.unwrap();
-    let _: () = app
+    let _: i64 = app
         .call(
             "verify_identity",
             &[
@@ -647,7 +647,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         ("code", &code),
         ("intent", "bind_totp"),
     ];
-    let _: () = app.call("verify_identity", &form, Some(&alice)).await.ok();
+    let _: i64 = app.call("verify_identity", &form, Some(&alice)).await.ok();
     let enrollment: TotpEnrollment = app.call("totp_begin", &[], Some(&alice)).await.ok();
     let first = totp_at(&enrollment.secret, app.now());
     typed_codes.push(first.clone());
@@ -666,7 +666,7 @@ async fn a_full_run_logs_no_code_password_token_or_secret() {
         ("code", &next),
         ("intent", "unbind_totp"),
     ];
-    let _: () = app.call("verify_identity", &form, Some(&alice)).await.ok();
+    let _: i64 = app.call("verify_identity", &form, Some(&alice)).await.ok();
     let replay = app.call("verify_identity", &form, Some(&alice)).await;
     assert_eq!(replay.err(), AppError::CodeIncorrectOrExpired);
     let contact = "alice.backup@example.org";

@@ -199,7 +199,7 @@ elif [ "$RELEASE_TOOLS" = 1 ]; then
   build_cargo_leptos full &
   TOOL_PIDS+=($!)
 else
-  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` and swc (about 3 minutes on 2 cores, beside wasm-bindgen-cli)"
+  say "cargo-leptos: building $CARGO_LEPTOS_VERSION without \`new\` and swc (about 3 minutes on 2 cores, beside wasm-bindgen-cli; 4 in all)"
   build_cargo_leptos light &
   TOOL_PIDS+=($!)
 fi
@@ -225,7 +225,7 @@ fi
 if [ "$current_wb" = "$WASM_BINDGEN_VERSION" ]; then
   say "wasm-bindgen-cli: $WASM_BINDGEN_VERSION present"
 else
-  say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 3 minutes)"
+  say "wasm-bindgen-cli: installing $WASM_BINDGEN_VERSION${current_wb:+ (replacing $current_wb)} (about 4 minutes beside cargo-leptos)"
   # Not --locked: a crate version locked by wasm-bindgen-cli is missing from the index here.
   env "${TOOL_PROFILE[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force "${TOOL_HOT[@]}" &
   TOOL_PIDS+=($!)

@@ -2,8 +2,8 @@
 
 mod code_entry;
 
-pub use code_entry::{CodeEntry, SendAnswer};
 pub(crate) use code_entry::Countdown;
+pub use code_entry::{CodeEntry, SendAnswer};
 
 use crate::error::{AppError, AppResult};
 use leptos::prelude::*;

@@ -7,6 +7,16 @@ use sqlx::AnyConnection;
 pub const DEMO_PASSWORD: &str = "Demo-pass-123";
 pub const ALICE_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 pub const FULL_NUMBER: &str = "+8613900139000";
+/// Ways a person may type Alice's number (+8613800138000) at sign-in; each is the same account.
+pub const ALICE_PHONE_SPELLINGS: [&str; 7] = [
+    "+86 138 0013 8000",
+    "86-13800138000",
+    "+8613800138000",
+    "008613800138000",
+    "+86-138-0013-8000",
+    "8613800138000",
+    " (86) 138.0013.8000 ",
+];
 
 pub const ALICE_ID: &str = "1000000000000001";
 pub const BOB_ID: &str = "1000000000000002";

@@ -197,20 +197,14 @@ impl Router {
         let switches: Switches = Arc::default();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let seen = switches.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let tx = Arc::new(tx);
-                tokio::select! {
-                    _ = probe(nodes, tx.clone(), seen) => {}
-                    _ = accept(listener, tx) => {}
-                    _ = stopped => {}
-                }
-            });
+        let thread = super::on_own_thread(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            let tx = Arc::new(tx);
+            tokio::select! {
+                _ = probe(nodes, tx.clone(), seen) => {}
+                _ = accept(listener, tx) => {}
+                _ = stopped => {}
+            }
         });
         Router {
             port,

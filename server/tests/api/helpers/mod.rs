@@ -87,6 +87,20 @@ impl TestDb {
     }
 }
 
+/// Runs `work` on a thread with a current-thread runtime of its own: for async work where the
+/// test's runtime cannot drive it (a `Drop`, a server that must outlive a blocked test thread).
+pub fn on_own_thread(
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match self {
@@ -96,21 +110,15 @@ impl Drop for TestDb {
             TestDb::Postgres { name, admin } => {
                 let (name, admin) = (name.clone(), admin.clone());
                 // Drop runs inside the test's runtime: do the async work on a thread of its own.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async move {
-                        if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            )))
-                            .execute(&mut admin)
-                            .await;
-                            let _ = admin.close().await;
-                        }
-                    });
+                let _ = on_own_thread(async move {
+                    if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut admin)
+                        .await;
+                        let _ = admin.close().await;
+                    }
                 })
                 .join();
             }

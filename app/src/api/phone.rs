@@ -82,7 +82,7 @@ pub async fn verify_identity(
         parse_intent(&intent)?,
     )
     .await?;
-    Ok(crate::ssr::phone_change::seconds_left(&services, ticket))
+    Ok(ticket.seconds_left(services.now_ms()))
 }
 
 /// While typing: the number as it would be bound, or why it cannot be.

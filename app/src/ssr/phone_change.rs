@@ -276,11 +276,6 @@ pub async fn identity_options(
         totp_bound: totp.bound && !totp.fresh && !totp.locked,
         region: account.region.clone(),
         calling_code,
-        ticket_expires_in_secs: ticket.map(|t| seconds_left(services, t)),
+        ticket_expires_in_secs: ticket.map(|t| t.seconds_left(services.now_ms())),
     })
-}
-
-/// Whole seconds until `ticket` dies, as the page counts them down.
-pub fn seconds_left(services: &Services, ticket: LiveTicket) -> i64 {
-    (ticket.expires_at - services.now_ms()).max(0) / 1000
 }

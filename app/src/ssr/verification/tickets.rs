@@ -34,6 +34,13 @@ pub struct LiveTicket {
     pub expires_at: i64,
 }
 
+impl LiveTicket {
+    /// Whole seconds until the ticket dies, seen at `now_ms`: what the page counts down.
+    pub fn seconds_left(&self, now_ms: i64) -> i64 {
+        (self.expires_at - now_ms).max(0) / 1000
+    }
+}
+
 /// Grants this session a ticket for `purpose` in the caller's transaction; answers it.
 pub async fn grant_ticket(
     conn: &mut AnyConnection,

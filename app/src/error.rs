@@ -1,142 +1,74 @@
-//! The one error type users read: every refusal has a variant, and its text lives here alone.
+//! The one error type users read: every refusal has a variant, and its text is the catalogue's
+//! message `error-<Variant>` (`app/locales/<lang>/errors.ftl`), in the reader's language.
 
+use crate::i18n::{self, Locale};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppError {
-    #[error("The account or password is incorrect.")]
     BadCredentials,
-    #[error("Too many sign-in attempts. Try again in a few minutes.")]
     SignInThrottled,
-    #[error("Your session has ended. Sign in again.")]
     NotSignedIn,
-    #[error(
-        "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change."
-    )]
     OwnerOnly,
-    #[error("You do not have permission to perform this operation.")]
     Forbidden,
-    #[error("The request was refused because it did not come from this site.")]
     CrossSite,
-    #[error("{0}")]
-    InvalidInput(String),
-    #[error("Enter a valid mobile phone number.")]
+    /// Input the server cannot use, with the catalogue message that says what is wrong.
+    InvalidInput(Invalid),
     InvalidPhone,
-    #[error("The phone number must match the country or region you selected during registration.")]
     PhoneRegionMismatch,
-    #[error("The new mobile phone number must be different from the current one.")]
     SamePhone,
     /// Carries the configured cap (SPEC 2: 6 accounts).
-    #[error(
-        "This phone number is already bound to {0} accounts. Use a different number or close unused accounts."
-    )]
     PhoneBindingLimit(u32),
-    #[error("The verification code must be 6 digits.")]
     MalformedCode,
-    #[error("The verification code is incorrect or has expired.")]
     CodeIncorrectOrExpired,
-    #[error("Too many incorrect attempts. Request a new code.")]
     TooManyAttempts,
-    #[error("Wait {0} seconds before requesting another code.")]
     ResendTooSoon(u32),
     /// Carries the configured cap (SPEC 3: 100 codes).
-    #[error("A maximum of {0} verification codes can be sent to each member account per day.")]
     DailyLimitReached(u32),
-    #[error("Too many verification codes were sent to this number. Try again later.")]
     TargetLimitReached,
-    #[error("Too many verification codes were requested from your network. Try again later.")]
     IpLimitReached,
-    #[error("Too many appeals were filed. Try again later.")]
     AppealLimitReached,
-    #[error("Only a platform operator can review appeals.")]
     OperatorOnly,
-    #[error("The appeal was not found.")]
     AppealNotFound,
-    #[error("This appeal was already decided. Reload to see its decision.")]
     AppealDecided,
-    #[error(
-        "This appeal is waiting for the filer's answer to a request for more information. Decide it once it is answered."
-    )]
     AppealAwaitingAnswer,
-    #[error("No information was requested on this appeal, so there is nothing to answer.")]
     AppealNoQuestion,
-    #[error("An operator cannot decide an appeal of their own account.")]
     AppealOwnAccount,
     /// The SMS-pumping guard: libphonenumber types the number premium-rate, shared-cost,
     /// toll-free or unknown.
-    #[error(
-        "Verification codes cannot be sent to premium-rate, shared-cost, toll-free or unrecognized numbers. Use a mobile phone number."
-    )]
     SmsNumberType,
     /// The SMS-pumping guard: the number's country or region is not on the purpose's allow list.
-    #[error("Verification codes cannot be sent by SMS to numbers of this country or region.")]
     SmsRegionNotAllowed,
     /// The SMS-pumping guard: the hourly cap of codes to numbers sharing all but the last 4 digits.
-    #[error(
-        "Too many verification codes were sent to numbers that differ from this one only in the last 4 digits. Try again later."
-    )]
     SmsPrefixLimitReached,
     /// The SMS-pumping guard's per-country breaker is open; carries the minutes left.
-    #[error(
-        "Verification codes to this country or region are paused for {0} minutes because few of the codes sent there recently were entered. Try again later."
-    )]
     SmsCountryPaused(u32),
-    #[error("Verify your identity first. The verification is valid for 15 minutes.")]
     IdentityNotVerified,
-    #[error("No authenticator is bound to this account.")]
     TotpNotBound,
-    #[error("An authenticator is already bound to this account.")]
     TotpAlreadyBound,
-    #[error(
-        "An authenticator bound less than 24 hours ago cannot prove your identity for this change. Verify with your original mobile phone number or your logon email."
-    )]
     TotpTooFresh,
-    #[error(
-        "Too many wrong authenticator codes: TOTP is locked as a verification method. Verify with your original mobile phone number or your logon email to unlock it."
-    )]
     TotpLocked,
-    #[error("The sign-in has expired. Sign in again with your password.")]
     SignInStepExpired,
-    #[error("No mobile phone number is bound to this account.")]
     NoPhoneBound,
-    #[error("The member already has a mobile phone number. Modify it from the console.")]
     PhoneAlreadyBound,
-    #[error("The account was not found.")]
     NotFound,
-    #[error("This undo link is not valid. Open the link from the notice exactly as it was sent.")]
     UndoLinkInvalid,
-    #[error("This undo link was already used.")]
     UndoLinkUsed,
-    #[error("This undo link has expired. Contact support to recover your account.")]
     UndoLinkExpired,
-    #[error(
-        "The mobile phone number has changed again since this notice was sent, so its undo link no longer applies."
-    )]
     UndoLinkSuperseded,
-    #[error(
-        "A change to this account was undone. Reset your password (Forgot password) before you sign in."
-    )]
     PasswordResetRequired,
     /// The automation API binds a first number to resource accounts only (the cloud's rule).
-    #[error(
-        "Only a resource account can be bound through the API. Bind a cloud account's number in the console."
-    )]
     NotAResourceAccount,
     /// Carries the cap (2, as in the cloud).
-    #[error("A RAM user can have at most {0} AccessKeys. Delete one before creating another.")]
     AccessKeyLimit(u32),
     /// An Enterprise SSO sign-in that started no session; its text is in `api::sso`.
-    #[error("{0}")]
     Sso(crate::api::sso::SsoFailure),
     /// The database cannot serve now (unreachable, restarting, failing over, read-only, full):
     /// nothing was changed, and the same request may succeed in a moment (`Retry-After`).
-    #[error("The service is briefly unavailable. Nothing was changed; try again in a moment.")]
     Unavailable,
-    #[error("Something went wrong on our side. Try again.")]
     Internal,
-    #[error("The service could not be reached. Check your connection and try again.")]
     Transport(String),
 }
 
@@ -296,8 +228,70 @@ impl AppError {
         AppError::DailyLimitReached(u32::try_from(cap).unwrap_or(u32::MAX))
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
-        AppError::InvalidInput(message.into())
+    /// A refusal of input whose text is the catalogue's message `key`.
+    pub fn invalid(key: &'static str) -> Self {
+        AppError::invalid_with(key, &[])
+    }
+
+    /// A refusal of input whose text is the catalogue's message `key` with `args` put in.
+    pub fn invalid_with(key: &'static str, args: &[(&'static str, String)]) -> Self {
+        AppError::InvalidInput(Invalid {
+            key: key.to_string(),
+            args: args
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.clone()))
+                .collect(),
+        })
+    }
+
+    /// What the refusal says, in `locale`.
+    pub fn message(&self, locale: Locale) -> String {
+        let n = |value: &u32| [("n", value.to_string())];
+        match self {
+            AppError::InvalidInput(invalid) => invalid.message(locale),
+            AppError::Sso(failure) => failure.message(locale),
+            AppError::PhoneBindingLimit(v)
+            | AppError::ResendTooSoon(v)
+            | AppError::DailyLimitReached(v)
+            | AppError::SmsCountryPaused(v)
+            | AppError::AccessKeyLimit(v) => {
+                i18n::t_with(locale, &format!("error-{}", self.reason()), &n(v))
+            }
+            _ => i18n::t(locale, &format!("error-{}", self.reason())),
+        }
+    }
+
+    /// What the refusal says, in the language of the page or request.
+    pub fn localized(&self) -> String {
+        self.message(i18n::locale())
+    }
+}
+
+/// The English text, as the automation API, the logs and the tests read it.
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(Locale::En))
+    }
+}
+
+impl std::error::Error for AppError {}
+
+/// Input the server refused: a catalogue message (`invalid-…` in `errors.ftl`) and the values
+/// it names (a length, a URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invalid {
+    pub key: String,
+    pub args: Vec<(String, String)>,
+}
+
+impl Invalid {
+    pub fn message(&self, locale: Locale) -> String {
+        let args: Vec<(&str, String)> = self
+            .args
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        i18n::t_with(locale, &self.key, &args)
     }
 }
 
@@ -307,7 +301,7 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(detail) | ServerFnErrorErr::Deserialization(detail) => {
-                AppError::InvalidInput(format!("The request is malformed: {detail}"))
+                AppError::invalid_with("invalid-malformed-request", &[("detail", detail)])
             }
             ServerFnErrorErr::Request(detail) | ServerFnErrorErr::Response(detail) => {
                 AppError::Transport(detail)
@@ -395,7 +389,7 @@ mod tests {
             AppError::OwnerOnly,
             AppError::Forbidden,
             AppError::CrossSite,
-            AppError::InvalidInput("x".into()),
+            AppError::invalid("invalid-input-too-long"),
             AppError::InvalidPhone,
             AppError::PhoneRegionMismatch,
             AppError::SamePhone,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod components;
 pub mod domain;
 pub mod error;
+pub mod i18n;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -32,9 +33,20 @@ use crate::pages::undo::UndoPage;
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     ssr_security::provide_nonce_and_policy(options.reload_port);
+    // The page's language, worked out once for all its parts (`i18n::locale` reads it).
+    #[cfg(feature = "ssr")]
+    let locale = {
+        let locale = use_context::<http::request::Parts>()
+            .map(|parts| i18n::of_request(&parts))
+            .unwrap_or_default();
+        provide_context(locale);
+        locale
+    };
+    #[cfg(not(feature = "ssr"))]
+    let locale = i18n::locale();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=locale.tag()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

@@ -1,5 +1,6 @@
 //! Types sent to the browser: views of the server's state, never its rows.
 
+use crate::tr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,12 +31,13 @@ impl PrincipalKind {
         })
     }
 
-    pub fn label(&self) -> &'static str {
+    /// The badge in the header, in the page's language.
+    pub fn localized(&self) -> String {
         match self {
-            PrincipalKind::Owner => "Account owner",
-            PrincipalKind::RamUser => "RAM user",
-            PrincipalKind::RamRole => "RAM role",
-            PrincipalKind::Sso => "SSO user",
+            PrincipalKind::Owner => tr!("principal-owner"),
+            PrincipalKind::RamUser => tr!("principal-ram-user"),
+            PrincipalKind::RamRole => tr!("principal-ram-role"),
+            PrincipalKind::Sso => tr!("principal-sso"),
         }
     }
 }
@@ -103,11 +105,12 @@ impl LogonProtection {
         })
     }
 
-    pub fn label(&self) -> &'static str {
+    /// What the setting is called, in the page's language.
+    pub fn localized(&self) -> String {
         match self {
-            LogonProtection::Off => "Off",
-            LogonProtection::Totp => "Authenticator (TOTP) code",
-            LogonProtection::Sms => "SMS code to the bound phone",
+            LogonProtection::Off => tr!("logon-off"),
+            LogonProtection::Totp => tr!("logon-totp"),
+            LogonProtection::Sms => tr!("logon-sms"),
         }
     }
 }
@@ -192,15 +195,16 @@ pub struct AppealView {
     pub created_at: String,
 }
 
-/// How an appeal's status reads (`appeals.status`): `submitted`, `information requested` …
-pub fn appeal_status_label(status: &str) -> &'static str {
+/// How an appeal's status reads (`appeals.status`): `submitted`, `information requested` …, in
+/// the language of the page.
+pub fn appeal_status_label(status: &str) -> String {
     match status {
-        "submitted" => "submitted",
-        "info_requested" => "information requested",
-        "answered" => "answered",
-        "rejected" => "rejected",
-        "approved" => "approved",
-        _ => "unknown",
+        "submitted" => tr!("appeal-status-submitted"),
+        "info_requested" => tr!("appeal-status-info-requested"),
+        "answered" => tr!("appeal-status-answered"),
+        "rejected" => tr!("appeal-status-rejected"),
+        "approved" => tr!("appeal-status-approved"),
+        _ => tr!("appeal-status-unknown"),
     }
 }
 
@@ -311,10 +315,11 @@ impl MemberType {
         }
     }
 
-    pub fn label(&self) -> &'static str {
+    /// The member's type, in the page's language.
+    pub fn localized(&self) -> String {
         match self {
-            MemberType::ResourceAccount => "Resource account",
-            MemberType::CloudAccount => "Cloud account",
+            MemberType::ResourceAccount => tr!("member-type-resource"),
+            MemberType::CloudAccount => tr!("member-type-cloud"),
         }
     }
 }

@@ -319,6 +319,7 @@ fn bench_principal() -> Principal {
         policies: Vec::new(),
         managed_directory: Some(DIRECTORY.into()),
         session_hash: String::new(),
+        language: None,
     }
 }
 

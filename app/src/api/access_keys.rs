@@ -72,6 +72,6 @@ fn check_key_id(key_id: &str) -> Result<(), AppError> {
     if (1..=64).contains(&key_id.len()) && key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
     } else {
-        Err(AppError::invalid("The AccessKey ID is not valid."))
+        Err(AppError::invalid("invalid-access-key-id"))
     }
 }

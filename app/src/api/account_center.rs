@@ -34,7 +34,7 @@ pub async fn set_logon_protection(setting: String) -> Result<(), AppError> {
     use crate::model::LogonProtection;
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     let setting = LogonProtection::parse(&setting)
-        .ok_or_else(|| AppError::invalid("Choose Off, the authenticator or an SMS code."))?;
+        .ok_or_else(|| AppError::invalid("invalid-logon-protection"))?;
     crate::ssr::logon::set(&services, &principal, &meta, setting).await
 }
 
@@ -59,7 +59,7 @@ pub async fn request_password_reset(
     let services = ctx::services()?;
     let meta = ctx::request_meta(&services)?;
     if account.len() > 254 {
-        return Err(AppError::invalid("The account is too long."));
+        return Err(AppError::invalid("invalid-account-too-long"));
     }
     let channel = RecoveryChannel::parse(channel.as_deref())?;
     let existing = recovery_token();
@@ -83,7 +83,7 @@ pub async fn reset_password(
     let services = ctx::services()?;
     let meta = ctx::request_meta(&services)?;
     if account.len() > 254 || new_password.len() > 512 {
-        return Err(AppError::invalid("The input is too long."));
+        return Err(AppError::invalid("invalid-input-too-long"));
     }
     let channel = crate::ssr::recovery::RecoveryChannel::parse(channel.as_deref())?;
     let code = crate::domain::VerificationCode::parse(&code)?;
@@ -109,7 +109,7 @@ pub async fn reset_password(
 pub async fn send_appeal_code(contact_email: String) -> Result<CodeSent, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     if contact_email.len() > 254 {
-        return Err(AppError::invalid("The input is too long."));
+        return Err(AppError::invalid("invalid-input-too-long"));
     }
     let sent = crate::ssr::appeals::send_contact_code(&services, &principal, &meta, &contact_email)
         .await?;
@@ -126,7 +126,7 @@ pub async fn file_appeal(
 ) -> Result<String, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     if new_phone.len() > 64 || contact_email.len() > 254 || reason.len() > 4000 || code.len() > 64 {
-        return Err(AppError::invalid("The input is too long."));
+        return Err(AppError::invalid("invalid-input-too-long"));
     }
     crate::ssr::appeals::file_appeal(
         &services,

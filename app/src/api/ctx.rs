@@ -41,6 +41,10 @@ pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
         Some(principal) => principal,
         None => session::load(&services, meta.token.as_deref()).await?,
     };
+    // The owner's language, for the texts this call writes (a code's message).
+    if let Some(language) = principal.language {
+        provide_context(language);
+    }
     Ok((services, meta, principal))
 }
 

@@ -12,7 +12,7 @@ fn parse_order(order: &str) -> Result<bool, AppError> {
     match order {
         "" | "asc" => Ok(false),
         "desc" => Ok(true),
-        _ => Err(AppError::invalid("The sort order must be asc or desc.")),
+        _ => Err(AppError::invalid("invalid-sort-order")),
     }
 }
 
@@ -39,8 +39,7 @@ pub async fn rd_members(
     let query = MemberQuery {
         search,
         folder_id: Some(folder.trim().to_string()).filter(|f| !f.is_empty()),
-        sort: MemberSort::parse(&sort)
-            .ok_or_else(|| AppError::invalid("Sort by name, id or joined."))?,
+        sort: MemberSort::parse(&sort).ok_or_else(|| AppError::invalid("invalid-sort-by"))?,
         descending: parse_order(&order)?,
         offset,
         limit: limit.unwrap_or(DEFAULT_PAGE_SIZE),

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 fn parse_method(method: &str) -> Result<crate::model::IdentityMethod, AppError> {
     crate::model::IdentityMethod::parse(method)
-        .ok_or_else(|| AppError::invalid("Choose how to verify your identity."))
+        .ok_or_else(|| AppError::invalid("invalid-identity-method"))
 }
 
 #[cfg(feature = "ssr")]
@@ -18,7 +18,7 @@ fn parse_intent(intent: &str) -> Result<crate::ssr::verification::TicketPurpose,
         "unbind_totp" => Ok(TicketPurpose::UnbindTotp),
         "bind_totp" => Ok(TicketPurpose::BindTotp),
         "logon_protection" => Ok(TicketPurpose::LogonProtection),
-        _ => Err(AppError::invalid("Unknown operation.")),
+        _ => Err(AppError::invalid("invalid-operation")),
     }
 }
 
@@ -32,9 +32,9 @@ pub(crate) fn code_sent(sent: crate::ssr::verification::SentCode, now_ms: i64) -
 }
 
 #[cfg(feature = "ssr")]
-fn bounded(value: &str, max: usize, what: &str) -> Result<(), AppError> {
+fn bounded(value: &str, max: usize) -> Result<(), AppError> {
     if value.len() > max {
-        Err(AppError::invalid(format!("The {what} is too long.")))
+        Err(AppError::invalid("invalid-phone-number-too-long"))
     } else {
         Ok(())
     }
@@ -90,7 +90,7 @@ pub async fn verify_identity(
 pub async fn check_new_phone(number: String) -> Result<String, AppError> {
     let (services, _meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
-    bounded(&number, 64, "phone number")?;
+    bounded(&number, 64)?;
     crate::ssr::phone_change::validate_new_number(&services, &principal, &number).await
 }
 
@@ -98,7 +98,7 @@ pub async fn check_new_phone(number: String) -> Result<String, AppError> {
 pub async fn send_new_phone_code(number: String) -> Result<CodeSent, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
-    bounded(&number, 64, "phone number")?;
+    bounded(&number, 64)?;
     let sent =
         crate::ssr::phone_change::send_new_number_code(&services, &principal, &meta, &number)
             .await?;
@@ -109,7 +109,7 @@ pub async fn send_new_phone_code(number: String) -> Result<CodeSent, AppError> {
 pub async fn confirm_phone_change(number: String, code: String) -> Result<String, AppError> {
     let (services, meta, principal) = crate::api::ctx::signed_in().await?;
     principal.require_owner()?;
-    bounded(&number, 64, "phone number")?;
+    bounded(&number, 64)?;
     let code = crate::domain::VerificationCode::parse(&code)?;
     let (masked, token) =
         crate::ssr::phone_change::confirm_change(&services, &principal, &meta, &number, &code)

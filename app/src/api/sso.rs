@@ -8,43 +8,30 @@ use serde::{Deserialize, Serialize};
 /// Why an SSO sign-in did not start a session. The callback is a redirect from the provider,
 /// not a server-function call, so a failure travels back to the sign-in page as `?error=<code>`;
 /// the text users read lives here alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SsoFailure {
-    #[error("Enter the account alias, for example alice.")]
     InvalidAlias,
     /// The alias names no account, or the account has no provider set up: one answer for both,
     /// so the page does not tell which aliases exist.
-    #[error(
-        "Enterprise SSO is not available for this account alias. Check the alias, or ask the account administrator to set up Enterprise SSO."
-    )]
     NotAvailable,
-    #[error(
-        "The identity provider could not be reached. Try again later, or ask the account administrator to check the Enterprise SSO settings."
-    )]
     ProviderUnreachable,
     /// Unknown, altered, reused or expired `state`, or a callback in another browser than the one
     /// that started the sign-in.
-    #[error("This sign-in request is not valid or has expired. Start Enterprise SSO again.")]
     InvalidState,
-    #[error("The identity provider did not sign you in.")]
     ProviderRefused,
-    #[error(
-        "The identity provider issued this sign-in for another application. Ask the account administrator to check the client ID."
-    )]
     WrongAudience,
-    #[error("The sign-in from the identity provider has expired. Start Enterprise SSO again.")]
     TokenExpired,
     /// Signature, issuer or nonce wrong, or no ID token at all.
-    #[error("The identity provider's answer could not be verified. No session was started.")]
     TokenRejected,
-    #[error(
-        "The identity provider did not say who you are (the claim the account administrator chose is missing or not valid)."
-    )]
     MissingClaim,
-    #[error("Too many Enterprise SSO sign-ins from your network. Try again later.")]
     Throttled,
-    #[error("Something went wrong on our side. Try again.")]
     Internal,
+}
+
+impl std::fmt::Display for SsoFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message(crate::i18n::Locale::En))
+    }
 }
 
 impl SsoFailure {
@@ -77,6 +64,12 @@ impl SsoFailure {
             SsoFailure::Throttled => "Sso.Throttled",
             SsoFailure::Internal => "Sso.Internal",
         }
+    }
+
+    /// What the sign-in page says, in `locale`: the catalogue's `sso-<Variant>`.
+    pub fn message(self, locale: crate::i18n::Locale) -> String {
+        let key = format!("sso-{}", self.code().trim_start_matches("Sso."));
+        crate::i18n::t(locale, &key)
     }
 
     pub fn parse(code: &str) -> Option<SsoFailure> {

@@ -6,6 +6,7 @@
 use crate::components::ErrorAlert;
 use crate::error::{AppError, AppResult};
 use crate::model::CodeSent;
+use crate::tr;
 use leptos::prelude::*;
 use std::future::Future;
 
@@ -90,17 +91,17 @@ impl Countdown {
     /// Where the code went and how long it still lives: "… It expires in 4:59." while it lives.
     fn lifetime_line(&self, to: &str) -> String {
         match self.left.get() {
-            0 => format!("The code sent to {to} has expired. Request a new one."),
-            _ => format!("The code was sent to {to}. It expires in {}.", self.clock()),
+            0 => tr!("code-expired", to = to),
+            _ => tr!("code-sent-to", to = to, left = self.clock()),
         }
     }
 
     /// `idle` until the first send, "Resend (59s)" while counting, then "Resend".
-    fn label(&self, idle: &'static str, sent_once: bool) -> String {
+    fn label(&self, idle: &str, sent_once: bool) -> String {
         match self.left.get() {
-            0 if sent_once => "Resend".to_string(),
+            0 if sent_once => tr!("code-resend"),
             0 => idle.to_string(),
-            n => format!("Resend ({n}s)"),
+            n => tr!("code-resend-in", n = n),
         }
     }
 }
@@ -124,7 +125,8 @@ pub fn CodeEntry<F, Fut, A>(
     #[prop(into)]
     id: String,
     /// The button's text before the first send, as each flow words it.
-    get_label: &'static str,
+    #[prop(into)]
+    get_label: String,
     /// Requests a code.
     send: F,
     /// The code typed so far.
@@ -159,7 +161,7 @@ where
 #[component]
 fn CodeField(
     id: String,
-    get_label: &'static str,
+    get_label: String,
     action: Action<(), AppResult<Sent>>,
     code: RwSignal<String>,
     error: RwSignal<Option<AppError>>,
@@ -167,6 +169,7 @@ fn CodeField(
     can_send: Signal<bool>,
     name: Option<&'static str>,
 ) -> impl IntoView {
+    let get_label = StoredValue::new(get_label);
     let countdown = Countdown::new();
     // Where the last code went, and the seconds it has left (issue 14, item 5).
     let lifetime = Countdown::new();
@@ -206,7 +209,7 @@ fn CodeField(
     };
     view! {
         <div class="field">
-            <label for=id.clone()>"Verification code"</label>
+            <label for=id.clone()>{tr!("code-label")}</label>
             <div class="code-row">
                 <input
                     id=id
@@ -226,7 +229,7 @@ fn CodeField(
                         disabled=move || countdown.running() || action.pending().get()
                         on:click=request
                     >
-                        {move || countdown.label(get_label, sent.get())}
+                        {move || get_label.with_value(|idle| countdown.label(idle, sent.get()))}
                     </button>
                 </Show>
             </div>

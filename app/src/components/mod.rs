@@ -6,6 +6,7 @@ pub(crate) use code_entry::Countdown;
 pub use code_entry::{CodeEntry, SendAnswer};
 
 use crate::error::{AppError, AppResult};
+use crate::tr;
 use leptos::prelude::*;
 use std::future::Future;
 
@@ -68,12 +69,87 @@ pub fn dialog_focus() -> NodeRef<leptos::html::Section> {
     node
 }
 
+/// The language switcher: the other language, by its own name; a click saves the choice (the
+/// cookie, and the owner's account) and loads the page again in it. Without script the form
+/// posts and the server sends the browser back to the page.
+#[island]
+pub fn LanguageSwitch() -> impl IntoView {
+    mark_hydrated();
+    let other = crate::i18n::locale().other();
+    let switch = ServerAction::<crate::api::account::SetLanguage>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            #[cfg(feature = "hydrate")]
+            let _ = window().location().reload();
+        }
+    });
+    view! {
+        <ActionForm action=switch attr:class="inline language-switch">
+            <input type="hidden" name="language" value=other.tag()/>
+            <button type="submit" class="link" lang=other.tag() title=tr!("language-switch")>
+                {other.native_name()}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// A moment, as the server writes it (UTC, `2026-12-04 14:05 UTC`) until the page's
+/// `LocalTimes` puts it in the reader's time zone and language. `at` is RFC 3339.
+#[component]
+pub fn LocalTime(#[prop(into)] at: String) -> impl IntoView {
+    let utc = at.get(..16).map(|t| format!("{} UTC", t.replace('T', " ")));
+    let shown = utc.unwrap_or_else(|| at.clone());
+    view! { <time datetime=at>{shown}</time> }
+}
+
+/// Puts every `<time datetime>` of the page in the reader's time zone and language, as the
+/// browser's `Intl.DateTimeFormat` writes them (`4 Dec 2026, 22:05` / `2026年12月4日 22:05`);
+/// the UTC time stays in the element's title. Without script the UTC time stays.
+#[island]
+pub fn LocalTimes() -> impl IntoView {
+    mark_hydrated();
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| local_times(crate::i18n::locale()));
+}
+
+#[cfg(feature = "hydrate")]
+fn local_times(locale: crate::i18n::Locale) {
+    use wasm_bindgen::{JsCast, JsValue};
+    let Ok(list) = document().query_selector_all("time[datetime]") else {
+        return;
+    };
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    for i in 0..list.length() {
+        let Some(element) = list
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+        else {
+            continue;
+        };
+        let Some(at) = element.get_attribute("datetime") else {
+            continue;
+        };
+        let date = js_sys::Date::new(&JsValue::from_str(&at));
+        if date.get_time().is_nan() {
+            continue;
+        }
+        let local = date.to_locale_string(locale.tag(), &options);
+        if let Some(text) = local.as_string() {
+            let utc = element.text_content().unwrap_or_default();
+            let _ = element.set_attribute("title", &utc);
+            element.set_text_content(Some(&text));
+        }
+    }
+}
+
 /// The error of the last attempt, announced to screen readers.
 #[component]
 pub fn ErrorAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
     move || {
         error.get().map(|e| {
-            view! { <p class="alert" role="alert">{e.to_string()}</p> }
+            view! { <p class="alert" role="alert">{e.localized()}</p> }
         })
     }
 }

@@ -12,7 +12,7 @@ impl AccountId {
         if trimmed.len() == 16 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AccountId(trimmed.to_string()))
         } else {
-            Err(AppError::invalid("The account ID must be 16 digits."))
+            Err(AppError::invalid("invalid-account-id"))
         }
     }
 

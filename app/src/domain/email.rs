@@ -21,7 +21,7 @@ impl Email {
         if valid {
             Ok(Email(trimmed))
         } else {
-            Err(AppError::invalid("Enter a valid email address."))
+            Err(AppError::invalid("invalid-email"))
         }
     }
 

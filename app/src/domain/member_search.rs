@@ -24,14 +24,13 @@ impl MemberSearch {
     pub fn parse(input: &str, home: Option<Region>) -> AppResult<MemberSearch> {
         let text = input.trim();
         if text.chars().count() > MAX_SEARCH_CHARS {
-            return Err(AppError::invalid(format!(
-                "The search text must be at most {MAX_SEARCH_CHARS} characters."
-            )));
+            return Err(AppError::invalid_with(
+                "invalid-search-length",
+                &[("max", MAX_SEARCH_CHARS.to_string())],
+            ));
         }
         if text.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "The search text contains characters that are not allowed.",
-            ));
+            return Err(AppError::invalid("invalid-search-chars"));
         }
         if text.is_empty() {
             return Ok(MemberSearch::All);

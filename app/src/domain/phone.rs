@@ -15,7 +15,7 @@ impl Region {
             .to_ascii_uppercase()
             .parse::<Id>()
             .map(Region)
-            .map_err(|_| AppError::invalid("Unknown country or region."))
+            .map_err(|_| AppError::invalid("invalid-region"))
     }
 
     pub fn code(&self) -> &str {

@@ -66,7 +66,7 @@ proptest! {
                 prop_assert_eq!(AccountId::parse(&id.to_string()), Ok(id.clone()));
             }
             Err(error) => {
-                prop_assert!(matches!(error, AppError::InvalidInput(ref m) if !m.is_empty()));
+                prop_assert!(matches!(error, AppError::InvalidInput(ref m) if !m.key.is_empty()));
             }
         }
     }

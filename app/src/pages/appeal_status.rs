@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::model::AppealDetails;
 use crate::pages::identity::report_errors;
 use crate::pages::operator_appeals::AppealHistory;
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -18,16 +19,16 @@ pub fn AppealStatusPage() -> impl IntoView {
         .unwrap_or_default();
     let appeal = Resource::new(move || reference.clone(), appeal_status);
     view! {
-        <h1>"Appeal"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <h1>{tr!("appeal-heading")}</h1>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || Suspend::new(async move {
                 match appeal.await {
                     Ok(details) => view! { <AppealCard details/> }.into_any(),
-                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }
             })}
         </Suspense>
-        <p><a href="/security">"Back to Security Settings"</a></p>
+        <p><a href="/security">{tr!("appeal-back")}</a></p>
     }
 }
 
@@ -36,16 +37,16 @@ fn AppealCard(details: AppealDetails) -> impl IntoView {
     let reference = details.reference.clone();
     view! {
         <section class="card" aria-labelledby="appeal-status">
-            <h2 id="appeal-status">{format!("Appeal {}", details.reference)}</h2>
+            <h2 id="appeal-status">{tr!("appeal-title", reference = details.reference)}</h2>
             <dl class="facts">
-                <dt>"Status"</dt><dd class="appeal-status">{details.status}</dd>
-                <dt>"Number to bind"</dt><dd>{details.masked_phone}</dd>
-                <dt>"Contact email"</dt><dd>{details.masked_contact}</dd>
-                <dt>"Reason"</dt><dd class="note">{details.reason}</dd>
-                <dt>"Filed"</dt><dd>{details.filed_at}</dd>
+                <dt>{tr!("appeal-col-status")}</dt><dd class="appeal-status">{details.status}</dd>
+                <dt>{tr!("appeal-number-to-bind")}</dt><dd>{details.masked_phone}</dd>
+                <dt>{tr!("appeal-email")}</dt><dd>{details.masked_contact}</dd>
+                <dt>{tr!("appeal-reason")}</dt><dd class="note">{details.reason}</dd>
+                <dt>{tr!("appeal-col-filed")}</dt><dd><crate::components::LocalTime at=details.filed_at/></dd>
             </dl>
             {details.question.map(|question| view! {
-                <h3>"More information requested"</h3>
+                <h3>{tr!("appeal-more-info")}</h3>
                 <blockquote class="note">{question}</blockquote>
                 <AppealAnswer reference/>
             })}
@@ -64,7 +65,7 @@ fn AppealAnswer(reference: String) -> impl IntoView {
     view! {
         {move || match answer.value().get() {
             Some(Ok(())) => view! {
-                <p class="success" role="status">"Your answer was sent. The appeal is back with the operator."</p>
+                <p class="success" role="status">{tr!("appeal-answer-sent")}</p>
             }.into_any(),
             _ => {
                 let reference = reference.clone();
@@ -72,10 +73,10 @@ fn AppealAnswer(reference: String) -> impl IntoView {
                 <ActionForm action=answer>
                     <input type="hidden" name="reference" value=reference/>
                     <div class="field">
-                        <label for="appeal-answer">"Your answer"</label>
+                        <label for="appeal-answer">{tr!("appeal-your-answer")}</label>
                         <textarea id="appeal-answer" name="answer" maxlength="1000" rows="3"></textarea>
                     </div>
-                    <button type="submit" class="primary" disabled=move || answer.pending().get()>"Send answer"</button>
+                    <button type="submit" class="primary" disabled=move || answer.pending().get()>{tr!("appeal-send-answer")}</button>
                 </ActionForm>
                 }.into_any()
             }

@@ -7,9 +7,8 @@ use crate::components::{CodeEntry, Countdown, load};
 use crate::error::AppError;
 use crate::model::{IdentityOptions, Me};
 use crate::pages::identity::{IdentityStep, report_errors};
+use crate::tr;
 use leptos::prelude::*;
-
-pub const OWNER_ONLY: &str = "Users logged in as a RAM user, with a RAM role, or through Enterprise SSO cannot change the account mobile phone number. Ask the account administrator to make this change.";
 
 #[derive(Clone, PartialEq)]
 enum Step {
@@ -32,9 +31,9 @@ pub fn ChangePhoneFlow(
     if !me.is_owner() {
         return view! {
             <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="change-title">
-                <h2 id="change-title">"Change your mobile phone number"</h2>
-                <p class="alert" role="alert">{OWNER_ONLY}</p>
-                <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Close"</button>
+                <h2 id="change-title">{tr!("change-title")}</h2>
+                <p class="alert" role="alert">{AppError::OwnerOnly.localized()}</p>
+                <button type="button" class="secondary" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
             </section>
         }
         .into_any();
@@ -42,13 +41,13 @@ pub fn ChangePhoneFlow(
     let options = load(|| (), options, |_| get_identity_options());
     view! {
         <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="change-title">
-            <h2 id="change-title">"Change your mobile phone number"</h2>
+            <h2 id="change-title">{tr!("change-title")}</h2>
             {move || match options.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                None => view! { <p class="muted">{tr!("loading")}</p> }.into_any(),
                 Some(Ok(options)) => view! { <Steps options on_changed/> }.into_any(),
-                Some(Err(e)) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
             }}
-            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
         </section>
     }
     .into_any()
@@ -76,10 +75,10 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
         on_changed.run(());
     });
     view! {
-        <ol class="steps" aria-label="Progress">
-            <li class:active=move || step.get() == Step::Identity>"Verify your identity"</li>
-            <li class:active=move || matches!(step.get(), Step::NewNumber(_))>"Enter the new number"</li>
-            <li class:active=move || matches!(step.get(), Step::Done(_))>"Done"</li>
+        <ol class="steps" aria-label=tr!("change-progress")>
+            <li class:active=move || step.get() == Step::Identity>{tr!("identity-title")}</li>
+            <li class:active=move || matches!(step.get(), Step::NewNumber(_))>{tr!("change-step-new")}</li>
+            <li class:active=move || matches!(step.get(), Step::Done(_))>{tr!("change-step-done")}</li>
         </ol>
         {move || match step.get() {
             Step::Identity => view! {
@@ -89,9 +88,9 @@ fn Steps(options: IdentityOptions, on_changed: Callback<()>) -> impl IntoView {
                 <NewNumberStep calling_code ticket_secs error on_done on_expired/>
             }.into_any(),
             Step::Done(masked) => view! {
-                <p class="success" role="status">"Modified successfully"</p>
-                <p>"You were signed out on your other devices."</p>
-                <p>"Your mobile phone number is now " <strong>{masked}</strong> ". Use it to sign in and to recover your password."</p>
+                <p class="success" role="status">{tr!("change-done")}</p>
+                <p>{tr!("change-done-signed-out")}</p>
+                <p>{tr!("change-done-now")} " " <strong>{masked}</strong> {tr!("change-done-use")}</p>
             }.into_any(),
         }}
     }
@@ -106,14 +105,14 @@ fn TicketClock(ticket_secs: i64, on_expired: Callback<()>) -> impl IntoView {
         if left.running() {
             view! {
                 <p class="muted ticket-clock">
-                    {format!("Identity verified. Finish the change within {}.", left.clock())}
+                    {tr!("change-ticket-left", left = left.clock())}
                 </p>
             }
             .into_any()
         } else {
             view! {
-                <p class="alert" role="alert">"Your identity verification has expired. Verify your identity again."</p>
-                <button type="button" class="secondary" on:click=move |_| on_expired.run(())>"Verify again"</button>
+                <p class="alert" role="alert">{tr!("change-ticket-expired")}</p>
+                <button type="button" class="secondary" on:click=move |_| on_expired.run(())>{tr!("change-verify-again")}</button>
             }
             .into_any()
         }
@@ -177,20 +176,20 @@ fn NewNumberStep(
     view! {
         <TicketClock ticket_secs on_expired/>
         <div class="field">
-            <label for="new-phone">"New mobile phone number"</label>
+            <label for="new-phone">{tr!("change-new-number")}</label>
             <div class="phone-row">
-                <span class="prefix" title="The country or region chosen at registration">{format!("+{calling_code}")}</span>
+                <span class="prefix" title=tr!("change-prefix-title")>{format!("+{calling_code}")}</span>
                 <input id="new-phone" type="tel" autocomplete="tel-national" maxlength="20" node_ref=input_ref
                     readonly=move || sent.get() prop:value=move || number.get() on:input=on_input/>
                 <Show when=move || sent.get()>
-                    <button type="button" class="link" on:click=change_number>"Change number"</button>
+                    <button type="button" class="link" on:click=change_number>{tr!("change-change-number")}</button>
                 </Show>
             </div>
-            {move || check.value().get().and_then(|r| r.ok()).map(|masked| view! { <p class="muted">{format!("Will be bound as {masked}")}</p> })}
+            {move || check.value().get().and_then(|r| r.ok()).map(|masked| view! { <p class="muted">{tr!("change-will-bind", masked = masked)}</p> })}
         </div>
         <CodeEntry
             id="new-phone-code"
-            get_label="Get Verification Code"
+            get_label=tr!("code-get-new")
             send=move || send_new_phone_code(number.get_untracked())
             code
             error
@@ -201,7 +200,7 @@ fn NewNumberStep(
             on:click=move |_| {
                 confirm.dispatch(ConfirmPhoneChange { number: number.get_untracked(), code: code.get_untracked() });
             }>
-            "OK"
+            {tr!("action-ok")}
         </button>
     }
 }

@@ -5,14 +5,15 @@ use crate::components::{CodeEntry, ErrorAlert};
 use crate::error::AppError;
 use crate::pages::identity::report_errors;
 use crate::pages::login::LoginCard;
+use crate::tr;
 use leptos::prelude::*;
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     view! {
-        <LoginCard title="Reset your password">
+        <LoginCard title=tr!("reset-title")>
             <ResetFlow/>
-            <p><a href="/login">"Back to sign in"</a></p>
+            <p><a href="/login">{tr!("reset-back")}</a></p>
         </LoginCard>
     }
 }
@@ -31,31 +32,31 @@ fn ResetFlow() -> impl IntoView {
     view! {
         {move || match (request.value().get(), reset.value().get()) {
             (_, Some(Ok(()))) => view! {
-                <p class="success" role="status">"Your password was reset and every session of the account was signed out. Sign in with the new password."</p>
-                <p><a href="/login">"Sign in"</a></p>
+                <p class="success" role="status">{tr!("reset-done")}</p>
+                <p><a href="/login">{tr!("sign-in")}</a></p>
             }.into_any(),
             (Some(Ok(())), _) => view! { <NewPasswordForm reset account channel error/> }.into_any(),
             _ => view! {
                 <ActionForm action=request>
                     <div class="field">
-                        <label for="reset-account">"Account"</label>
-                        <input id="reset-account" name="account" type="text" required placeholder="Logon email or bound phone number"
+                        <label for="reset-account">{tr!("sign-in-account")}</label>
+                        <input id="reset-account" name="account" type="text" required placeholder=tr!("reset-account-hint")
                             on:input=move |ev| account.set(event_target_value(&ev))/>
                     </div>
                     <fieldset class="field">
-                        <legend>"Send the code to"</legend>
+                        <legend>{tr!("reset-send-to")}</legend>
                         <label>
                             <input type="radio" name="channel" value="sms" checked
                                 on:change=move |_| channel.set("sms".into())/>
-                            " Mobile phone"
+                            " " {tr!("reset-by-phone")}
                         </label>
                         <label>
                             <input type="radio" name="channel" value="email"
                                 on:change=move |_| channel.set("email".into())/>
-                            " Logon email"
+                            " " {tr!("identity-by-email")}
                         </label>
                     </fieldset>
-                    <button type="submit" class="primary wide">"Send verification code"</button>
+                    <button type="submit" class="primary wide">{tr!("reset-send")}</button>
                 </ActionForm>
                 <ErrorAlert error/>
             }.into_any(),
@@ -75,9 +76,9 @@ fn NewPasswordForm(
     let code = RwSignal::new(String::new());
     view! {
         <p class="muted">{move || if channel.get() == "email" {
-            "If the account exists, a verification code was sent to its logon email."
+            tr!("reset-sent-email")
         } else {
-            "If the account exists and has a bound mobile phone number, a verification code was sent to it."
+            tr!("reset-sent-phone")
         }}</p>
         <ActionForm action=reset>
             <input type="hidden" name="account" prop:value=move || account.get()/>
@@ -85,17 +86,17 @@ fn NewPasswordForm(
             <CodeEntry
                 id="reset-code"
                 name="code"
-                get_label="Send verification code"
+                get_label=tr!("reset-send")
                 send=move || request_password_reset(account.get_untracked(), Some(channel.get_untracked()))
                 code
                 error
                 sent=RwSignal::new(true)
             />
             <div class="field">
-                <label for="new-password">"New password"</label>
+                <label for="new-password">{tr!("reset-new-password")}</label>
                 <input id="new-password" name="new_password" type="password" autocomplete="new-password" required/>
             </div>
-            <button type="submit" class="primary wide">"Reset password"</button>
+            <button type="submit" class="primary wide">{tr!("reset-submit")}</button>
         </ActionForm>
     }
 }

@@ -4,6 +4,7 @@ use crate::api::phone::{VerifyIdentity, send_identity_code};
 use crate::components::CodeEntry;
 use crate::error::AppError;
 use crate::model::IdentityOptions;
+use crate::tr;
 use leptos::prelude::*;
 
 /// Copies an action's outcome into the flow's one error line.
@@ -64,7 +65,7 @@ pub fn IdentityStep(
         code.set(String::new());
         error.set(None);
     };
-    let radio = move |value: &'static str, label: &'static str, detail: Option<String>| {
+    let radio = move |value: &'static str, label: String, detail: Option<String>| {
         let id = format!("method-{value}-{intent}");
         view! {
             <div class="radio">
@@ -79,16 +80,16 @@ pub fn IdentityStep(
     let send = move || send_identity_code(method.get_untracked(), intent.to_string());
     let phone = options.masked_phone.clone();
     view! {
-        <h3>"Verify your identity"</h3>
+        <h3>{tr!("identity-title")}</h3>
         <fieldset class="choices">
-            <legend>"Choose a verification method"</legend>
-            {phone.map(|p| radio("sms", "Original mobile phone number", Some(p)))}
-            {radio("email", "Logon email", Some(options.masked_email.clone()))}
-            {options.totp_bound.then(|| radio("totp", "TOTP", Some("Code from your authenticator app".to_string())))}
+            <legend>{tr!("identity-choose")}</legend>
+            {phone.map(|p| radio("sms", tr!("identity-by-sms"), Some(p)))}
+            {radio("email", tr!("identity-by-email"), Some(options.masked_email.clone()))}
+            {options.totp_bound.then(|| radio("totp", tr!("identity-by-totp"), Some(tr!("identity-totp-detail"))))}
         </fieldset>
         <CodeEntry
             id=format!("identity-code-{intent}")
-            get_label="Get verification code"
+            get_label=tr!("code-get")
             send
             code
             error
@@ -99,7 +100,7 @@ pub fn IdentityStep(
             on:click=move |_| {
                 verify.dispatch(VerifyIdentity { method: method.get_untracked(), code: code.get_untracked(), intent: intent.to_string() });
             }>
-            "Next"
+            {tr!("action-next")}
         </button>
     }
 }

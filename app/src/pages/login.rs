@@ -5,25 +5,29 @@ use crate::components::{CodeEntry, ErrorAlert, action_error, hard_navigate};
 use crate::error::AppError;
 use crate::model::{LogonProtection, SignInReply, SignInStep};
 use crate::pages::identity::report_errors;
+use crate::tr;
 use leptos::prelude::*;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     view! {
-        <LoginCard title="Sign in">
-            <p class="muted">"Account Center"</p>
+        <LoginCard title=tr!("sign-in")>
+            <p class="muted">{tr!("brand")}</p>
             <SignInForm/>
-            <p class="muted"><a href="/forgot-password">"Forgot password?"</a></p>
-            <p class="muted"><a href="/login/sso">"Enterprise SSO"</a></p>
+            <p class="muted"><a href="/forgot-password">{tr!("forgot-link")}</a></p>
+            <p class="muted"><a href="/login/sso">{tr!("nav-sso")}</a></p>
         </LoginCard>
     }
 }
 
-/// The card of the signed-out pages (sign-in, password recovery), centred on its own.
+/// The card of the signed-out pages (sign-in, password recovery), centred on its own, with the
+/// language switcher above it.
 #[component]
-pub fn LoginCard(title: &'static str, children: Children) -> impl IntoView {
+pub fn LoginCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
     view! {
         <main class="login">
+            <div class="login-language"><crate::components::LanguageSwitch/></div>
+            <crate::components::LocalTimes/>
             <section class="login-card">
                 <h1>{title}</h1>
                 {children()}
@@ -50,7 +54,7 @@ fn SignInForm() -> impl IntoView {
     let choices = move || match action.value().get() {
         Some(Ok(SignInReply::ChooseAccount(choices))) => Some(view! {
             <fieldset class="choices">
-                <legend>"This number is bound to several accounts. Choose one."</legend>
+                <legend>{tr!("sign-in-choose-account")}</legend>
                 {choices
                     .into_iter()
                     .map(|c| {
@@ -74,17 +78,17 @@ fn SignInForm() -> impl IntoView {
         >
         <ActionForm action=action>
             <div class="field">
-                <label for="account">"Account"</label>
+                <label for="account">{tr!("sign-in-account")}</label>
                 <input id="account" name="account" type="text" autocomplete="username" required
-                    placeholder="Logon email, phone number or name@alias"/>
+                    placeholder=tr!("sign-in-account-hint")/>
             </div>
             <div class="field">
-                <label for="password">"Password"</label>
+                <label for="password">{tr!("sign-in-password")}</label>
                 <input id="password" name="password" type="password" autocomplete="current-password" required/>
             </div>
             {choices}
             <ErrorAlert error=action_error(action.value())/>
-            <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Sign in"</button>
+            <button type="submit" class="primary wide" disabled=move || action.pending().get()>{tr!("sign-in")}</button>
         </ActionForm>
         </Show>
     }
@@ -109,15 +113,15 @@ fn SecondStep(step: SignInStep) -> impl IntoView {
     let locked = move || matches!(error.get(), Some(AppError::TotpLocked));
     let expired = move || matches!(error.get(), Some(AppError::SignInStepExpired));
     view! {
-        <h2>"Logon protection"</h2>
+        <h2>{tr!("logon-title")}</h2>
         <p class="muted">{move || if by_sms.get() {
-            format!("Enter the verification code sent by SMS to {phone}.")
+            tr!("sign-in-sms-sent", phone = phone)
         } else {
-            "Enter the code from your authenticator app.".to_string()
+            tr!("invalid-totp-enter-code")
         }}</p>
         <CodeEntry
             id="sign-in-code"
-            get_label="Get verification code"
+            get_label=tr!("code-get")
             send=sign_in_send_code
             code
             error
@@ -125,17 +129,17 @@ fn SecondStep(step: SignInStep) -> impl IntoView {
         />
         <Show when=move || can_fall_back && locked() && !by_sms.get()>
             <button type="button" class="link" on:click=move |_| { by_sms.set(true); error.set(None); }>
-                "Use an SMS code to your phone instead"
+                {tr!("sign-in-use-sms")}
             </button>
         </Show>
         <Show when=expired>
-            <p><a href="/login">"Sign in again"</a></p>
+            <p><a href="/login">{tr!("sign-in-again")}</a></p>
         </Show>
         <button type="button" class="primary wide" disabled=move || verify.pending().get()
             on:click=move |_| {
                 verify.dispatch(SignInVerify { code: code.get_untracked(), by_sms: by_sms.get_untracked() });
             }>
-            "Verify"
+            {tr!("action-verify")}
         </button>
     }
 }

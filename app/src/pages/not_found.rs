@@ -1,5 +1,6 @@
 //! What an unknown address shows.
 
+use crate::tr;
 use leptos::prelude::*;
 
 #[component]
@@ -10,8 +11,8 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <main class="centered">
-            <h1>"Page not found"</h1>
-            <p><a href="/overview">"Back to the Account Center"</a></p>
+            <h1>{tr!("not-found")}</h1>
+            <p><a href="/overview">{tr!("not-found-back")}</a></p>
         </main>
     }
 }

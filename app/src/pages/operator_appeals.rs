@@ -7,24 +7,25 @@ use crate::components::ErrorAlert;
 use crate::error::AppError;
 use crate::model::{AppealStepView, QueuedAppeal};
 use crate::pages::identity::report_errors;
+use crate::tr;
 use leptos::prelude::*;
 
 #[component]
 pub fn OperatorAppealsPage() -> impl IntoView {
     let queue = Resource::new(|| (), |_| operator_appeals());
     view! {
-        <h1>"Appeal queue"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <h1>{tr!("nav-appeal-queue")}</h1>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || Suspend::new(async move {
                 match queue.await {
                     Ok(list) if list.is_empty() => view! {
-                        <section class="card"><p>"No appeal is waiting for a decision."</p></section>
+                        <section class="card"><p>{tr!("queue-empty")}</p></section>
                     }.into_any(),
                     Ok(list) => view! {
-                        <p class="muted">{format!("{} open, oldest first.", list.len())}</p>
+                        <p class="muted">{tr!("queue-open", n = list.len())}</p>
                         {list.into_iter().map(|appeal| view! { <QueuedAppealCard appeal/> }).collect_view()}
                     }.into_any(),
-                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -37,15 +38,15 @@ fn QueuedAppealCard(appeal: QueuedAppeal) -> impl IntoView {
     let labelled_by = title.clone();
     view! {
         <section class="card appeal" aria-labelledby=labelled_by>
-            <h2 id=title>{format!("Appeal {}", appeal.reference)}</h2>
+            <h2 id=title>{tr!("appeal-title", reference = appeal.reference)}</h2>
             <dl class="facts">
-                <dt>"Account"</dt><dd>{format!("{} ({})", appeal.account_name, appeal.account_id)}</dd>
-                <dt>"Current number"</dt><dd>{appeal.current_phone.unwrap_or_else(|| "Not bound".into())}</dd>
-                <dt>"Number asked for"</dt><dd>{appeal.new_phone}</dd>
-                <dt>"Contact email"</dt><dd>{appeal.contact_email}</dd>
-                <dt>"Reason"</dt><dd class="note">{appeal.reason}</dd>
-                <dt>"Filed"</dt><dd>{appeal.filed_at}</dd>
-                <dt>"Status"</dt><dd>{appeal.status}</dd>
+                <dt>{tr!("sign-in-account")}</dt><dd>{format!("{} ({})", appeal.account_name, appeal.account_id)}</dd>
+                <dt>{tr!("queue-current-number")}</dt><dd>{appeal.current_phone.unwrap_or_else(|| tr!("security-not-bound"))}</dd>
+                <dt>{tr!("queue-number-asked")}</dt><dd>{appeal.new_phone}</dd>
+                <dt>{tr!("appeal-email")}</dt><dd>{appeal.contact_email}</dd>
+                <dt>{tr!("appeal-reason")}</dt><dd class="note">{appeal.reason}</dd>
+                <dt>{tr!("appeal-col-filed")}</dt><dd><crate::components::LocalTime at=appeal.filed_at/></dd>
+                <dt>{tr!("appeal-col-status")}</dt><dd>{appeal.status}</dd>
             </dl>
             <AppealHistory steps=appeal.history/>
             <AppealDecision reference=appeal.reference/>
@@ -57,11 +58,11 @@ fn QueuedAppealCard(appeal: QueuedAppeal) -> impl IntoView {
 #[component]
 pub fn AppealHistory(steps: Vec<AppealStepView>) -> impl IntoView {
     view! {
-        <h3>"History"</h3>
+        <h3>{tr!("queue-history")}</h3>
         <ol class="history">
             {steps.into_iter().map(|step| view! {
                 <li>
-                    <span>{format!("{}: {} by {}", step.at, step.what, step.by)}</span>
+                    <span>{tr!("queue-step", at = step.at, what = step.what, by = step.by)}</span>
                     {(!step.message.is_empty()).then(|| view! { <blockquote class="note">{step.message}</blockquote> })}
                 </li>
             }).collect_view()}
@@ -82,13 +83,11 @@ fn AppealDecision(reference: String) -> impl IntoView {
     report_errors(approve.value(), error);
     let done = Memo::new(move |_| {
         if let Some(Ok(())) = approve.value().get() {
-            Some(
-                "Approved: the number is bound, every session of the account was signed out and the filer was told.",
-            )
+            Some(tr!("queue-approved"))
         } else if let Some(Ok(())) = reject.value().get() {
-            Some("Rejected: the filer was told the reason.")
+            Some(tr!("queue-rejected"))
         } else if let Some(Ok(())) = ask.value().get() {
-            Some("Information requested: the appeal returns to the queue when the filer answers.")
+            Some(tr!("queue-asked"))
         } else {
             None
         }
@@ -104,16 +103,16 @@ fn AppealDecision(reference: String) -> impl IntoView {
                 view! {
                 <div class="decision">
                     <ActionForm action=ask>
-                        <DecisionNote reference=for_ask id=ask_id label="Message to the filer" name="message"/>
-                        <button type="submit" class="secondary" disabled=pending>"Ask for more information"</button>
+                        <DecisionNote reference=for_ask id=ask_id label=tr!("queue-message-label") name="message"/>
+                        <button type="submit" class="secondary" disabled=pending>{tr!("queue-ask")}</button>
                     </ActionForm>
                     <ActionForm action=reject>
-                        <DecisionNote reference=for_reject id=reject_id label="Reason for rejection" name="reason"/>
-                        <button type="submit" class="secondary" disabled=pending>"Reject"</button>
+                        <DecisionNote reference=for_reject id=reject_id label=tr!("queue-reject-reason") name="reason"/>
+                        <button type="submit" class="secondary" disabled=pending>{tr!("queue-reject")}</button>
                     </ActionForm>
                     <ActionForm action=approve>
                         <input type="hidden" name="reference" value=for_approve/>
-                        <button type="submit" class="primary" disabled=pending>"Approve"</button>
+                        <button type="submit" class="primary" disabled=pending>{tr!("queue-approve")}</button>
                     </ActionForm>
                 </div>
                 }.into_any()
@@ -125,12 +124,7 @@ fn AppealDecision(reference: String) -> impl IntoView {
 
 /// The appeal's reference and a labelled text box, for a decision that carries a message.
 #[component]
-fn DecisionNote(
-    reference: String,
-    id: String,
-    label: &'static str,
-    name: &'static str,
-) -> impl IntoView {
+fn DecisionNote(reference: String, id: String, label: String, name: &'static str) -> impl IntoView {
     view! {
         <input type="hidden" name="reference" value=reference/>
         <div class="field">

@@ -5,22 +5,22 @@ use crate::api::access_keys::{
     AccessKeyView, NewAccessKey, RamUserKeys, create_access_key, delete_access_key, ram_users,
     set_access_key_active,
 };
+use crate::tr;
 use leptos::prelude::*;
 
 #[component]
 pub fn RamUsersPage() -> impl IntoView {
     let users = Resource::new(|| (), |_| ram_users());
     view! {
-        <h1>"RAM Users"</h1>
+        <h1>{tr!("nav-ram-users")}</h1>
         <p class="muted">
-            "AccessKeys let scripts and the official SDKs call the automation API as a RAM user. "
-            "A RAM user can have at most 2 AccessKeys."
+            {tr!("ram-intro")}
         </p>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(users) => view! { <RamUsersTable users/> }.into_any(),
-                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -38,7 +38,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match ram_users().await {
                 Ok(fresh) => users.set(fresh),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(e.localized())),
             }
         });
     };
@@ -47,7 +47,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match create_access_key(user_id).await {
                 Ok(key) => created.set(Some(key)),
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(e.localized())),
             }
             reload();
         });
@@ -56,7 +56,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             if let Err(e) = set_access_key_active(key_id, active).await {
-                error.set(Some(e.to_string()));
+                error.set(Some(e.localized()));
             }
             reload();
         });
@@ -65,7 +65,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
         error.set(None);
         leptos::task::spawn_local(async move {
             if let Err(e) = delete_access_key(key_id).await {
-                error.set(Some(e.to_string()));
+                error.set(Some(e.localized()));
             }
             reload();
         });
@@ -76,14 +76,14 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
             <CreatedKey created=key on_saved=Callback::new(move |_| created.set(None))/>
         })}
         <For each=move || users.get() key=|u| (u.user_id, u.keys.clone()) let:user>
-            <section class="card" aria-label=format!("RAM user {}", user.login_name)>
+            <section class="card" aria-label=tr!("ram-user-label", name = user.login_name)>
                 <h2>{user.login_name.clone()}</h2>
                 <p class="muted">
-                    {if user.policies.is_empty() { "No policies".to_string() } else { user.policies.join(", ") }}
+                    {if user.policies.is_empty() { tr!("ram-no-policies") } else { user.policies.join(", ") }}
                 </p>
                 <table class="members">
                     <thead>
-                        <tr><th>"AccessKey ID"</th><th>"Status"</th><th>"Created"</th><th>"Last used"</th><th>"Actions"</th></tr>
+                        <tr><th>{tr!("ram-key-id")}</th><th>{tr!("appeal-col-status")}</th><th>{tr!("ram-created")}</th><th>{tr!("ram-last-used")}</th><th>{tr!("ram-actions")}</th></tr>
                     </thead>
                     <tbody>
                         {user.keys.iter().map(|k| view! {
@@ -96,7 +96,7 @@ fn RamUsersTable(users: Vec<RamUserKeys>) -> impl IntoView {
                     let user_id = user.user_id;
                     let full = user.keys.len() >= 2;
                     view! {
-                        <button type="button" disabled=full on:click=move |_| create(user_id)>"Create AccessKey"</button>
+                        <button type="button" disabled=full on:click=move |_| create(user_id)>{tr!("ram-create")}</button>
                     }
                 }
             </section>
@@ -110,15 +110,15 @@ fn CreatedKey(created: NewAccessKey, on_saved: Callback<()>) -> impl IntoView {
     let key = created;
     view! {
         <section class="card notice" role="status" aria-labelledby="new-key">
-            <h2 id="new-key">"AccessKey created for " {key.login_name.clone()}</h2>
-            <p>"Save the AccessKey secret now: it is shown only once."</p>
+            <h2 id="new-key">{tr!("ram-created-for", name = key.login_name)}</h2>
+            <p>{tr!("ram-save-secret")}</p>
             <dl class="facts">
-                <dt>"AccessKey ID"</dt>
+                <dt>{tr!("ram-key-id")}</dt>
                 <dd><code class="access-key-id">{key.id.clone()}</code></dd>
-                <dt>"AccessKey Secret"</dt>
+                <dt>{tr!("ram-key-secret")}</dt>
                 <dd><code class="access-key-secret">{key.secret.clone()}</code></dd>
             </dl>
-            <button type="button" on:click=move |_| on_saved.run(())>"I have saved it"</button>
+            <button type="button" on:click=move |_| on_saved.run(())>{tr!("ram-saved-it")}</button>
         </section>
     }
 }
@@ -134,21 +134,21 @@ fn KeyRow(
     let (id_toggle, id_delete) = (key.id.clone(), key.id.clone());
     let active = key.active;
     let last_used = match (&key.last_used_at, &key.last_used_ip) {
-        (Some(at), Some(ip)) => format!("{at} from {ip}"),
+        (Some(at), Some(ip)) => tr!("ram-used-from", at = at, ip = ip),
         (Some(at), None) => at.clone(),
-        _ => "Never".into(),
+        _ => tr!("ram-never"),
     };
     view! {
         <tr>
             <td><code>{key.id.clone()}</code></td>
-            <td>{if active { "Active" } else { "Disabled" }}</td>
-            <td>{key.created_at.clone()}</td>
+            <td>{if active { tr!("ram-active") } else { tr!("ram-disabled") }}</td>
+            <td><crate::components::LocalTime at=key.created_at.clone()/></td>
             <td>{last_used}</td>
             <td>
                 <button type="button" class="link" on:click=move |_| set_active.run((id_toggle.clone(), !active))>
-                    {if active { "Disable" } else { "Enable" }}
+                    {if active { tr!("ram-disable") } else { tr!("ram-enable") }}
                 </button>
-                <button type="button" class="link danger" on:click=move |_| delete.run(id_delete.clone())>"Delete"</button>
+                <button type="button" class="link danger" on:click=move |_| delete.run(id_delete.clone())>{tr!("ram-delete")}</button>
             </td>
         </tr>
     }

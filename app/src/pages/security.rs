@@ -6,18 +6,16 @@ use crate::api::account_center::{
     send_appeal_code,
 };
 use crate::api::phone::get_identity_options;
-use crate::components::{CodeEntry, ErrorAlert, load};
+use crate::components::{CodeEntry, ErrorAlert, LocalTime, load};
 use crate::error::AppError;
 use crate::model::{
     AccountSummary, AppealView, IdentityOptions, LogonProtection, Me, SECURITY_LOG_PAGE,
 };
-use crate::pages::change_phone::{ChangePhoneFlow, OWNER_ONLY};
+use crate::pages::change_phone::ChangePhoneFlow;
 use crate::pages::identity::{IdentityStep, on_success, report_errors};
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-
-/// Shown after a change that ended the account's other sessions.
-const SIGNED_OUT_ELSEWHERE: &str = "You were signed out on your other devices.";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Panel {
@@ -60,8 +58,8 @@ pub fn SecurityPage() -> impl IntoView {
         },
     );
     view! {
-        <h1>"Security Settings"</h1>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <h1>{tr!("nav-security")}</h1>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || {
                 let me = me.clone();
                 Suspend::new(async move {
@@ -72,7 +70,7 @@ pub fn SecurityPage() -> impl IntoView {
                             </SecuritySettings>
                         }
                         .into_any(),
-                        (Err(e), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                        (Err(e), _, _) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                     }
                 })
             }}
@@ -112,26 +110,26 @@ fn SecuritySettings(
     let close = Callback::new(move |_| panel.set(Panel::None));
     view! {
         <section class="card" aria-labelledby="basic-settings">
-            <h2 id="basic-settings">"Basic Settings"</h2>
+            <h2 id="basic-settings">{tr!("security-basic")}</h2>
             <div class="setting-row">
-                <span class="setting-name">"Mobile Phone Number"</span>
-                <span class="setting-value">{move || account.with(|a| a.masked_phone.clone()).unwrap_or_else(|| "Not bound".into())}</span>
-                <button type="button" class="link" on:click=move |_| panel.set(Panel::ChangePhone)>"Modify"</button>
+                <span class="setting-name">{tr!("security-phone")}</span>
+                <span class="setting-value">{move || account.with(|a| a.masked_phone.clone()).unwrap_or_else(|| tr!("security-not-bound"))}</span>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::ChangePhone)>{tr!("action-modify")}</button>
             </div>
             <div class="setting-row">
-                <span class="setting-name">"Authenticator (TOTP)"</span>
-                <span class="setting-value">{move || if account.with(|a| a.totp_bound) { "Bound" } else { "Not bound" }}</span>
+                <span class="setting-name">{tr!("security-totp")}</span>
+                <span class="setting-value">{move || if account.with(|a| a.totp_bound) { tr!("security-bound") } else { tr!("security-not-bound") }}</span>
                 <button type="button" class="link" on:click=move |_| {
                     panel.set(if account.with_untracked(|a| a.totp_bound) { Panel::UnbindTotp } else { Panel::BindTotp })
-                }>{move || if account.with(|a| a.totp_bound) { "Unbind" } else { "Bind" }}</button>
+                }>{move || if account.with(|a| a.totp_bound) { tr!("action-unbind") } else { tr!("action-bind") }}</button>
             </div>
             <div class="setting-row">
-                <span class="setting-name">"Logon Protection"</span>
-                <span class="setting-value">{move || account.with(|a| a.logon_protection.label())}</span>
-                <button type="button" class="link" on:click=move |_| panel.set(Panel::LogonProtection)>"Change"</button>
+                <span class="setting-name">{tr!("security-logon")}</span>
+                <span class="setting-value">{move || account.with(|a| a.logon_protection.localized())}</span>
+                <button type="button" class="link" on:click=move |_| panel.set(Panel::LogonProtection)>{tr!("action-change")}</button>
             </div>
             <div class="setting-row">
-                <span class="setting-name">"Logon Email"</span>
+                <span class="setting-name">{tr!("security-email")}</span>
                 <span class="setting-value">{account.with_untracked(|a| a.masked_email.clone())}</span>
                 <span></span>
             </div>
@@ -151,10 +149,9 @@ fn SecuritySettings(
             Panel::Appeal => view! { <AppealForm on_close=close/> }.into_any(),
         }}
         <section class="card" aria-labelledby="faq">
-            <h2 id="faq">"Can't receive the code?"</h2>
-            <p>"A code can take a minute to arrive. After the countdown you can request it again. "
-               "If neither your phone nor your logon email is available, file an appeal: we check your request and contact you. An appeal never changes the number by itself."</p>
-            <button type="button" class="secondary" on:click=move |_| panel.set(Panel::Appeal)>"File an appeal"</button>
+            <h2 id="faq">{tr!("faq-title")}</h2>
+            <p>{tr!("faq-text")}</p>
+            <button type="button" class="secondary" on:click=move |_| panel.set(Panel::Appeal)>{tr!("appeal-file")}</button>
             {children()}
         </section>
     }
@@ -179,39 +176,39 @@ fn BindTotp(on_close: Callback<()>, on_changed: Callback<()>) -> impl IntoView {
     });
     view! {
         <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="totp-title">
-            <h2 id="totp-title">"Bind an authenticator"</h2>
-            {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
+            <h2 id="totp-title">{tr!("totp-bind-title")}</h2>
+            {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{AppError::OwnerOnly.localized()}</p> })}
             {me.is_owner().then(|| view! {
                 {move || match (options.get(), begin.value().get(), confirm.value().get()) {
                     (_, _, Some(Ok(()))) => view! {
-                        <p class="success" role="status">"The authenticator is bound."</p>
-                        <p>{SIGNED_OUT_ELSEWHERE}</p>
+                        <p class="success" role="status">{tr!("totp-bound")}</p>
+                        <p>{tr!("change-done-signed-out")}</p>
                     }.into_any(),
                     (_, Some(Ok(enrollment)), _) => view! {
-                        <p>"Scan the QR code with your authenticator app, or enter the secret by hand. The secret is shown only now."</p>
+                        <p>{tr!("totp-scan")}</p>
                         <div class="qr" inner_html=enrollment.qr_svg.clone()></div>
-                        <p>"Secret: " <code class="secret">{enrollment.secret.clone()}</code></p>
+                        <p>{tr!("totp-secret")} " " <code class="secret">{enrollment.secret.clone()}</code></p>
                         <p class="muted small">{enrollment.uri.clone()}</p>
                         <div class="field">
-                            <label for="totp-first-code">"Verification code"</label>
+                            <label for="totp-first-code">{tr!("code-label")}</label>
                             <input id="totp-first-code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="12"
                                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev))/>
                         </div>
                         <button type="button" class="primary" on:click=move |_| {
                             confirm.dispatch(ConfirmTotp { code: code.get_untracked() });
-                        }>"Confirm"</button>
+                        }>{tr!("action-confirm")}</button>
                     }.into_any(),
-                    (None, _, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    (None, _, _) => view! { <p class="muted">{tr!("loading")}</p> }.into_any(),
                     // The authenticator cannot vouch for its own binding: phone or email only.
                     (Some(Ok(options)), _, _) => {
                         let options = IdentityOptions { totp_bound: false, ..options };
                         view! { <IdentityStep options intent="bind_totp" on_verified error/> }.into_any()
                     }
-                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }}
             })}
             <ErrorAlert error/>
-            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
         </section>
     }
 }
@@ -231,23 +228,23 @@ fn UnbindTotpFlow(on_close: Callback<()>, on_changed: Callback<()>) -> impl Into
     });
     view! {
         <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="unbind-title">
-            <h2 id="unbind-title">"Unbind the authenticator"</h2>
+            <h2 id="unbind-title">{tr!("totp-unbind-title")}</h2>
             {if me.is_owner() {
                 view! {
                     {move || match (options.get(), unbind.value().get()) {
                         (_, Some(Ok(()))) => view! {
-                            <p class="success" role="status">"The authenticator is unbound."</p>
-                            <p>{SIGNED_OUT_ELSEWHERE}</p>
+                            <p class="success" role="status">{tr!("totp-unbound")}</p>
+                            <p>{tr!("change-done-signed-out")}</p>
                             }.into_any(),
-                        (None, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                        (None, _) => view! { <p class="muted">{tr!("loading")}</p> }.into_any(),
                         (Some(Ok(options)), _) => view! { <IdentityStep options intent="unbind_totp" on_verified error/> }.into_any(),
-                        (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                        (Some(Err(e)), _) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                     }}
                 }.into_any()
             } else {
-                view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()
+                view! { <p class="alert" role="alert">{AppError::OwnerOnly.localized()}</p> }.into_any()
             }}
-            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
         </section>
     }
 }
@@ -276,22 +273,22 @@ fn LogonProtectionFlow(
                 <input type="radio" name="logon-protection" id=id.clone() value=value.as_str()
                     prop:checked=move || choice.get() == value
                     on:change=move |_| choice.set(value)/>
-                <label for=id>{value.label()}</label>
+                <label for=id>{value.localized()}</label>
             </div>
         }
     };
     view! {
         <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="logon-title">
-            <h2 id="logon-title">"Logon protection"</h2>
-            {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{OWNER_ONLY}</p> })}
+            <h2 id="logon-title">{tr!("logon-title")}</h2>
+            {(!me.is_owner()).then(|| view! { <p class="alert" role="alert">{AppError::OwnerOnly.localized()}</p> })}
             {me.is_owner().then(|| view! {
                 {move || match (options.get(), verified.get(), save.value().get()) {
                     (_, _, Some(Ok(()))) => view! {
-                        <p class="success" role="status">"Logon protection is saved."</p>
+                        <p class="success" role="status">{tr!("logon-saved")}</p>
                     }.into_any(),
                     (_, true, _) => view! {
                         <fieldset class="choices">
-                            <legend>"After the password, sign-in asks for"</legend>
+                            <legend>{tr!("logon-asks-for")}</legend>
                             {radio(LogonProtection::Off)}
                             {radio(LogonProtection::Totp)}
                             {radio(LogonProtection::Sms)}
@@ -299,15 +296,15 @@ fn LogonProtectionFlow(
                         <button type="button" class="primary" disabled=move || save.pending().get()
                             on:click=move |_| {
                                 save.dispatch(SetLogonProtection { setting: choice.get_untracked().as_str().to_string() });
-                            }>"Save"</button>
+                            }>{tr!("action-save")}</button>
                     }.into_any(),
-                    (None, _, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                    (None, _, _) => view! { <p class="muted">{tr!("loading")}</p> }.into_any(),
                     (Some(Ok(options)), false, _) => view! { <IdentityStep options intent="logon_protection" on_verified error/> }.into_any(),
-                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    (Some(Err(e)), _, _) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }}
             })}
             <ErrorAlert error/>
-            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
         </section>
     }
 }
@@ -327,23 +324,23 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
     let filed = Memo::new(move |_| action.value().get().and_then(Result::ok));
     view! {
         <section class="card flow" role="dialog" tabindex="-1" node_ref=focus aria-labelledby="appeal-title">
-            <h2 id="appeal-title">"File an appeal"</h2>
+            <h2 id="appeal-title">{tr!("appeal-file")}</h2>
             {if !me.is_owner() {
-                view! { <p class="alert" role="alert">{OWNER_ONLY}</p> }.into_any()
+                view! { <p class="alert" role="alert">{AppError::OwnerOnly.localized()}</p> }.into_any()
             } else {
                 view! {
                     {move || match filed.get() {
                         Some(reference) => view! {
-                            <p class="success" role="status">{format!("Your appeal was submitted. Reference number: {reference}")}</p>
+                            <p class="success" role="status">{tr!("appeal-submitted", reference = reference)}</p>
                         }.into_any(),
                         _ => view! {
                             <ActionForm action>
                                 <div class="field">
-                                    <label for="appeal-phone">"Phone number to bind"</label>
+                                    <label for="appeal-phone">{tr!("appeal-phone")}</label>
                                     <input id="appeal-phone" name="new_phone" type="tel" required maxlength="20"/>
                                 </div>
                                 <div class="field">
-                                    <label for="appeal-email">"Contact email"</label>
+                                    <label for="appeal-email">{tr!("appeal-email")}</label>
                                     <input id="appeal-email" name="contact_email" type="email" required maxlength="254"
                                         prop:value=move || email.get()
                                         on:input=move |ev| {
@@ -353,21 +350,21 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
                                         }/>
                                 </div>
                                 <div class="field">
-                                    <CodeEntry id="appeal-code" get_label="Get verification code"
+                                    <CodeEntry id="appeal-code" get_label=tr!("code-get")
                                         send=move || send_appeal_code(email.get_untracked())
                                         code error sent=sent_once name="code"/>
                                 </div>
                                 <div class="field">
-                                    <label for="appeal-reason">"Reason"</label>
+                                    <label for="appeal-reason">{tr!("appeal-reason")}</label>
                                     <textarea id="appeal-reason" name="reason" required maxlength="1000" rows="3"></textarea>
                                 </div>
-                                <button type="submit" class="primary">"Submit appeal"</button>
+                                <button type="submit" class="primary">{tr!("appeal-submit")}</button>
                             </ActionForm>
                         }.into_any(),
                     }}
                 }.into_any()
             }}
-            <button type="button" class="link close" on:click=move |_| on_close.run(())>"Close"</button>
+            <button type="button" class="link close" on:click=move |_| on_close.run(())>{tr!("action-close")}</button>
         </section>
     }
 }
@@ -377,12 +374,12 @@ fn AppealForm(on_close: Callback<()>) -> impl IntoView {
 fn Appeals(list: Vec<AppealView>) -> impl IntoView {
     (!list.is_empty()).then(|| {
         view! {
-            <h3>"Your appeals"</h3>
+            <h3>{tr!("appeal-yours")}</h3>
             <table class="table">
-                <thead><tr><th>"Reference"</th><th>"Number"</th><th>"Status"</th><th>"Filed"</th></tr></thead>
+                <thead><tr><th>{tr!("appeal-col-reference")}</th><th>{tr!("appeal-col-number")}</th><th>{tr!("appeal-col-status")}</th><th>{tr!("appeal-col-filed")}</th></tr></thead>
                 <tbody>
                     {list.into_iter().map(|a| view! {
-                        <tr><td><a href=format!("/appeals/{}", a.reference)>{a.reference.clone()}</a></td><td>{a.masked_phone}</td><td>{a.status}</td><td>{a.created_at}</td></tr>
+                        <tr><td><a href=format!("/appeals/{}", a.reference)>{a.reference.clone()}</a></td><td>{a.masked_phone}</td><td>{a.status}</td><td><LocalTime at=a.created_at/></td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
@@ -398,29 +395,29 @@ fn SecurityLog() -> impl IntoView {
     let page = Resource::new(move || before, security_log);
     view! {
         <section class="card" aria-labelledby="security-log">
-            <h2 id="security-log">"Security log"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <h2 id="security-log">{tr!("log-title")}</h2>
+            <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
                         Ok(rows) => {
                             let older = (rows.len() == SECURITY_LOG_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
                             view! {
                                 <table class="table">
-                                    <thead><tr><th>"Time"</th><th>"Action"</th><th>"By"</th><th>"IP"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
+                                    <thead><tr><th>{tr!("log-col-time")}</th><th>{tr!("log-col-action")}</th><th>{tr!("log-col-by")}</th><th>{tr!("log-col-ip")}</th><th>{tr!("log-col-result")}</th><th>{tr!("log-col-detail")}</th></tr></thead>
                                     <tbody>
                                         {rows.into_iter().map(|r| view! {
-                                            <tr><td>{r.at}</td><td>{r.action}</td><td>{r.principal}</td><td>{r.client_ip}</td><td>{r.outcome}</td><td>{r.detail}</td></tr>
+                                            <tr><td><LocalTime at=r.at/></td><td>{r.action}</td><td>{r.principal}</td><td>{r.client_ip}</td><td>{r.outcome}</td><td>{r.detail}</td></tr>
                                         }).collect_view()}
                                     </tbody>
                                 </table>
                                 <p class="pager">
-                                    {before.map(|_| view! { <a href="/security#security-log">"Newest events"</a> })}
-                                    {older.map(|id| view! { <a href=format!("/security?log_before={id}#security-log")>"Older events"</a> })}
+                                    {before.map(|_| view! { <a href="/security#security-log">{tr!("log-newest")}</a> })}
+                                    {older.map(|id| view! { <a href=format!("/security?log_before={id}#security-log")>{tr!("log-older")}</a> })}
                                 </p>
                             }
                             .into_any()
                         }
-                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -8,6 +8,7 @@ use crate::api::sso::{
 use crate::components::hard_navigate;
 use crate::error::AppError;
 use crate::pages::login::LoginCard;
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -19,13 +20,13 @@ pub fn SsoSignInPage() -> impl IntoView {
     let failure = query.with_untracked(|q| q.get("error")).map(|code| {
         SsoFailure::parse(&code)
             .unwrap_or(SsoFailure::InvalidState)
-            .to_string()
+            .message(crate::i18n::locale())
     });
     view! {
-        <LoginCard title="Enterprise SSO">
-            <p class="muted">"Sign in through your organisation's identity provider."</p>
+        <LoginCard title=tr!("nav-sso")>
+            <p class="muted">{tr!("sso-intro")}</p>
             <SsoStartForm failure/>
-            <p class="muted"><a href="/login">"Back to sign in"</a></p>
+            <p class="muted"><a href="/login">{tr!("reset-back")}</a></p>
         </LoginCard>
     }
 }
@@ -41,19 +42,19 @@ fn SsoStartForm(failure: Option<String>) -> impl IntoView {
         }
     });
     let message = move || match action.value().get() {
-        Some(Err(error)) => Some(error.to_string()),
+        Some(Err(error)) => Some(error.localized()),
         Some(Ok(_)) => None,
         None => failure.clone(),
     };
     view! {
         <ActionForm action=action>
             <div class="field">
-                <label for="sso-alias">"Account alias"</label>
+                <label for="sso-alias">{tr!("sso-alias")}</label>
                 <input id="sso-alias" name="alias" type="text" autocomplete="organization" required
-                    placeholder="for example alice"/>
+                    placeholder=tr!("sso-alias-hint")/>
             </div>
             {move || message().map(|m| view! { <p class="alert" role="alert">{m}</p> })}
-            <button type="submit" class="primary wide" disabled=move || action.pending().get()>"Continue"</button>
+            <button type="submit" class="primary wide" disabled=move || action.pending().get()>{tr!("action-continue")}</button>
         </ActionForm>
     }
 }
@@ -62,8 +63,8 @@ fn SsoStartForm(failure: Option<String>) -> impl IntoView {
 fn SsoAccessDenied() -> impl IntoView {
     view! {
         <section class="card denied">
-            <h1>"Access denied"</h1>
-            <p>"Only the account owner can manage Enterprise SSO."</p>
+            <h1>{tr!("sso-denied")}</h1>
+            <p>{tr!("sso-owner-only")}</p>
         </section>
     }
 }
@@ -73,19 +74,18 @@ fn SsoAccessDenied() -> impl IntoView {
 pub fn SsoSettingsPage() -> impl IntoView {
     let settings = Resource::new(|| (), |_| sso_settings());
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
                     Ok(settings) => view! {
-                        <h1>"Enterprise SSO"</h1>
+                        <h1>{tr!("nav-sso")}</h1>
                         <p class="muted">
-                            "Members of your organisation sign in through your OpenID Connect identity provider, "
-                            "as SSO users of this account. SSO sessions can never change the account's mobile phone number."
+                            {tr!("sso-settings-intro")}
                         </p>
                         <SsoSettingsForm settings/>
                     }.into_any(),
                     Err(AppError::Forbidden | AppError::OwnerOnly) => view! { <SsoAccessDenied/> }.into_any(),
-                    Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                 }
             })}
         </Suspense>
@@ -117,34 +117,34 @@ fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
     let saved = move || matches!(save.value().get(), Some(Ok(_)));
     let secret_hint = move || {
         if current.get().secret_saved {
-            "Saved. Leave blank to keep it."
+            tr!("sso-secret-saved")
         } else {
-            "The secret the provider gave the console"
+            tr!("sso-secret-hint")
         }
     };
     let chosen = settings.user_claim;
     view! {
         <RedirectUri uri=settings.redirect_uri.clone()/>
         <section class="card" aria-labelledby="sso-provider">
-            <h2 id="sso-provider">"Identity provider"</h2>
+            <h2 id="sso-provider">{tr!("sso-provider")}</h2>
             <ActionForm action=save>
                 <div class="field">
-                    <label for="sso-issuer">"Issuer URL"</label>
+                    <label for="sso-issuer">{tr!("sso-issuer")}</label>
                     <input id="sso-issuer" name="issuer_url" type="url" required
                         placeholder="https://idp.example.com" value=settings.issuer_url.clone()/>
                 </div>
                 <div class="field">
-                    <label for="sso-client-id">"Client ID"</label>
+                    <label for="sso-client-id">{tr!("sso-client-id")}</label>
                     <input id="sso-client-id" name="client_id" type="text" required autocomplete="off"
                         value=settings.client_id.clone()/>
                 </div>
                 <div class="field">
-                    <label for="sso-client-secret">"Client secret"</label>
+                    <label for="sso-client-secret">{tr!("sso-client-secret")}</label>
                     <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password"
                         placeholder=secret_hint/>
                 </div>
                 <div class="field">
-                    <label for="sso-claim">"Claim that names the user"</label>
+                    <label for="sso-claim">{tr!("sso-claim")}</label>
                     <select id="sso-claim" name="user_claim">
                         {UserClaim::ALL.into_iter().map(|claim| view! {
                             <option value=claim.as_str() selected=claim == chosen>{claim.as_str()}</option>
@@ -152,15 +152,15 @@ fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
                     </select>
                 </div>
                 <fieldset class="field">
-                    <legend>"Policies of SSO sessions"</legend>
+                    <legend>{tr!("sso-policies")}</legend>
                     <label>
                         <input type="checkbox" name="directory_access" value="on" checked=settings.directory_access/>
-                        " AliyunResourceDirectoryFullAccess (Resource Management, when this account manages a directory)"
+                        " " {tr!("sso-directory-policy")}
                     </label>
                 </fieldset>
-                {move || error().map(|e| view! { <p class="alert" role="alert">{e.to_string()}</p> })}
-                {move || saved().then(|| view! { <p class="success" role="status">"Enterprise SSO settings saved."</p> })}
-                <button type="submit" class="primary" disabled=move || save.pending().get()>"Save"</button>
+                {move || error().map(|e| view! { <p class="alert" role="alert">{e.localized()}</p> })}
+                {move || saved().then(|| view! { <p class="success" role="status">{tr!("sso-saved")}</p> })}
+                <button type="submit" class="primary" disabled=move || save.pending().get()>{tr!("action-save")}</button>
             </ActionForm>
         </section>
         <Show when=move || current.get().configured>
@@ -174,8 +174,8 @@ fn SsoSettingsForm(settings: SsoSettingsView) -> impl IntoView {
 fn RedirectUri(uri: String) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="sso-redirect">
-            <h2 id="sso-redirect">"Redirect URI"</h2>
-            <p>"Register this redirect URI for the console's client at your identity provider:"</p>
+            <h2 id="sso-redirect">{tr!("sso-redirect")}</h2>
+            <p>{tr!("sso-redirect-register")}</p>
             <p><code class="sso-redirect-uri">{uri}</code></p>
         </section>
     }
@@ -185,10 +185,10 @@ fn RedirectUri(uri: String) -> impl IntoView {
 fn TurnOff(remove: ServerAction<DeleteSsoSettings>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="sso-off">
-            <h2 id="sso-off">"Turn off"</h2>
-            <p class="muted">"Turning Enterprise SSO off signs out every SSO session of the account."</p>
+            <h2 id="sso-off">{tr!("sso-turn-off-title")}</h2>
+            <p class="muted">{tr!("sso-turn-off-explain")}</p>
             <ActionForm action=remove>
-                <button type="submit" class="danger">"Turn off Enterprise SSO"</button>
+                <button type="submit" class="danger">{tr!("sso-turn-off")}</button>
             </ActionForm>
         </section>
     }

@@ -8,6 +8,7 @@ use crate::error::AppError;
 use crate::model::{UndoState, UndoView};
 use crate::pages::identity::report_errors;
 use crate::pages::login::LoginCard;
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -25,16 +26,16 @@ pub fn UndoPage() -> impl IntoView {
         },
     );
     view! {
-        <LoginCard title="Undo a phone number change">
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <LoginCard title=tr!("undo-title")>
+            <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
                 {move || Suspend::new(async move {
                     match link.await {
                         Ok((token, view)) => view! { <UndoDetails token view/> }.into_any(),
-                        Err(e) => view! { <p class="alert" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{e.localized()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
-            <p><a href="/login">"Back to sign in"</a></p>
+            <p><a href="/login">{tr!("reset-back")}</a></p>
         </LoginCard>
     }
 }
@@ -49,17 +50,17 @@ fn UndoDetails(token: String, view: UndoView) -> impl IntoView {
     };
     let previous = view.previous_phone.clone();
     view! {
-        <dl class="facts" aria-label="The change">
-            <dt>"Account"</dt><dd>{view.display_name}</dd>
-            <dt>"Changed"</dt><dd>{view.changed_at}" by "{view.changed_by}</dd>
-            <dt>"Previous number"</dt><dd>{view.previous_phone}</dd>
-            <dt>"New number"</dt><dd>{view.new_phone}</dd>
+        <dl class="facts" aria-label=tr!("undo-the-change")>
+            <dt>{tr!("sign-in-account")}</dt><dd>{view.display_name}</dd>
+            <dt>{tr!("undo-changed")}</dt><dd>{tr!("undo-changed-by", at = view.changed_at, by = view.changed_by)}</dd>
+            <dt>{tr!("undo-previous")}</dt><dd>{view.previous_phone}</dd>
+            <dt>{tr!("undo-new")}</dt><dd>{view.new_phone}</dd>
         </dl>
         {match refusal {
-            Some(refusal) => view! { <p class="alert" role="alert">{refusal.to_string()}</p> }.into_any(),
+            Some(refusal) => view! { <p class="alert" role="alert">{refusal.localized()}</p> }.into_any(),
             None => view! {
-                <p>"If you did not make this change, restore the previous number. Every session of the account is then signed out, and the password must be reset before anyone signs in again."</p>
-                <p class="muted">"This link works once, until "{view.expires_at}"."</p>
+                <p>{tr!("undo-explain")}</p>
+                <p class="muted">{tr!("undo-until", at = view.expires_at)}</p>
                 <UndoConfirm token previous/>
             }.into_any(),
         }}
@@ -76,10 +77,8 @@ fn UndoConfirm(token: String, previous: String) -> impl IntoView {
     view! {
         {move || match undo.value().get() {
             Some(Ok(_)) => view! {
-                <p class="success" role="status">{format!(
-                    "The previous number {previous} is bound again, and every session of the account was signed out."
-                )}</p>
-                <p><a href="/forgot-password">"Reset your password"</a></p>
+                <p class="success" role="status">{tr!("undo-done", previous = previous)}</p>
+                <p><a href="/forgot-password">{tr!("reset-title")}</a></p>
             }.into_any(),
             _ => {
                 let token = token.clone();
@@ -87,7 +86,7 @@ fn UndoConfirm(token: String, previous: String) -> impl IntoView {
                 <ActionForm action=undo>
                     <input type="hidden" name="token" value=token/>
                     <button type="submit" class="primary wide" disabled=move || undo.pending().get()>
-                        "Restore my previous number"
+                        {tr!("undo-restore")}
                     </button>
                 </ActionForm>
                 <ErrorAlert error/>

@@ -115,9 +115,9 @@ pub async fn list(services: &Services, principal: &Principal) -> AppResult<Vec<R
 }
 
 /// The owner's notice of a change made here.
-const CHANGE_NOTICE: audit::OwnerNotice<'static> = audit::OwnerNotice {
-    subject: "An AccessKey of your account changed",
-    not_you: "Sign in and delete the AccessKey at once.",
+const CHANGE_NOTICE: audit::OwnerNotice = audit::OwnerNotice {
+    subject: "notice-access-key-subject",
+    not_you: "notice-access-key-advice",
 };
 
 /// Creates an AccessKey for the RAM user `user_id` of the owner's account; the secret is in
@@ -320,6 +320,7 @@ pub async fn holder(services: &Services, key_id: &str) -> AppResult<Option<KeyHo
             policies: policies.into_iter().map(|p| p.0).collect(),
             managed_directory: row.directory_id,
             session_hash: sha256_hex(&format!("access-key:{key_id}")),
+            language: None,
         },
     }))
 }

@@ -48,3 +48,35 @@ pub async fn summary(services: &Services, account_id: &str) -> AppResult<Account
         logon_protection: LogonProtection::parse(&row.logon_protection).unwrap_or_default(),
     })
 }
+
+/// Remembers the owner's language (the switcher's choice).
+pub async fn set_language(
+    services: &Services,
+    account_id: &str,
+    locale: crate::i18n::Locale,
+) -> AppResult<()> {
+    sqlx::query("UPDATE accounts SET language = $1, updated_at = $2 WHERE id = $3")
+        .bind(locale.tag())
+        .bind(services.now_ms())
+        .bind(account_id)
+        .execute(&mut *services.db.write().await?)
+        .await?;
+    Ok(())
+}
+
+/// The language the account's notices are written in: the owner's choice, else `fallback`.
+pub async fn language(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    fallback: crate::i18n::Locale,
+) -> AppResult<crate::i18n::Locale> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT language FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row
+        .and_then(|(tag,)| tag)
+        .and_then(|tag| crate::i18n::Locale::from_tag(&tag))
+        .unwrap_or(fallback))
+}

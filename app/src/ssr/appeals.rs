@@ -32,18 +32,14 @@ struct AppealForm {
 fn parse_reason(reason: &str) -> AppResult<String> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > REASON_MAX {
-        return Err(AppError::invalid(
-            "Describe the reason in 1 to 1000 characters.",
-        ));
+        return Err(AppError::invalid("invalid-appeal-reason-length"));
     }
     // Line breaks and tabs are text; other control characters (a NUL byte: PostgreSQL refuses it) are not.
     if reason
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(AppError::invalid(
-            "The reason contains characters that are not allowed.",
-        ));
+        return Err(AppError::invalid("invalid-reason-chars"));
     }
     Ok(reason.to_string())
 }
@@ -68,6 +64,7 @@ pub async fn send_contact_code(
             channel: Channel::Email,
             session_hash: &principal.session_hash,
             client_ip: &meta.client_ip,
+            locale: crate::i18n::locale(),
         },
     )
     .await

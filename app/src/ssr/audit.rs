@@ -71,12 +71,13 @@ pub async fn record(conn: &mut AnyConnection, event: AuditEvent<'_>) -> Result<(
 
 /// What the owner's notice of a change to its settings says: the subject, and what to do if it
 /// was not them.
-pub struct OwnerNotice<'a> {
-    pub subject: &'a str,
-    pub not_you: &'a str,
+pub struct OwnerNotice {
+    /// Catalogue messages, written in the owner's language.
+    pub subject: &'static str,
+    pub not_you: &'static str,
 }
 
-impl OwnerNotice<'_> {
+impl OwnerNotice {
     /// The audit event of a change the owner (or its RAM user) made to the account's settings,
     /// and this notice of it to the owner's logon email, in the caller's transaction.
     pub async fn record(
@@ -101,11 +102,21 @@ impl OwnerNotice<'_> {
             .bind(&principal.account_id)
             .fetch_one(&mut *conn)
             .await?;
-        let body = format!(
-            "{detail}, by {} from {}. Not you? {}",
-            principal.name, meta.client_ip, self.not_you
+        let locale =
+            crate::ssr::account::language(conn, &principal.account_id, crate::i18n::locale())
+                .await?;
+        let body = crate::i18n::t_with(
+            locale,
+            "notice-settings-changed",
+            &[
+                ("detail", detail.to_string()),
+                ("by", principal.name.clone()),
+                ("ip", meta.client_ip.clone()),
+                ("advice", crate::i18n::t(locale, self.not_you)),
+            ],
         );
-        outbox::enqueue_notice(conn, (Channel::Email, &email), self.subject, &body, now).await?;
+        let subject = crate::i18n::t(locale, self.subject);
+        outbox::enqueue_notice(conn, (Channel::Email, &email), &subject, &body, now).await?;
         Ok(())
     }
 }

@@ -164,7 +164,7 @@ async fn sms_allowed(services: &Services, pending: &Pending) -> AppResult<bool> 
 async fn sms_phone<'a>(
     services: &Services,
     pending: &'a Pending,
-    refusal: &str,
+    refusal: &'static str,
 ) -> AppResult<&'a str> {
     if !sms_allowed(services, pending).await? {
         return Err(AppError::invalid(refusal));
@@ -184,7 +184,7 @@ pub async fn send_code(
     client_ip: &str,
 ) -> AppResult<SentCode> {
     let pending = pending(services, token, false).await?;
-    let refusal = "Enter the code from your authenticator app; no code is sent.";
+    let refusal = "invalid-totp-no-code-sent";
     let phone = sms_phone(services, &pending, refusal).await?;
     verification::send_code(
         services,
@@ -196,6 +196,7 @@ pub async fn send_code(
             channel: Channel::Sms,
             session_hash: &pending.token_hash,
             client_ip,
+            locale: crate::i18n::locale(),
         },
     )
     .await
@@ -213,7 +214,7 @@ pub async fn complete(
     let pending = pending(services, token, true).await?;
     let account_id = pending.account.id.as_str();
     if by_sms || pending.method == LogonProtection::Sms {
-        let refusal = "Enter the code from your authenticator app.";
+        let refusal = "invalid-totp-enter-code";
         let phone = sms_phone(services, &pending, refusal).await?;
         let attempt = CodeAttempt {
             purpose: Purpose::SignIn,
@@ -285,20 +286,15 @@ pub async fn set(
         .execute(&mut *tx)
         .await?;
     let body = match setting {
-        LogonProtection::Off => "Logon protection was turned off for your Account Center account: signing in needs only the password now. Not you? Change your password at once.".to_string(),
-        other => format!(
-            "Logon protection was turned on for your Account Center account: signing in now also asks for an {}. Not you? Change your password at once.",
-            match other {
-                LogonProtection::Totp => "authenticator code",
-                _ => "SMS code to your phone",
-            }
-        ),
+        LogonProtection::Off => "notice-logon-off",
+        LogonProtection::Totp => "notice-logon-totp",
+        LogonProtection::Sms => "notice-logon-sms",
     };
     let change = totp::FactorChange {
         action: "SetLogonProtection",
         detail: setting.as_str(),
-        subject: "Logon protection changed",
-        body: &body,
+        subject: "notice-logon-subject",
+        body,
     };
     totp::record_factor_change(&mut tx, principal, meta, now, &change).await?;
     services.commit_and_wake(tx).await?;

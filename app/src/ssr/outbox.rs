@@ -91,11 +91,18 @@ pub async fn enqueue_phone_changed(
     conn: &mut AnyConnection,
     old_phone: Option<&str>,
     email: &str,
-    notice: &str,
+    notice: PhoneNotice<'_>,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let subject = "Your mobile phone number was changed";
-    enqueue_phone_notice(conn, old_phone, email, subject, notice, now_ms).await
+    enqueue_phone_notice(conn, old_phone, email, notice.subject, notice.text, now_ms).await
+}
+
+/// A notice about the account's number as written in the account's language: the email's
+/// subject and the text of both the SMS and the email.
+#[derive(Clone, Copy)]
+pub struct PhoneNotice<'a> {
+    pub subject: &'a str,
+    pub text: &'a str,
 }
 
 /// Queues the notice that a change was undone: by SMS to the number bound again and by email to
@@ -104,11 +111,18 @@ pub async fn enqueue_phone_restored(
     conn: &mut AnyConnection,
     restored: &str,
     email: &str,
-    notice: &str,
+    notice: PhoneNotice<'_>,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    let subject = "The change of your mobile phone number was undone";
-    enqueue_phone_notice(conn, Some(restored), email, subject, notice, now_ms).await
+    enqueue_phone_notice(
+        conn,
+        Some(restored),
+        email,
+        notice.subject,
+        notice.text,
+        now_ms,
+    )
+    .await
 }
 
 /// One notice about the account's number, by SMS to `phone` (if any) and by email.

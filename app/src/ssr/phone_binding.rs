@@ -7,6 +7,7 @@
 use crate::domain::phone::mask_e164;
 use crate::domain::{PhoneNumber, Region, VerificationCode};
 use crate::error::{AppError, AppResult};
+use crate::i18n::{Locale, t, t_with};
 use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::db::Tx;
@@ -112,7 +113,7 @@ pub struct AuditEntry {
 pub struct Notice {
     pub email: String,
     pub text: String,
-    pub not_you: &'static str,
+    pub not_you: String,
 }
 
 /// What differs between the flows that bind a number: who is rechecked, which audit events are
@@ -133,8 +134,8 @@ pub trait BindingFlow {
     /// The audit events of the binding; `change` reads `old -> new`, both masked.
     fn events(&self, subject: &Self::Subject, old: Option<&str>, change: &str) -> Vec<AuditEntry>;
 
-    /// The notice of the change.
-    fn notice(&self, subject: &Self::Subject, old: Option<&str>) -> Notice;
+    /// The notice of the change, in `locale` (the account's language).
+    fn notice(&self, subject: &Self::Subject, old: Option<&str>, locale: Locale) -> Notice;
 }
 
 /// Whether `principal` is the owner binding a number to its own account. Every other binding
@@ -236,7 +237,15 @@ pub async fn bind_proven<F: BindingFlow + Sync>(
         );
         audit::record(&mut tx, event.detail(&entry.detail)).await?;
     }
-    let mut notice = flow.notice(&subject, old);
+    // The account's own language; a change by someone else falls back to English, not to the
+    // language of whoever made it.
+    let fallback = if by_other {
+        Locale::En
+    } else {
+        crate::i18n::locale()
+    };
+    let locale = crate::ssr::account::language(&mut tx, request.account_id, fallback).await?;
+    let mut notice = flow.notice(&subject, old, locale);
     let ending = match old {
         Some(previous) => {
             let change = undo::Change {
@@ -245,20 +254,26 @@ pub async fn bind_proven<F: BindingFlow + Sync>(
                 new: number,
                 changed_by: &request.principal.name,
             };
-            undo::issue(&mut tx, services, change, now).await?
+            undo::issue(&mut tx, services, change, now, locale).await?
         }
-        None => notice.not_you.to_string(),
+        None => notice.not_you.clone(),
     };
     notice.text.push(' ');
     notice.text.push_str(&ending);
     if by_other {
         let until = recovery::hold_until(services, now);
-        notice.text.push_str(&format!(
-            " Password recovery by SMS for this account is on hold until {}; the logon email still works.",
-            recovery::format_utc(until)
+        notice.text.push(' ');
+        notice.text.push_str(&t_with(
+            locale,
+            "notice-recovery-hold",
+            &[("until", recovery::format_utc(until))],
         ));
     }
-    outbox::enqueue_phone_changed(&mut tx, old, &notice.email, &notice.text, now).await?;
+    let changed = outbox::PhoneNotice {
+        subject: &t(locale, "notice-phone-changed-subject"),
+        text: &notice.text,
+    };
+    outbox::enqueue_phone_changed(&mut tx, old, &notice.email, changed, now).await?;
     services.commit_and_wake(tx).await?;
     Ok(subject)
 }

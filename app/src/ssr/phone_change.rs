@@ -4,6 +4,7 @@ use crate::domain::mask::mask_email;
 use crate::domain::phone::mask_e164;
 use crate::domain::{PhoneNumber, Region, VerificationCode};
 use crate::error::{AppError, AppResult};
+use crate::i18n::{Locale, t, t_with};
 use crate::model::IdentityMethod;
 use crate::ssr::account::{self, AccountRow};
 use crate::ssr::outbox::Channel;
@@ -34,9 +35,7 @@ fn identity_target(account: &AccountRow, method: IdentityMethod) -> AppResult<(S
             Channel::Sms,
         )),
         IdentityMethod::Email => Ok((account.email.clone(), Channel::Email)),
-        IdentityMethod::Totp => Err(AppError::invalid(
-            "An authenticator code is not sent; read it from your app.",
-        )),
+        IdentityMethod::Totp => Err(AppError::invalid("invalid-totp-not-sent")),
     }
 }
 
@@ -61,6 +60,7 @@ pub async fn send_identity_code(
             channel,
             session_hash: &principal.session_hash,
             client_ip: &meta.client_ip,
+            locale: crate::i18n::locale(),
         },
     )
     .await
@@ -80,9 +80,7 @@ pub async fn verify_identity(
     if method == IdentityMethod::Totp {
         // A second factor is added only on the word of the phone or the mailbox, never its own.
         if ticket == TicketPurpose::BindTotp {
-            return Err(AppError::invalid(
-                "Verify with your original mobile phone number or your logon email to bind an authenticator.",
-            ));
+            return Err(AppError::invalid("invalid-totp-bind-needs-other-method"));
         }
         let state = totp::state(services, &account.id).await?;
         if !state.bound {
@@ -169,6 +167,7 @@ pub async fn send_new_number_code(
             channel: Channel::Sms,
             session_hash: &principal.session_hash,
             client_ip: &meta.client_ip,
+            locale: crate::i18n::locale(),
         },
     )
     .await
@@ -205,15 +204,18 @@ impl BindingFlow for OwnerChange<'_> {
         }]
     }
 
-    fn notice(&self, _: &String, _old: Option<&str>) -> Notice {
+    fn notice(&self, _: &String, _old: Option<&str>, locale: Locale) -> Notice {
         Notice {
             email: self.account.email.clone(),
-            text: format!(
-                "Your mobile phone number was changed to {} on your Account Center account {}.",
-                self.number.masked(),
-                self.account.display_name
+            text: t_with(
+                locale,
+                "notice-owner-changed",
+                &[
+                    ("phone", self.number.masked()),
+                    ("account", self.account.display_name.clone()),
+                ],
             ),
-            not_you: "Not you? Contact support at once and secure your account.",
+            not_you: t(locale, "notice-not-you-support"),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::domain::{Email, PhoneNumber, VerificationCode};
 use crate::error::{AppError, AppResult};
+use crate::i18n::{t, t_with};
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::crypto::{hash_password, random_token, sha256_hex};
 use crate::ssr::db::Tx;
@@ -30,9 +31,7 @@ impl RecoveryChannel {
         match input.map(str::trim).unwrap_or("") {
             "" | "sms" => Ok(RecoveryChannel::Sms),
             "email" => Ok(RecoveryChannel::Email),
-            _ => Err(AppError::invalid(
-                "Choose the mobile phone or the logon email.",
-            )),
+            _ => Err(AppError::invalid("invalid-recovery-channel")),
         }
     }
 
@@ -141,6 +140,7 @@ pub async fn request_reset(
                 channel,
                 session_hash: &sha256_hex(&token),
                 client_ip: &meta.client_ip,
+                locale: crate::i18n::locale(),
             },
         )
         .await;
@@ -201,16 +201,16 @@ async fn tell_sms_is_held(
     if !rate::take(&mut tx, &scope, rate::window_start(now, HOUR_MS, 0), cap).await? {
         return Ok(());
     }
-    let body = format!(
-        "Someone asked to reset the password of your Account Center account by SMS. Password recovery by SMS is on hold until {} \
-         because the mobile phone number was changed by a directory administrator. To reset your password, choose \"Logon email\" on the \
-         Forgot password page. Not you? You can ignore this message.",
-        format_utc(until)
+    let locale = crate::ssr::account::language(&mut tx, &account.id, crate::i18n::locale()).await?;
+    let body = t_with(
+        locale,
+        "notice-recovery-on-hold",
+        &[("until", format_utc(until))],
     );
     outbox::enqueue_notice(
         &mut tx,
         (Channel::Email, &account.email),
-        "Password recovery by SMS is on hold",
+        &t(locale, "notice-recovery-on-hold-subject"),
         &body,
         now,
     )
@@ -342,19 +342,17 @@ async fn record_reset(
         },
     )
     .await?;
-    let body = format!(
-        "The password of your Account Center account was reset with a code sent to your {}, and every session of the account \
-         was signed out. Not you? Contact support at once.",
-        match channel {
-            RecoveryChannel::Sms => "mobile phone",
-            RecoveryChannel::Email => "logon email",
-        }
-    );
+    let locale =
+        crate::ssr::account::language(&mut *tx, &account.id, crate::i18n::locale()).await?;
+    let key = match channel {
+        RecoveryChannel::Sms => "notice-password-reset-by-sms",
+        RecoveryChannel::Email => "notice-password-reset-by-email",
+    };
     outbox::enqueue_notice(
         &mut *tx,
         (Channel::Email, &account.email),
-        "Your password was reset",
-        &body,
+        &t(locale, "notice-password-reset-subject"),
+        &t(locale, key),
         now,
     )
     .await?;
@@ -368,9 +366,7 @@ pub fn check_password_policy(password: &str) -> AppResult<()> {
     if long_enough && letters && digits {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "The password must be 8 to 128 characters and contain letters and digits.",
-        ))
+        Err(AppError::invalid("invalid-password"))
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Principal {
     /// The directory this principal's account manages, if any.
     pub managed_directory: Option<String>,
     pub session_hash: String,
+    /// The owner's chosen language (a RAM user, role or SSO user has none of its own).
+    pub language: Option<crate::i18n::Locale>,
 }
 
 impl Principal {
@@ -144,6 +146,7 @@ struct SessionRow {
     last_seen_at: i64,
     account_status: String,
     directory_id: Option<String>,
+    language: Option<String>,
 }
 
 /// Resolves a token to its principal; an unknown, idle or too old session is `NotSignedIn`.
@@ -155,7 +158,7 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
     let mut conn = services.db.pool.acquire().await?;
     let row: Option<SessionRow> = sqlx::query_as(
         "SELECT s.principal_kind, s.account_id, s.actor_id, s.actor_name, s.via_user_id, s.created_at, s.last_seen_at, \
-                a.status AS account_status, d.id AS directory_id \
+                a.status AS account_status, d.id AS directory_id, a.language \
          FROM sessions s JOIN accounts a ON a.id = s.account_id \
          LEFT JOIN resource_directories d ON d.management_account_id = s.account_id \
          WHERE s.token_hash = $1",
@@ -220,6 +223,11 @@ pub async fn load(services: &Services, token: Option<&str>) -> AppResult<Princip
         policies,
         managed_directory: row.directory_id,
         session_hash: hash,
+        language: row
+            .language
+            .as_deref()
+            .and_then(crate::i18n::Locale::from_tag)
+            .filter(|_| kind == PrincipalKind::Owner),
     })
 }
 

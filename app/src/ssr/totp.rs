@@ -2,6 +2,7 @@
 
 use crate::domain::VerificationCode;
 use crate::error::{AppError, AppResult};
+use crate::i18n::t;
 use crate::model::TotpEnrollment;
 use crate::ssr::audit::{self, AuditEvent};
 use crate::ssr::db::Tx;
@@ -147,8 +148,8 @@ pub async fn confirm(
     let change = FactorChange {
         action: "BindTotp",
         detail: "",
-        subject: "An authenticator was added",
-        body: "An authenticator app was added to your Account Center account. Not you? Contact support at once and secure your account.",
+        subject: "notice-totp-added-subject",
+        body: "notice-totp-added",
     };
     finish(services, tx, principal, meta, now, &change).await
 }
@@ -178,8 +179,8 @@ pub async fn unbind(
     let change = FactorChange {
         action: "UnbindTotp",
         detail: "",
-        subject: "An authenticator was removed",
-        body: "The authenticator app was removed from your Account Center account. Not you? Contact support at once and secure your account.",
+        subject: "notice-totp-removed-subject",
+        body: "notice-totp-removed",
     };
     finish(services, tx, principal, meta, now, &change).await
 }
@@ -202,11 +203,13 @@ async fn finish(
 
 /// A change the owner made to how its account proves who it is (the authenticator, logon
 /// protection): the audit event's action and detail, and the notice's subject and body.
+/// A change to how the account proves who signs in; `subject` and `body` are catalogue messages,
+/// written in the owner's language.
 pub(crate) struct FactorChange<'a> {
     pub action: &'a str,
     pub detail: &'a str,
-    pub subject: &'a str,
-    pub body: &'a str,
+    pub subject: &'static str,
+    pub body: &'static str,
 }
 
 /// The audit event of `change` and its notice to the bound phone and the logon email, in
@@ -230,11 +233,13 @@ pub(crate) async fn record_factor_change(
         .detail(change.detail),
     )
     .await?;
+    let locale =
+        crate::ssr::account::language(conn, &principal.account_id, crate::i18n::locale()).await?;
     notify_owner(
         conn,
         &principal.account_id,
-        change.subject,
-        change.body,
+        &t(locale, change.subject),
+        &t(locale, change.body),
         now,
     )
     .await?;

@@ -12,6 +12,7 @@
 use crate::domain::PhoneNumber;
 use crate::domain::phone::mask_e164;
 use crate::error::{AppError, AppResult};
+use crate::i18n::{Locale, t, t_with};
 use crate::model::{UndoState, UndoView};
 use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
@@ -61,6 +62,7 @@ pub async fn issue(
     services: &Services,
     change: Change<'_>,
     now: i64,
+    locale: Locale,
 ) -> AppResult<String> {
     let token = random_token();
     let lifetime = services.config.limits.undo_link_secs;
@@ -81,26 +83,21 @@ pub async fn issue(
         "{}{PATH}{token}",
         services.config.public_url.trim().trim_end_matches('/')
     );
-    Ok(format!(
-        "Not you? Undo this change within {}: {url}",
-        lifetime_words(lifetime)
+    Ok(t_with(
+        locale,
+        "notice-undo",
+        &[("within", lifetime_words(locale, lifetime)), ("url", url)],
     ))
 }
 
-fn lifetime_words(secs: i64) -> String {
-    match secs {
-        s if s >= 86_400 && s % 86_400 == 0 => plural(s / 86_400, "day"),
-        s if s >= 3600 && s % 3600 == 0 => plural(s / 3600, "hour"),
-        s => plural((s / 60).max(1), "minute"),
-    }
-}
-
-fn plural(n: i64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
+fn lifetime_words(locale: Locale, secs: i64) -> String {
+    let (n, one, many) = match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "duration-day", "duration-days"),
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "duration-hour", "duration-hours"),
+        s => ((s / 60).max(1), "duration-minute", "duration-minutes"),
+    };
+    let key = if n == 1 { one } else { many };
+    t_with(locale, key, &[("n", n.to_string())])
 }
 
 #[derive(sqlx::FromRow)]
@@ -240,14 +237,21 @@ pub async fn apply(services: &Services, meta: &RequestMeta, token: &str) -> AppR
         detail: &detail,
     };
     audit::record(&mut tx, event).await?;
-    let text = format!(
-        "The change of the mobile phone number of your account {} was undone: {} is bound again and {} no longer is. \
-         Every session of the account was signed out. Reset your password (Forgot password) before you sign in again.",
-        row.display_name,
-        mask_e164(&row.previous_phone),
-        mask_e164(&row.new_phone),
+    let locale = crate::ssr::account::language(&mut tx, &row.account_id, Locale::En).await?;
+    let text = t_with(
+        locale,
+        "notice-restored",
+        &[
+            ("account", row.display_name.clone()),
+            ("previous", mask_e164(&row.previous_phone)),
+            ("new", mask_e164(&row.new_phone)),
+        ],
     );
-    outbox::enqueue_phone_restored(&mut tx, &row.previous_phone, &email, &text, now).await?;
+    let restored = outbox::PhoneNotice {
+        subject: &t(locale, "notice-phone-restored-subject"),
+        text: &text,
+    };
+    outbox::enqueue_phone_restored(&mut tx, &row.previous_phone, &email, restored, now).await?;
     services.commit_and_wake(tx).await?;
     tracing::info!(account = %row.account_id, ended, "phone change undone");
     let mut view = row.view(now);
@@ -285,9 +289,10 @@ mod tests {
 
     #[test]
     fn the_lifetime_reads_in_whole_units() {
-        assert_eq!(lifetime_words(7 * 86_400), "7 days");
-        assert_eq!(lifetime_words(86_400), "1 day");
-        assert_eq!(lifetime_words(3 * 3600), "3 hours");
-        assert_eq!(lifetime_words(90), "1 minute");
+        assert_eq!(lifetime_words(Locale::En, 7 * 86_400), "7 days");
+        assert_eq!(lifetime_words(Locale::En, 86_400), "1 day");
+        assert_eq!(lifetime_words(Locale::En, 3 * 3600), "3 hours");
+        assert_eq!(lifetime_words(Locale::En, 90), "1 minute");
+        assert_eq!(lifetime_words(Locale::ZhCn, 7 * 86_400), "7 天");
     }
 }

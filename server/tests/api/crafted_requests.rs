@@ -98,6 +98,8 @@ const ENDPOINTS: &[Endpoint] = &[
     ep("logon_protection", Owner, &[("setting", "off")], false),
     ep("me", Owner, &[], true),
     ep("switch_role", RamUser, &[("role", "no-such-role")], false),
+    // account.rs: the switcher may be used signed out, and remembers a choice it may keep
+    ep("set_language", Owner, &[("language", "fr")], false),
     // directory.rs
     ep("rd_tree", Admin, &[], true),
     ep("rd_members", Admin, &[("search", ""), ("folder", ""), ("sort", "name"), ("order", "asc"), ("offset", "0"), ("limit", "20")], true),

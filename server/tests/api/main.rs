@@ -18,6 +18,7 @@
 //! | `sms_pumping` | the SMS-pumping guard: number types, allow lists, the prefix cap, the country breaker |
 //! | `sso` | Enterprise SSO against a real OpenID Connect provider (`tests/oidc`, Node.js) |
 //! | `appeal_decisions` | issue 14, item 8: the operator's appeal queue, asking, answering, rejecting, approving (the binding, its notices, the SMS hold), races of two operators |
+//! | `languages` | issue 14, item 1: English and Simplified Chinese, from the owner's setting, the switcher's cookie or `Accept-Language`; codes and notices in the owner's language |
 //! | `undo` | the "Not you?" link of a change notice: the takeover undone, stale, expired, raced links |
 //!
 //! # The helpers (`helpers`, also reachable as `crate::common`)
@@ -97,6 +98,7 @@ mod database_gone;
 mod delivery;
 mod directory;
 mod foundation;
+mod languages;
 mod logon_protection;
 mod multi_instance;
 mod operations;

@@ -7,6 +7,7 @@ use crate::api::directory::{rd_member, rd_member_events};
 use crate::components::load;
 use crate::error::AppError;
 use crate::model::{AuditView, Me, MemberDetails};
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -33,9 +34,9 @@ pub fn MemberDetailsPage() -> impl IntoView {
     );
     view! {
         <Crumbs>
-            <a href="/resource-directory/management?view=list">"Management"</a>
+            <a href="/resource-directory/management?view=list">{tr!("nav-management")}</a>
             <span aria-hidden="true">" > "</span>
-            <span aria-current="page">"Member details"</span>
+            <span aria-current="page">{tr!("rd-member-details")}</span>
         </Crumbs>
         <Loaded data show=move |(id, details, events)| view! { <MemberConsole id details events/> }/>
     }
@@ -66,17 +67,17 @@ fn MemberConsole(id: String, details: MemberDetails, events: Vec<AuditView>) -> 
         {move || match details.get() {
             None => ().into_any(),
             Some(Ok(details)) => view! { <BasicInformation details dialogs/> }.into_any(),
-            Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="alert" role="alert">{error.localized()}</p> }.into_any(),
         }}
         <section class="card" aria-labelledby="rd-events-title">
-            <h2 id="rd-events-title">"Audit Events"</h2>
+            <h2 id="rd-events-title">{tr!("rd-audit-events")}</h2>
             {move || match events.get() {
                 None => ().into_any(),
                 Some(Ok(events)) if events.is_empty() => {
-                    view! { <p class="muted">"No events yet."</p> }.into_any()
+                    view! { <p class="muted">{tr!("rd-no-events")}</p> }.into_any()
                 }
                 Some(Ok(events)) => view! { <AuditTable events/> }.into_any(),
-                Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="alert" role="alert">{error.localized()}</p> }.into_any(),
             }}
         </section>
     }
@@ -86,39 +87,39 @@ fn MemberConsole(id: String, details: MemberDetails, events: Vec<AuditView>) -> 
 fn BasicInformation(details: MemberDetails, dialogs: PhoneDialogs) -> impl IntoView {
     let member = details.member.clone();
     let facts = [
-        ("Account ID", member.account_id.clone()),
-        ("Display Name", member.display_name.clone()),
-        ("Type", member.member_type.label().to_string()),
-        ("Folder", details.folder_path.join(" / ")),
-        ("Status", status_label(&member.status).to_string()),
+        (tr!("overview-account-id"), member.account_id.clone()),
+        (tr!("rd-col-name"), member.display_name.clone()),
+        (tr!("rd-col-type"), member.member_type.localized()),
+        (tr!("rd-col-folder"), details.folder_path.join(" / ")),
+        (tr!("appeal-col-status"), status_label(&member.status)),
         (
-            "Country/Region",
+            tr!("rd-region"),
             format!("{} (+{})", member.region, member.calling_code),
         ),
-        ("Logon Email", details.masked_email.clone()),
-        ("Joined", member.joined_at.clone()),
+        (tr!("security-email"), details.masked_email.clone()),
+        (tr!("rd-col-joined"), member.joined_at.clone()),
     ];
     let has_phone = member.masked_phone.is_some();
     let phone = member
         .masked_phone
         .clone()
-        .unwrap_or_else(|| "Not bound".into());
+        .unwrap_or_else(|| tr!("security-not-bound"));
     let title = member.display_name.clone();
     let open = move |_| dialogs.open(member.clone());
     view! {
         <h1>{title}</h1>
         <section class="card" aria-labelledby="rd-basic-information">
-            <h2 id="rd-basic-information">"Basic Information"</h2>
+            <h2 id="rd-basic-information">{tr!("rd-basic-information")}</h2>
             <dl class="facts">
                 {facts
                     .into_iter()
                     .map(|(term, value)| view! { <dt>{term}</dt> <dd>{value}</dd> })
                     .collect_view()}
-                <dt>"Mobile Phone Number"</dt>
+                <dt>{tr!("security-phone")}</dt>
                 <dd>
                     <span class="phone">{phone}</span>
                     <button type="button" class="link" on:click=open>
-                        {if has_phone { "Modify" } else { "Bind Mobile Phone Number" }}
+                        {if has_phone { tr!("action-modify") } else { tr!("rd-bind-phone") }}
                     </button>
                 </dd>
             </dl>
@@ -133,12 +134,12 @@ fn AuditTable(events: Vec<AuditView>) -> impl IntoView {
         <table class="table">
             <thead>
                 <tr>
-                    <th scope="col">"Time (UTC)"</th>
-                    <th scope="col">"Principal"</th>
-                    <th scope="col">"Action"</th>
-                    <th scope="col">"Outcome"</th>
-                    <th scope="col">"Detail"</th>
-                    <th scope="col">"Client IP"</th>
+                    <th scope="col">{tr!("rd-col-time")}</th>
+                    <th scope="col">{tr!("rd-col-principal")}</th>
+                    <th scope="col">{tr!("log-col-action")}</th>
+                    <th scope="col">{tr!("rd-col-outcome")}</th>
+                    <th scope="col">{tr!("log-col-detail")}</th>
+                    <th scope="col">{tr!("rd-col-client-ip")}</th>
                 </tr>
             </thead>
             <tbody>
@@ -147,7 +148,7 @@ fn AuditTable(events: Vec<AuditView>) -> impl IntoView {
                     .map(|e| {
                         view! {
                             <tr>
-                                <td>{e.at}</td>
+                                <td><crate::components::LocalTime at=e.at/></td>
                                 <td>{e.principal}</td>
                                 <td>{e.action}</td>
                                 <td>{e.outcome}</td>

@@ -7,6 +7,7 @@ use crate::api::directory::{DEFAULT_PAGE_SIZE, rd_members};
 use crate::components::load;
 use crate::error::AppError;
 use crate::model::{MemberPage, MemberSort, MemberView};
+use crate::tr;
 use leptos::prelude::*;
 
 /// What a member table asks the server for. A table starts at `first`, which is also the page
@@ -112,9 +113,9 @@ pub fn MemberTable(
     view! {
         {searchable.then(|| view! { <SearchBox state/> })}
         {move || match page.get() {
-            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            None => view! { <p class="muted">{tr!("loading")}</p> }.into_any(),
             Some(Ok(page)) => view! { <MembersPage page state dialogs/> }.into_any(),
-            Some(Err(error)) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="alert" role="alert">{error.localized()}</p> }.into_any(),
         }}
     }
 }
@@ -133,15 +134,15 @@ fn SearchBox(state: TableState) -> impl IntoView {
                 state.offset.set(0);
             }
         >
-            <label for="rd-search" class="sr-only">"Search members"</label>
+            <label for="rd-search" class="sr-only">{tr!("rd-search-label")}</label>
             <input
                 id="rd-search"
                 type="search"
                 maxlength="64"
-                placeholder="Display name, account ID or mobile phone number"
+                placeholder=tr!("rd-search-hint")
                 bind:value=typed
             />
-            <button type="submit" class="secondary">"Search"</button>
+            <button type="submit" class="secondary">{tr!("rd-search")}</button>
         </form>
     }
 }
@@ -155,14 +156,14 @@ fn MembersPage(page: MemberPage, state: TableState, dialogs: PhoneDialogs) -> im
             <table class="table rd-members">
                 <thead>
                     <tr>
-                        <SortHeader label="Display Name" key=MemberSort::DisplayName state/>
-                        <SortHeader label="Account ID" key=MemberSort::AccountId state/>
-                        <th scope="col">"Type"</th>
-                        <th scope="col">"Folder"</th>
-                        <th scope="col">"Mobile Phone Number"</th>
-                        <th scope="col">"Status"</th>
-                        <SortHeader label="Joined" key=MemberSort::JoinedAt state/>
-                        <th scope="col">"Actions"</th>
+                        <SortHeader label=tr!("rd-col-name") key=MemberSort::DisplayName state/>
+                        <SortHeader label=tr!("overview-account-id") key=MemberSort::AccountId state/>
+                        <th scope="col">{tr!("rd-col-type")}</th>
+                        <th scope="col">{tr!("rd-col-folder")}</th>
+                        <th scope="col">{tr!("security-phone")}</th>
+                        <th scope="col">{tr!("appeal-col-status")}</th>
+                        <SortHeader label=tr!("rd-col-joined") key=MemberSort::JoinedAt state/>
+                        <th scope="col">{tr!("ram-actions")}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -174,14 +175,14 @@ fn MembersPage(page: MemberPage, state: TableState, dialogs: PhoneDialogs) -> im
                         .collect_view()}
                 </tbody>
             </table>
-            {empty.then(|| view! { <p class="muted rd-empty">"No members found."</p> })}
+            {empty.then(|| view! { <p class="muted rd-empty">{tr!("rd-none-found")}</p> })}
         </div>
         <Pager page offset=state.offset limit=state.limit/>
     }
 }
 
 #[component]
-fn SortHeader(label: &'static str, key: MemberSort, state: TableState) -> impl IntoView {
+fn SortHeader(label: String, key: MemberSort, state: TableState) -> impl IntoView {
     let order = move || (state.sort.get() == key).then(|| state.descending.get());
     let aria_sort = move || match order() {
         None => "none",
@@ -215,16 +216,16 @@ fn MemberRow(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
         // Each cell names its column (`data-label`): at phone width the rows become cards that
         // show the names, since the header row no longer sits above them.
         <tr>
-            <td data-label="Display Name">{member.display_name.clone()}</td>
-            <td data-label="Account ID">
+            <td data-label=tr!("rd-col-name")>{member.display_name.clone()}</td>
+            <td data-label=tr!("overview-account-id")>
                 <a href=href>{member.account_id.clone()}</a>
             </td>
-            <td data-label="Type">{member.member_type.label()}</td>
-            <td data-label="Folder">{member.folder_name.clone()}</td>
-            <td data-label="Mobile Phone Number">{member.masked_phone.clone().unwrap_or_else(|| "Not bound".into())}</td>
-            <td data-label="Status">{status_label(&member.status)}</td>
-            <td data-label="Joined">{joined}</td>
-            <td data-label="Actions">
+            <td data-label=tr!("rd-col-type")>{member.member_type.localized()}</td>
+            <td data-label=tr!("rd-col-folder")>{member.folder_name.clone()}</td>
+            <td data-label=tr!("security-phone")>{member.masked_phone.clone().unwrap_or_else(|| tr!("security-not-bound"))}</td>
+            <td data-label=tr!("appeal-col-status")>{status_label(&member.status)}</td>
+            <td data-label=tr!("rd-col-joined")>{joined}</td>
+            <td data-label=tr!("ram-actions")>
                 <ActionsMenu member dialogs/>
             </td>
         </tr>
@@ -244,7 +245,7 @@ fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
             open.get().then(|| {
                 let member = member.clone();
                 view! {
-                    <div class="rd-menu" role="menu" id=menu_id.clone() aria-label="Actions">
+                    <div class="rd-menu" role="menu" id=menu_id.clone() aria-label=tr!("ram-actions")>
                         <button
                             type="button"
                             role="menuitem"
@@ -257,7 +258,7 @@ fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
                                 dialogs.open(member.clone());
                             }
                         >
-                            "Bind Mobile Phone Number"
+                            {tr!("rd-bind-phone")}
                         </button>
                     </div>
                 }
@@ -282,7 +283,7 @@ fn ActionsMenu(member: MemberView, dialogs: PhoneDialogs) -> impl IntoView {
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)
             >
-                "Actions"
+                {tr!("ram-actions")}
             </button>
             {menu}
         </div>
@@ -307,27 +308,27 @@ fn Pager(page: MemberPage, offset: RwSignal<i64>, limit: RwSignal<i64>) -> impl 
     let more = if page.total_exact { "" } else { "+" };
     view! {
         <div class="rd-pager">
-            <span class="muted">{format!("{first}–{last} of {}{more} members", page.total)}</span>
+            <span class="muted">{tr!("rd-range", first = first, last = last, total = format!("{}{more}", page.total))}</span>
             <button
                 type="button"
                 class="secondary"
-                aria-label="Previous page"
+                aria-label=tr!("rd-previous")
                 disabled=!has_previous
                 on:click=move |_| offset.update(|o| *o = (*o - size).max(0))
             >
                 "‹"
             </button>
-            <span>{format!("Page {current} of {pages}{more}")}</span>
+            <span>{tr!("rd-page", current = current, pages = format!("{pages}{more}"))}</span>
             <button
                 type="button"
                 class="secondary"
-                aria-label="Next page"
+                aria-label=tr!("rd-next")
                 disabled=!has_next
                 on:click=move |_| offset.update(|o| *o += size)
             >
                 "›"
             </button>
-            <label for="rd-page-size">"Page size"</label>
+            <label for="rd-page-size">{tr!("rd-page-size")}</label>
             <select
                 id="rd-page-size"
                 on:change=move |ev| {

@@ -12,6 +12,7 @@ pub use member_details::MemberDetailsPage;
 
 use crate::error::{AppError, AppResult};
 use crate::model::{DirectoryView, Me, MemberPage};
+use crate::tr;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use member_list::{MemberTable, MembersQuery};
@@ -22,8 +23,8 @@ use phone_dialog::{PhoneDialogHost, PhoneDialogs};
 pub fn AccessDenied() -> impl IntoView {
     view! {
         <section class="card denied">
-            <h1>"Access denied"</h1>
-            <p>"You do not have permission to use Resource Management. Ask the account administrator to grant AliyunResourceDirectoryFullAccess."</p>
+            <h1>{tr!("sso-denied")}</h1>
+            <p>{tr!("rd-denied")}</p>
         </section>
     }
 }
@@ -32,8 +33,8 @@ pub fn AccessDenied() -> impl IntoView {
 #[component]
 fn Crumbs(children: Children) -> impl IntoView {
     view! {
-        <nav class="rd-crumbs" aria-label="Breadcrumb">
-            <span>"Resource Directory"</span>
+        <nav class="rd-crumbs" aria-label=tr!("rd-breadcrumb")>
+            <span>{tr!("nav-resource-directory")}</span>
             <span aria-hidden="true">" > "</span>
             {children()}
         </nav>
@@ -50,13 +51,13 @@ where
     V: IntoView + 'static,
 {
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">{tr!("loading")}</p> }>
             {move || {
                 let show = show.clone();
                 Suspend::new(async move {
                     match data.await {
                         Ok(value) => show(value).into_any(),
-                        Err(error) => view! { <p class="alert" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <p class="alert" role="alert">{error.localized()}</p> }.into_any(),
                     }
                 })
             }}
@@ -64,11 +65,11 @@ where
     }
 }
 
-fn status_label(status: &str) -> &'static str {
+fn status_label(status: &str) -> String {
     match status {
-        "active" => "Active",
-        "closed" => "Closed",
-        _ => "Unknown",
+        "active" => tr!("rd-status-active"),
+        "closed" => tr!("rd-status-closed"),
+        _ => tr!("rd-status-unknown"),
     }
 }
 
@@ -96,9 +97,9 @@ pub fn ManagementPage() -> impl IntoView {
     );
     view! {
         <Crumbs>
-            <span aria-current="page">"Management"</span>
+            <span aria-current="page">{tr!("nav-management")}</span>
         </Crumbs>
-        <h1>"Management"</h1>
+        <h1>{tr!("nav-management")}</h1>
         <Loaded data show=move |(tree, first_page)| view! { <DirectoryConsole list tree first_page/> }/>
     }
     .into_any()
@@ -125,8 +126,8 @@ fn DirectoryConsole(list: bool, tree: DirectoryView, first_page: MemberPage) -> 
     });
     view! {
         <div class="rd-tabs">
-            <TabButton tab which=DirectoryTab::Organization label="Resource Organization View"/>
-            <TabButton tab which=DirectoryTab::MemberList label="Member List View"/>
+            <TabButton tab which=DirectoryTab::Organization label=tr!("rd-org-view")/>
+            <TabButton tab which=DirectoryTab::MemberList label=tr!("rd-list-view")/>
         </div>
         <PhoneDialogHost dialogs/>
         {move || match tab.get() {
@@ -135,7 +136,7 @@ fn DirectoryConsole(list: bool, tree: DirectoryView, first_page: MemberPage) -> 
             }
             DirectoryTab::MemberList => {
                 view! {
-                    <section class="card" aria-label="Member List View">
+                    <section class="card" aria-label=tr!("rd-list-view")>
                         <MemberTable folder=Signal::stored(None) searchable=true initial=initial() dialogs/>
                     </section>
                 }
@@ -146,11 +147,7 @@ fn DirectoryConsole(list: bool, tree: DirectoryView, first_page: MemberPage) -> 
 }
 
 #[component]
-fn TabButton(
-    tab: RwSignal<DirectoryTab>,
-    which: DirectoryTab,
-    label: &'static str,
-) -> impl IntoView {
+fn TabButton(tab: RwSignal<DirectoryTab>, which: DirectoryTab, label: String) -> impl IntoView {
     view! {
         <button
             type="button"

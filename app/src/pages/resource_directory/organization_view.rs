@@ -4,6 +4,7 @@
 use super::member_list::MemberTable;
 use super::phone_dialog::PhoneDialogs;
 use crate::model::{DirectoryView, FolderView, MemberPage};
+use crate::tr;
 use leptos::prelude::*;
 use std::collections::{HashMap, HashSet};
 
@@ -28,7 +29,7 @@ pub fn OrganizationView(
     view! {
         <div class="rd-org">
             <section class="card rd-tree-card" aria-labelledby="rd-tree-title">
-                <h2 id="rd-tree-title">"Folders"</h2>
+                <h2 id="rd-tree-title">{tr!("rd-folders")}</h2>
                 <ul class="rd-tree" role="tree" aria-labelledby="rd-tree-title">
                     {folder_items(&tree.folders, selected, collapsed)}
                 </ul>
@@ -36,13 +37,13 @@ pub fn OrganizationView(
             <section class="card rd-folder-members" aria-labelledby="rd-folder-title">
                 <h2 id="rd-folder-title">
                     {move || match selected.get() {
-                        Some((_, name)) => format!("Members of {name}"),
-                        None => "Members".to_string(),
+                        Some((_, name)) => tr!("rd-members-of", name = name),
+                        None => tr!("rd-members"),
                     }}
                 </h2>
                 {move || match selected.get() {
                     Some((id, _)) => view! { <MemberTable folder=Signal::stored(Some(id)) searchable=false initial=initial() dialogs/> }.into_any(),
-                    None => view! { <p class="muted">"Select a folder to see its members."</p> }.into_any(),
+                    None => view! { <p class="muted">{tr!("rd-select-folder")}</p> }.into_any(),
                 }}
             </section>
         </div>
@@ -120,7 +121,7 @@ fn FolderItem(
                 }}
                 <button type="button" class="rd-folder" on:click=select>
                     <span>{name}</span>
-                    <span class="rd-count" title="Members in this folder and below">
+                    <span class="rd-count" title=tr!("rd-count-title")>
                         {format!("({})", folder.total_members)}
                     </span>
                 </button>
@@ -140,9 +141,9 @@ fn FolderToggle(id: String, name: String, collapsed: Collapsed) -> impl IntoView
         let expanded = expanded.clone();
         move || {
             if expanded() {
-                format!("Collapse {name}")
+                tr!("rd-collapse", name = name)
             } else {
-                format!("Expand {name}")
+                tr!("rd-expand", name = name)
             }
         }
     };

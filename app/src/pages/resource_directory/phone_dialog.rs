@@ -5,6 +5,7 @@ use crate::api::directory::{RdBindPhone, rd_send_code};
 use crate::components::CodeEntry;
 use crate::error::AppError;
 use crate::model::MemberView;
+use crate::tr;
 use leptos::prelude::*;
 
 /// A console's one phone dialog: which member it is open for, what the last change was, and a
@@ -41,16 +42,12 @@ impl PhoneDialogs {
 
     fn finish(&self, member: MemberView, modified: bool) {
         self.close();
-        let what = if modified {
-            "Modified successfully"
+        let (name, phone) = (member.display_name, member.masked_phone.unwrap_or_default());
+        self.notice.set(Some(if modified {
+            tr!("rd-modified", name = name, phone = phone)
         } else {
-            "Bound successfully"
-        };
-        self.notice.set(Some(format!(
-            "{what}: {} now uses {}.",
-            member.display_name,
-            member.masked_phone.unwrap_or_default()
-        )));
+            tr!("rd-bound", name = name, phone = phone)
+        }));
         self.changed.update(|n| *n += 1);
     }
 }
@@ -133,21 +130,21 @@ fn PhoneDialog(
                 }
             >
                 <h2 id="rd-dialog-title">
-                    {if modify { "Modify the security phone number" } else { "Bind Mobile Phone Number" }}
+                    {if modify { tr!("rd-modify-title") } else { tr!("rd-bind-phone") }}
                 </h2>
                 <p class="muted">
-                    {format!("Member: {} ({})", member.display_name, member.account_id)}
-                    {member.masked_phone.clone().map(|p| format!(" · current number {p}"))}
+                    {tr!("rd-dialog-member", name = member.display_name, id = member.account_id)}
+                    {member.masked_phone.clone().map(|p| tr!("rd-dialog-current", phone = p))}
                 </p>
                 <form on:submit=submit>
                     <PhoneField member phone/>
-                    <CodeEntry id="rd-code" get_label="Get verification code" send code error/>
+                    <CodeEntry id="rd-code" get_label=tr!("code-get") send code error/>
                     <div class="rd-dialog-actions">
                         <button type="submit" class="primary" disabled=move || bind.pending().get()>
-                            {if modify { "Confirm the modification" } else { "OK" }}
+                            {if modify { tr!("rd-confirm-modify") } else { tr!("action-ok") }}
                         </button>
                         <button type="button" class="secondary" on:click=move |_| on_close.run(())>
-                            "Cancel"
+                            {tr!("action-cancel")}
                         </button>
                     </div>
                 </form>
@@ -166,15 +163,15 @@ fn PhoneField(member: MemberView, phone: RwSignal<String>) -> impl IntoView {
         }
     });
     let label = if member.masked_phone.is_some() {
-        "New mobile phone number"
+        tr!("change-new-number")
     } else {
-        "Mobile phone number"
+        tr!("rd-phone-label")
     };
     view! {
         <div class="field">
             <label for="rd-phone">{label}</label>
             <div class="rd-phone-input">
-                <span class="rd-prefix" title="The member's registration country or region">
+                <span class="rd-prefix" title=tr!("rd-prefix-title")>
                     {format!("+{}", member.calling_code)}
                 </span>
                 <input
@@ -189,7 +186,7 @@ fn PhoneField(member: MemberView, phone: RwSignal<String>) -> impl IntoView {
                 />
             </div>
             <span class="muted rd-hint">
-                {format!("A mobile number of the member's registration region ({}).", member.region)}
+                {tr!("rd-phone-hint", region = member.region)}
             </span>
         </div>
     }

@@ -13,6 +13,7 @@ use crate::domain::mask::mask_email;
 use crate::domain::phone::mask_e164;
 use crate::domain::{PhoneNumber, Region};
 use crate::error::{AppError, AppResult};
+use crate::i18n::{Locale, t, t_with};
 use crate::model::{AppealDetails, AppealStepView, QueuedAppeal, appeal_status_label};
 use crate::ssr::Services;
 use crate::ssr::audit::{self, AuditEvent};
@@ -90,18 +91,22 @@ fn parse_reference(input: &str) -> AppResult<String> {
 /// text; other control characters are not). `what` names the field in the refusal.
 fn parse_note(what: &str, input: &str) -> AppResult<String> {
     let note = input.trim();
+    let (length, characters) = match what {
+        "message" => ("invalid-message-length", "invalid-message-chars"),
+        "answer" => ("invalid-answer-length", "invalid-answer-chars"),
+        _ => ("invalid-reason-length", "invalid-reason-chars"),
+    };
     if note.is_empty() || note.chars().count() > NOTE_MAX {
-        return Err(AppError::invalid(format!(
-            "Write the {what} in 1 to {NOTE_MAX} characters."
-        )));
+        return Err(AppError::invalid_with(
+            length,
+            &[("max", NOTE_MAX.to_string())],
+        ));
     }
     if note
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(AppError::invalid(format!(
-            "The {what} contains characters that are not allowed."
-        )));
+        return Err(AppError::invalid(characters));
     }
     Ok(note.to_string())
 }
@@ -252,20 +257,19 @@ pub async fn request_information(
         &appeal.account_id,
     );
     audit::record(&mut tx, event.detail(&detail)).await?;
-    let body = format!(
-        "We need more information to decide your appeal {}: {message}\n\nSign in and answer on the appeal's page: {}",
-        appeal.reference,
-        status_page(services, &appeal.reference)
+    let locale = crate::ssr::account::language(&mut tx, &appeal.account_id, Locale::En).await?;
+    let body = t_with(
+        locale,
+        "notice-appeal-question",
+        &[
+            ("reference", appeal.reference.clone()),
+            ("message", message.clone()),
+            ("page", status_page(services, &appeal.reference)),
+        ],
     );
     let to = (Channel::Email, appeal.contact_email.as_str());
-    outbox::enqueue_notice(
-        &mut tx,
-        to,
-        "Your appeal needs more information",
-        &body,
-        now,
-    )
-    .await?;
+    let subject = t(locale, "notice-appeal-question-subject");
+    outbox::enqueue_notice(&mut tx, to, &subject, &body, now).await?;
     services.commit_and_wake(tx).await?;
     tracing::info!(appeal = %appeal.reference, "appeal: information requested");
     Ok(())
@@ -331,13 +335,19 @@ pub async fn reject(
         &appeal.account_id,
     );
     audit::record(&mut tx, event.detail(&detail)).await?;
-    let body = format!(
-        "Your appeal {} to change the mobile phone number was rejected: {reason}\n\nThe number was not changed. Details: {}",
-        appeal.reference,
-        status_page(services, &appeal.reference)
+    let locale = crate::ssr::account::language(&mut tx, &appeal.account_id, Locale::En).await?;
+    let body = t_with(
+        locale,
+        "notice-appeal-rejected",
+        &[
+            ("reference", appeal.reference.clone()),
+            ("reason", reason.clone()),
+            ("page", status_page(services, &appeal.reference)),
+        ],
     );
     let to = (Channel::Email, appeal.contact_email.as_str());
-    outbox::enqueue_notice(&mut tx, to, "Your appeal was rejected", &body, now).await?;
+    let subject = t(locale, "notice-appeal-rejected-subject");
+    outbox::enqueue_notice(&mut tx, to, &subject, &body, now).await?;
     services.commit_and_wake(tx).await?;
     tracing::info!(appeal = %appeal.reference, "appeal: rejected");
     Ok(())
@@ -382,17 +392,22 @@ impl BindingFlow for Approval<'_> {
         let sessions_ended = session::end_all(&mut *conn, &appeal.account_id).await?;
         if !appeal.contact_email.eq_ignore_ascii_case(&email) {
             let until = recovery::hold_until(services, now);
-            let body = format!(
-                "Your appeal {} was approved: {} is now the mobile phone number of your account {display_name}. \
-                 Every session of the account was signed out. Password recovery by SMS is on hold until {}; the logon email still works. \
-                 Details: {}",
-                appeal.reference,
-                self.number.masked(),
-                recovery::format_utc(until),
-                status_page(services, &appeal.reference)
+            let locale =
+                crate::ssr::account::language(conn, &appeal.account_id, Locale::En).await?;
+            let body = t_with(
+                locale,
+                "notice-appeal-approved",
+                &[
+                    ("reference", appeal.reference.clone()),
+                    ("phone", self.number.masked()),
+                    ("account", display_name.clone()),
+                    ("until", recovery::format_utc(until)),
+                    ("page", status_page(services, &appeal.reference)),
+                ],
             );
             let to = (Channel::Email, appeal.contact_email.as_str());
-            outbox::enqueue_notice(conn, to, "Your appeal was approved", &body, now).await?;
+            let subject = t(locale, "notice-appeal-approved-subject");
+            outbox::enqueue_notice(conn, to, &subject, &body, now).await?;
         }
         Ok(Approved {
             display_name,
@@ -423,17 +438,19 @@ impl BindingFlow for Approval<'_> {
         ]
     }
 
-    fn notice(&self, subject: &Approved, _old: Option<&str>) -> Notice {
+    fn notice(&self, subject: &Approved, _old: Option<&str>, locale: Locale) -> Notice {
         Notice {
             email: subject.email.clone(),
-            text: format!(
-                "The mobile phone number of your account {} was changed to {} by a platform operator, who approved the appeal {}. \
-                 Every session of the account was signed out.",
-                subject.display_name,
-                self.number.masked(),
-                self.appeal.reference
+            text: t_with(
+                locale,
+                "notice-appeal-changed",
+                &[
+                    ("account", subject.display_name.clone()),
+                    ("phone", self.number.masked()),
+                    ("reference", self.appeal.reference.clone()),
+                ],
             ),
-            not_you: "Not you? Contact support at once and secure your account.",
+            not_you: t(locale, "notice-not-you-support"),
         }
     }
 }

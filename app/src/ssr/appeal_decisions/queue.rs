@@ -2,6 +2,7 @@
 //! history, for the operator or its filer.
 
 use super::*;
+use crate::tr;
 
 /// An open appeal with the account it is for, as the queue reads it.
 #[derive(sqlx::FromRow)]
@@ -63,16 +64,20 @@ async fn history(
     .await?;
     let filing = AppealStepView {
         at: rfc3339(filed_at),
-        by: if for_operator { "the filer" } else { "You" }.to_string(),
+        by: if for_operator {
+            tr!("appeal-by-filer")
+        } else {
+            tr!("appeal-by-you")
+        },
         what: appeal_status_label("submitted").to_string(),
         message: String::new(),
     };
     let steps = steps.into_iter().map(|(at, kind, name, step, message)| {
         let by = match (kind.as_str(), for_operator) {
             ("operator", true) => name,
-            ("operator", false) => "Platform operator".to_string(),
-            (_, true) => "the filer".to_string(),
-            (_, false) => "You".to_string(),
+            ("operator", false) => tr!("appeal-by-operator"),
+            (_, true) => tr!("appeal-by-filer"),
+            (_, false) => tr!("appeal-by-you"),
         };
         AppealStepView {
             at: rfc3339(at),

@@ -1,8 +1,9 @@
 //! Binding a member's number: the code to the new number, then the one binding transaction.
 
-use super::{MemberRow, NOT_A_RESOURCE_ACCOUNT, Via, directory_of, find_member};
+use super::{MemberRow, Via, directory_of, find_member};
 use crate::domain::{AccountId, PhoneNumber, VerificationCode};
 use crate::error::{AppError, AppResult};
+use crate::i18n::{Locale, t, t_with};
 use crate::model::{MemberType, MemberView};
 use crate::ssr::Services;
 use crate::ssr::outbox::Channel;
@@ -16,11 +17,11 @@ use sqlx::AnyConnection;
 /// The rules of who may get which number, shared by the code request and the confirmation.
 fn check_member_and_number(via: Via, row: &MemberRow, input: &str) -> AppResult<PhoneNumber> {
     if row.status != "active" {
-        return Err(AppError::invalid("The member account is closed."));
+        return Err(AppError::invalid("invalid-member-closed"));
     }
     if via == Via::Api {
         if row.member_type()? != MemberType::ResourceAccount {
-            return Err(AppError::invalid(NOT_A_RESOURCE_ACCOUNT));
+            return Err(AppError::invalid("invalid-not-a-resource-account"));
         }
         if row.phone.is_some() {
             return Err(AppError::PhoneAlreadyBound);
@@ -98,6 +99,7 @@ pub async fn send_code(services: &Services, request: &MemberNumber<'_>) -> AppRe
             channel: Channel::Sms,
             session_hash: &request.principal.session_hash,
             client_ip: &request.meta.client_ip,
+            locale: crate::i18n::locale(),
         },
     )
     .await
@@ -154,23 +156,26 @@ impl BindingFlow for AdminBind<'_> {
         ]
     }
 
-    fn notice(&self, member: &MemberRow, old: Option<&str>) -> Notice {
+    fn notice(&self, member: &MemberRow, old: Option<&str>, locale: Locale) -> Notice {
+        let key = if old.is_some() {
+            "notice-admin-changed"
+        } else {
+            "notice-admin-set"
+        };
         Notice {
             email: member.email.clone(),
-            text: format!(
-                "The mobile phone number of your account {} ({}) was {} {} by {}, an administrator of the resource directory {}.",
-                member.display_name,
-                member.account_id,
-                if old.is_some() {
-                    "changed to"
-                } else {
-                    "set to"
-                },
-                self.number.masked(),
-                self.request.principal.name,
-                self.directory,
+            text: t_with(
+                locale,
+                key,
+                &[
+                    ("account", member.display_name.clone()),
+                    ("id", member.account_id.clone()),
+                    ("phone", self.number.masked()),
+                    ("by", self.request.principal.name.clone()),
+                    ("directory", self.directory.to_string()),
+                ],
             ),
-            not_you: "Not expected? Contact your directory administrator at once.",
+            not_you: t(locale, "notice-not-expected-admin"),
         }
     }
 }

@@ -43,7 +43,7 @@ fn check_folder_id(folder: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid("The folder ID is not valid."))
+        Err(AppError::invalid("invalid-folder-id"))
     }
 }
 
@@ -61,14 +61,13 @@ pub struct MemberQuery {
 impl MemberQuery {
     pub fn check(&self) -> AppResult<()> {
         if !(1..=MAX_PAGE_SIZE).contains(&self.limit) {
-            return Err(AppError::invalid(format!(
-                "The page size must be between 1 and {MAX_PAGE_SIZE}."
-            )));
+            return Err(AppError::invalid_with(
+                "invalid-page-size",
+                &[("max", MAX_PAGE_SIZE.to_string())],
+            ));
         }
         if !(0..=10_000_000).contains(&self.offset) {
-            return Err(AppError::invalid(
-                "The page offset must be a number from 0 to 10000000.",
-            ));
+            return Err(AppError::invalid("invalid-page-offset"));
         }
         if let Some(folder) = &self.folder_id {
             check_folder_id(folder)?;

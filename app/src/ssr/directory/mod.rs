@@ -27,10 +27,6 @@ use crate::ssr::clock::rfc3339;
 use crate::ssr::session::Principal;
 use sqlx::AnyConnection;
 
-/// The message of the automation API's refusal to bind a cloud account; the API maps it to its
-/// own stable code (`InvalidParameter.AccountType`).
-pub const NOT_A_RESOURCE_ACCOUNT: &str = "Only a resource account can be bound through the API. Bind a cloud account's number in the console.";
-
 /// Who is asking. The console binds and modifies the number of any member; the automation API,
 /// like the cloud's `BindSecureMobilePhone`, only gives a first number to a resource account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -38,11 +38,7 @@ pub async fn settings(services: &Services, principal: &Principal) -> AppResult<S
 /// developer's machine, as the tests start one).
 pub fn parse_issuer(services: &Services, text: &str) -> AppResult<String> {
     let text = text.trim();
-    let refuse = || {
-        AppError::invalid(
-            "Enter the issuer URL of the identity provider, for example https://idp.example.com.",
-        )
-    };
+    let refuse = || AppError::invalid("invalid-sso-issuer");
     if text.is_empty() || text.len() > 512 || text.chars().any(char::is_control) {
         return Err(refuse());
     }
@@ -64,9 +60,7 @@ pub fn parse_issuer(services: &Services, text: &str) -> AppResult<String> {
         "https" => {}
         "http" if loopback && services.config.is_development() => {}
         "http" => {
-            return Err(AppError::invalid(
-                "The issuer URL must use https (plain http only to this machine in development mode).",
-            ));
+            return Err(AppError::invalid("invalid-sso-issuer-https"));
         }
         _ => return Err(refuse()),
     }
@@ -79,9 +73,7 @@ pub(super) fn parse_client_id(text: &str) -> AppResult<String> {
     if (1..=255).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(text.to_string())
     } else {
-        Err(AppError::invalid(
-            "Enter the client ID the identity provider gave the console (letters, digits and symbols, no spaces).",
-        ))
+        Err(AppError::invalid("invalid-sso-client-id"))
     }
 }
 
@@ -92,16 +84,14 @@ pub(super) fn parse_client_secret(text: &str) -> AppResult<Option<String>> {
     if text.len() <= 512 && text.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(Some(text.to_string()))
     } else {
-        Err(AppError::invalid(
-            "The client secret must be at most 512 characters, without spaces.",
-        ))
+        Err(AppError::invalid("invalid-sso-client-secret"))
     }
 }
 
 /// The owner's notice of a change made here.
-const CHANGE_NOTICE: audit::OwnerNotice<'static> = audit::OwnerNotice {
-    subject: "The Enterprise SSO settings of your account changed",
-    not_you: "Sign in and check Enterprise SSO at once.",
+const CHANGE_NOTICE: audit::OwnerNotice = audit::OwnerNotice {
+    subject: "notice-sso-subject",
+    not_you: "notice-sso-advice",
 };
 
 /// Ends the account's SSO sessions: they came from a provider the owner no longer trusts.
@@ -147,16 +137,15 @@ pub async fn save(
         (Some(secret), _) => seal_secret(services, &principal.account_id, secret),
         (None, Some(row)) => row.client_secret_sealed.clone(),
         (None, None) => {
-            return Err(AppError::invalid(
-                "Enter the client secret the identity provider gave the console.",
-            ));
+            return Err(AppError::invalid("invalid-sso-client-secret-missing"));
         }
     };
     if let Err(failure) = discover(&issuer_url).await {
         tracing::info!(?failure, "SSO settings refused: discovery failed");
-        return Err(AppError::invalid(format!(
-            "The identity provider at {issuer_url} could not be reached, or does not answer OpenID Connect discovery. Nothing was saved."
-        )));
+        return Err(AppError::invalid_with(
+            "invalid-sso-discovery",
+            &[("issuer", issuer_url.to_string())],
+        ));
     }
     let now = services.now_ms();
     // Strictly later than the settings it replaces: attempts started under those are refused.
@@ -208,9 +197,8 @@ pub(super) struct Settings {
 }
 
 pub(super) fn parse_settings(services: &Services, input: &SsoSettingsInput) -> AppResult<Settings> {
-    let user_claim = UserClaim::parse(input.user_claim.trim()).ok_or_else(|| {
-        AppError::invalid("Choose the claim that names the user: preferred_username, email or sub.")
-    })?;
+    let user_claim = UserClaim::parse(input.user_claim.trim())
+        .ok_or_else(|| AppError::invalid("invalid-sso-claim"))?;
     Ok(Settings {
         issuer_url: parse_issuer(services, &input.issuer_url)?,
         client_id: parse_client_id(&input.client_id)?,

@@ -2,30 +2,24 @@
 //! origin-bound line that lets a browser offer (or, with WebOTP, fill in) the code on this site only.
 
 use super::Purpose;
+use crate::i18n::{Locale, t, t_with};
 use crate::ssr::outbox::Channel;
 
 impl Purpose {
     /// What the code is for, in the words of its message.
-    fn described(&self) -> &'static str {
-        match self {
-            Purpose::IdentityForPhoneChange => {
-                "to confirm it is you before changing your mobile phone number"
-            }
-            Purpose::IdentityForTotpUnbind => {
-                "to confirm it is you before unbinding your authenticator"
-            }
-            Purpose::IdentityForTotpBind => "to confirm it is you before binding an authenticator",
-            Purpose::IdentityForLogonProtection => {
-                "to confirm it is you before changing logon protection"
-            }
-            Purpose::NewPhone => "to bind this mobile phone number to your account",
-            Purpose::ResetPassword => "to reset your password",
-            Purpose::MemberPhone => {
-                "to bind this mobile phone number to a member account of your organization"
-            }
-            Purpose::AppealContact => "to confirm the contact email of your appeal",
-            Purpose::SignIn => "to sign in",
-        }
+    fn described(&self, locale: Locale) -> String {
+        let key = match self {
+            Purpose::IdentityForPhoneChange => "code-for-phone-change",
+            Purpose::IdentityForTotpUnbind => "code-for-totp-unbind",
+            Purpose::IdentityForTotpBind => "code-for-totp-bind",
+            Purpose::IdentityForLogonProtection => "code-for-logon-protection",
+            Purpose::NewPhone => "code-for-new-phone",
+            Purpose::ResetPassword => "code-for-reset-password",
+            Purpose::MemberPhone => "code-for-member-phone",
+            Purpose::AppealContact => "code-for-appeal-contact",
+            Purpose::SignIn => "code-for-sign-in",
+        };
+        t(locale, key)
     }
 }
 
@@ -33,16 +27,21 @@ impl Purpose {
 /// origin-bound line `@host #code` (WICG sms-one-time-codes), so a browser offers the code only
 /// on this site and, with the WebOTP API, fills the field by itself.
 pub(super) fn code_message(
+    locale: Locale,
     purpose: Purpose,
     channel: Channel,
     code: &str,
     lifetime_secs: i64,
     host: Option<&str>,
 ) -> String {
-    let text = format!(
-        "Your Account Center verification code is {code}, {}. It is valid for {} minutes. Never share it with anyone.",
-        purpose.described(),
-        (lifetime_secs / 60).max(1)
+    let text = t_with(
+        locale,
+        "code-message",
+        &[
+            ("code", code.to_string()),
+            ("purpose", purpose.described(locale)),
+            ("minutes", (lifetime_secs / 60).max(1).to_string()),
+        ],
     );
     match (channel, host) {
         (Channel::Sms, Some(host)) => format!("{text}\n\n@{host} #{code}"),
@@ -68,13 +67,37 @@ mod tests {
 
     #[test]
     fn the_message_names_the_code_its_purpose_and_its_lifetime() {
-        let text = code_message(Purpose::NewPhone, Channel::Email, "123456", 300, None);
+        let text = code_message(
+            Locale::En,
+            Purpose::NewPhone,
+            Channel::Email,
+            "123456",
+            300,
+            None,
+        );
         assert_eq!(
             text,
             "Your Account Center verification code is 123456, to bind this mobile phone number to your account. It is valid for 5 minutes. Never share it with anyone."
         );
-        let reset = code_message(Purpose::ResetPassword, Channel::Email, "123456", 600, None);
+        let reset = code_message(
+            Locale::En,
+            Purpose::ResetPassword,
+            Channel::Email,
+            "123456",
+            600,
+            None,
+        );
         assert!(reset.contains("to reset your password") && reset.contains("10 minutes"));
+        let zh = code_message(
+            Locale::ZhCn,
+            Purpose::ResetPassword,
+            Channel::Sms,
+            "123456",
+            600,
+            Some("console.example.com"),
+        );
+        assert!(zh.contains("123456") && zh.contains("重置密码") && zh.contains("10 分钟"));
+        assert_eq!(zh.lines().last(), Some("@console.example.com #123456"));
     }
 
     #[test]
@@ -82,6 +105,7 @@ mod tests {
         let host = code_host("https://Console.Example.com:8443/");
         assert_eq!(host.as_deref(), Some("console.example.com"));
         let sms = code_message(
+            Locale::En,
             Purpose::SignIn,
             Channel::Sms,
             "042917",
@@ -90,6 +114,7 @@ mod tests {
         );
         assert_eq!(sms.lines().last(), Some("@console.example.com #042917"));
         let email = code_message(
+            Locale::En,
             Purpose::SignIn,
             Channel::Email,
             "042917",

@@ -115,6 +115,8 @@ pub struct CodeRequest<'a> {
     pub channel: Channel,
     pub session_hash: &'a str,
     pub client_ip: &'a str,
+    /// The language the message is written in: the requester's.
+    pub locale: crate::i18n::Locale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +233,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
 
     let host = code_host(&services.config.public_url);
     let body = code_message(
+        request.locale,
         request.purpose,
         request.channel,
         &code,
@@ -242,7 +245,7 @@ pub async fn send_code(services: &Services, request: CodeRequest<'_>) -> AppResu
         NewMessage {
             channel: request.channel,
             recipient: request.target,
-            subject: "Your verification code",
+            subject: &crate::i18n::t(request.locale, "code-subject"),
             body: &body,
             template: Template::VerificationCode,
             code: Some(&code),

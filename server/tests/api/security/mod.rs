@@ -121,6 +121,7 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
             ("code", "123456"),
         ],
         "switch_role" => vec![("role", "auditor")],
+        "set_language" => vec![("language", "zh-CN")],
         "operator_appeals" => vec![],
         "appeal_approve" | "appeal_status" => vec![("reference", "AP000000000000")],
         "appeal_request_info" => vec![("reference", "AP000000000000"), ("message", "why")],
@@ -152,8 +153,9 @@ fn acting_form(endpoint: &str) -> Option<Vec<(&'static str, &'static str)>> {
 
 /// Server functions that take no session: signing in and out, and password recovery.
 /// And the second sign-in step, which a pending sign-in's cookie names, and the SSO start; and
-/// the undo link of a change notice, whose token is its authority.
-const SESSIONLESS: [&str; 9] = [
+/// the undo link of a change notice, whose token is its authority; and the language switcher,
+/// which signed out keeps the choice in the browser's cookie only.
+const SESSIONLESS: [&str; 10] = [
     "sign_in",
     "sign_out",
     "forgot_password",
@@ -163,6 +165,7 @@ const SESSIONLESS: [&str; 9] = [
     "sso_begin",
     "undo_link",
     "undo_change",
+    "set_language",
 ];
 
 fn endpoints() -> Vec<String> {

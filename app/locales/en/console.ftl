@@ -1,0 +1,34 @@
+# What every page shares: the frame, buttons, loading.
+
+action-next = Next
+action-close = Close
+loading = Loading…
+action-ok = OK
+nav-security = Security Settings
+action-modify = Modify
+action-unbind = Unbind
+action-bind = Bind
+action-change = Change
+action-confirm = Confirm
+action-save = Save
+principal-owner = Account owner
+principal-ram-user = RAM user
+principal-ram-role = RAM role
+principal-sso = SSO user
+brand = Account Center
+nav-appeal-queue = Appeal queue
+nav-main = Main
+nav-overview = Overview
+nav-ram-users = RAM Users
+nav-sso = Enterprise SSO
+nav-resource-directory = Resource Directory
+nav-management = Management
+sign-out = Sign out
+switch-role-label = Role
+switch-role = Switch Role
+language-switch = Switch the console to this language
+action-verify = Verify
+not-found = Page not found
+not-found-back = Back to the Account Center
+action-continue = Continue
+action-cancel = Cancel

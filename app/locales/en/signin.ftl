@@ -1,0 +1,35 @@
+# The signed-out pages: sign-in, password recovery, Enterprise SSO sign-in, the undo link, appeals.
+
+sign-in = Sign in
+forgot-link = Forgot password?
+sign-in-choose-account = This number is bound to several accounts. Choose one.
+sign-in-account = Account
+sign-in-account-hint = Logon email, phone number or name@alias
+sign-in-password = Password
+sign-in-sms-sent = Enter the verification code sent by SMS to { $phone }.
+sign-in-use-sms = Use an SMS code to your phone instead
+sign-in-again = Sign in again
+reset-title = Reset your password
+reset-back = Back to sign in
+reset-done = Your password was reset and every session of the account was signed out. Sign in with the new password.
+reset-account-hint = Logon email or bound phone number
+reset-send-to = Send the code to
+reset-by-phone = Mobile phone
+reset-send = Send verification code
+reset-sent-email = If the account exists, a verification code was sent to its logon email.
+reset-sent-phone = If the account exists and has a bound mobile phone number, a verification code was sent to it.
+reset-new-password = New password
+reset-submit = Reset password
+undo-title = Undo a phone number change
+undo-the-change = The change
+undo-changed = Changed
+undo-changed-by = { $at } by { $by }
+undo-previous = Previous number
+undo-new = New number
+undo-explain = If you did not make this change, restore the previous number. Every session of the account is then signed out, and the password must be reset before anyone signs in again.
+undo-until = This link works once, until { $at }.
+undo-done = The previous number { $previous } is bound again, and every session of the account was signed out.
+undo-restore = Restore my previous number
+sso-intro = Sign in through your organisation's identity provider.
+sso-alias = Account alias
+sso-alias-hint = for example alice

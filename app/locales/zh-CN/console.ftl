@@ -1,0 +1,34 @@
+# 所有页面共用：框架、按钮、加载提示。
+
+action-next = 下一步
+action-close = 关闭
+loading = 加载中…
+action-ok = 确定
+nav-security = 安全设置
+action-modify = 修改
+action-unbind = 解绑
+action-bind = 绑定
+action-change = 更改
+action-confirm = 确认
+action-save = 保存
+principal-owner = 账号所有者
+principal-ram-user = RAM 用户
+principal-ram-role = RAM 角色
+principal-sso = SSO 用户
+brand = 账号中心
+nav-appeal-queue = 申诉队列
+nav-main = 主导航
+nav-overview = 概览
+nav-ram-users = RAM 用户
+nav-sso = 企业 SSO
+nav-resource-directory = 资源目录
+nav-management = 管理
+sign-out = 退出登录
+switch-role-label = 角色
+switch-role = 切换角色
+language-switch = 将控制台切换为该语言
+action-verify = 验证
+not-found = 页面不存在
+not-found-back = 返回账号中心
+action-continue = 继续
+action-cancel = 取消

@@ -1,0 +1,35 @@
+# 未登录页面：登录、找回密码、企业 SSO 登录、撤销链接、申诉。
+
+sign-in = 登录
+forgot-link = 忘记密码？
+sign-in-choose-account = 该号码绑定了多个账号，请选择一个。
+sign-in-account = 账号
+sign-in-account-hint = 登录邮箱、手机号码或 name@alias
+sign-in-password = 密码
+sign-in-sms-sent = 请输入以短信发送至 { $phone } 的验证码。
+sign-in-use-sms = 改用发送到手机的短信验证码
+sign-in-again = 重新登录
+reset-title = 重置密码
+reset-back = 返回登录
+reset-done = 密码已重置，该账号的所有会话均已退出。请使用新密码登录。
+reset-account-hint = 登录邮箱或绑定的手机号码
+reset-send-to = 验证码发送至
+reset-by-phone = 手机
+reset-send = 发送验证码
+reset-sent-email = 如果该账号存在，验证码已发送至其登录邮箱。
+reset-sent-phone = 如果该账号存在且绑定了手机号码，验证码已发送至该号码。
+reset-new-password = 新密码
+reset-submit = 重置密码
+undo-title = 撤销手机号码变更
+undo-the-change = 本次变更
+undo-changed = 变更
+undo-changed-by = { $at }，由 { $by } 操作
+undo-previous = 原号码
+undo-new = 新号码
+undo-explain = 如果这不是您本人的操作，请恢复原号码。随后该账号的所有会话都会退出，且任何人再次登录前都必须重置密码。
+undo-until = 此链接只能使用一次，有效期至 { $at }。
+undo-done = 已重新绑定原号码 { $previous }，该账号的所有会话均已退出。
+undo-restore = 恢复我的原号码
+sso-intro = 通过您所在组织的身份提供方登录。
+sso-alias = 账号别名
+sso-alias-hint = 例如 alice

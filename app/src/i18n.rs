@@ -197,14 +197,8 @@ pub fn of_request(parts: &http::request::Parts) -> Locale {
 /// The switcher's cookie, else `Accept-Language`.
 #[cfg(feature = "ssr")]
 pub fn of_headers(headers: &http::HeaderMap) -> Option<Locale> {
-    let cookie = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .and_then(|(_, value)| Locale::from_tag(value));
+    let cookie = crate::ssr::request::cookie_in(headers, COOKIE_NAME)
+        .and_then(|value| Locale::from_tag(&value));
     cookie.or_else(|| {
         headers
             .get(http::header::ACCEPT_LANGUAGE)

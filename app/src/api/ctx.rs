@@ -51,15 +51,7 @@ pub async fn signed_in() -> AppResult<(Services, RequestMeta, Principal)> {
 /// The value of the request's cookie `name`, if it sent one.
 pub fn cookie(name: &str) -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim().to_string())
+    crate::ssr::request::cookie_in(&parts.headers, name)
 }
 
 pub fn set_cookie(value: String) {

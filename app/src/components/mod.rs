@@ -136,10 +136,12 @@ fn local_times(locale: crate::i18n::Locale) {
             continue;
         }
         let local = date.to_locale_string(locale.tag(), &options);
-        if let Some(text) = local.as_string() {
+        // The text node's content changes, not the node: an island that rendered it keeps its
+        // hold on it (and puts its own text back when it renders the time again).
+        if let (Some(text), Some(node)) = (local.as_string(), element.first_child()) {
             let utc = element.text_content().unwrap_or_default();
             let _ = element.set_attribute("title", &utc);
-            element.set_text_content(Some(&text));
+            node.set_node_value(Some(&text));
         }
     }
 }

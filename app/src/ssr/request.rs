@@ -11,6 +11,18 @@ pub struct RequestMeta {
     pub token: Option<String>,
 }
 
+/// The value of cookie `name` in a request's `Cookie` headers, if it sent one.
+pub fn cookie_in(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().to_string())
+}
+
 impl RequestMeta {
     pub fn from_parts(
         headers: &HeaderMap,

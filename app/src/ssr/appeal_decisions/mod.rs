@@ -218,6 +218,31 @@ fn check_operator_step(principal: &Principal, appeal: &AppealRow) -> AppResult<(
 }
 
 /// The appeal an operator acts on, read before the step's transaction.
+/// The email to the appeal's contact address about the operator's step, in the account's
+/// language: `email` names the catalogue's subject and body, `note` the step's own text.
+async fn tell_filer(
+    conn: &mut AnyConnection,
+    services: &Services,
+    appeal: &AppealRow,
+    email: (&str, &str),
+    note: (&str, &str),
+    now: i64,
+) -> AppResult<()> {
+    let locale = crate::ssr::account::language(conn, &appeal.account_id, Locale::En).await?;
+    let body = t_with(
+        locale,
+        email.1,
+        &[
+            ("reference", appeal.reference.clone()),
+            (note.0, note.1.to_string()),
+            ("page", status_page(services, &appeal.reference)),
+        ],
+    );
+    let to = (Channel::Email, appeal.contact_email.as_str());
+    outbox::enqueue_notice(conn, to, &t(locale, email.0), &body, now).await?;
+    Ok(())
+}
+
 async fn operator_target(
     services: &Services,
     principal: &Principal,
@@ -257,19 +282,16 @@ pub async fn request_information(
         &appeal.account_id,
     );
     audit::record(&mut tx, event.detail(&detail)).await?;
-    let locale = crate::ssr::account::language(&mut tx, &appeal.account_id, Locale::En).await?;
-    let body = t_with(
-        locale,
-        "notice-appeal-question",
-        &[
-            ("reference", appeal.reference.clone()),
-            ("message", message.clone()),
-            ("page", status_page(services, &appeal.reference)),
-        ],
-    );
-    let to = (Channel::Email, appeal.contact_email.as_str());
-    let subject = t(locale, "notice-appeal-question-subject");
-    outbox::enqueue_notice(&mut tx, to, &subject, &body, now).await?;
+    let email = ("notice-appeal-question-subject", "notice-appeal-question");
+    tell_filer(
+        &mut tx,
+        services,
+        &appeal,
+        email,
+        ("message", &message),
+        now,
+    )
+    .await?;
     services.commit_and_wake(tx).await?;
     tracing::info!(appeal = %appeal.reference, "appeal: information requested");
     Ok(())
@@ -335,19 +357,8 @@ pub async fn reject(
         &appeal.account_id,
     );
     audit::record(&mut tx, event.detail(&detail)).await?;
-    let locale = crate::ssr::account::language(&mut tx, &appeal.account_id, Locale::En).await?;
-    let body = t_with(
-        locale,
-        "notice-appeal-rejected",
-        &[
-            ("reference", appeal.reference.clone()),
-            ("reason", reason.clone()),
-            ("page", status_page(services, &appeal.reference)),
-        ],
-    );
-    let to = (Channel::Email, appeal.contact_email.as_str());
-    let subject = t(locale, "notice-appeal-rejected-subject");
-    outbox::enqueue_notice(&mut tx, to, &subject, &body, now).await?;
+    let email = ("notice-appeal-rejected-subject", "notice-appeal-rejected");
+    tell_filer(&mut tx, services, &appeal, email, ("reason", &reason), now).await?;
     services.commit_and_wake(tx).await?;
     tracing::info!(appeal = %appeal.reference, "appeal: rejected");
     Ok(())

@@ -16,6 +16,7 @@ pub mod logon;
 pub mod maintenance;
 pub mod metrics;
 pub mod outbox;
+pub mod pace;
 pub mod phone_binding;
 pub mod phone_change;
 pub mod rate;

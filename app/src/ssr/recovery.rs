@@ -95,6 +95,7 @@ pub async fn request_reset(
     channel: RecoveryChannel,
     existing_token: Option<&str>,
 ) -> AppResult<String> {
+    let started = std::time::Instant::now();
     // A repeated request from the same browser keeps its token, so the code already sent stays good.
     let token = existing_token
         .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -113,6 +114,7 @@ pub async fn request_reset(
     }
     let Some(account) = find_for_recovery(services, account_input).await? else {
         same_work_as_a_send(services, account_input).await?;
+        services.recovery_pace.wait_out(started).await;
         return Ok(token);
     };
     let target = match channel {
@@ -128,6 +130,7 @@ pub async fn request_reset(
     };
     if target.is_none() {
         same_work_as_a_send(services, account_input).await?;
+        services.recovery_pace.wait_out(started).await;
     }
     if let Some((target, channel)) = target {
         let sent = verification::send_code(
@@ -149,6 +152,7 @@ pub async fn request_reset(
         if let Err(AppError::Internal) = sent {
             return Err(AppError::Internal);
         }
+        services.recovery_pace.observe(started);
     }
     Ok(token)
 }

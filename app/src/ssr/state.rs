@@ -4,6 +4,7 @@ use crate::ssr::clock::{Clock, SystemClock};
 use crate::ssr::config::Config;
 use crate::ssr::db::{Db, Tx};
 use crate::ssr::metrics::Metrics;
+use crate::ssr::pace::Pace;
 use crate::ssr::sms_guard::RegionsInUse;
 use std::sync::Arc;
 use tokio::sync::{Notify, Semaphore};
@@ -23,6 +24,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// The regions the SMS-pumping guard has seen accounts registered in (the default allow list).
     pub sms_regions: Arc<RegionsInUse>,
+    /// How long a forgot-password answer that sends a code takes; the others wait as long.
+    pub recovery_pace: Arc<Pace>,
     hmac_key: Arc<Vec<u8>>,
 }
 
@@ -38,6 +41,7 @@ impl Services {
             password_hashing,
             metrics: Arc::new(Metrics::new()),
             sms_regions: Arc::new(RegionsInUse::default()),
+            recovery_pace: Arc::new(Pace::default()),
             hmac_key,
         }
     }

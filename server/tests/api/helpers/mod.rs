@@ -334,6 +334,26 @@ impl TestApp {
             .await
     }
 
+    /// Waits until the delivery worker has handed over every queued message (at most 5 s).
+    pub async fn outbox_settled(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let (pending,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                    .fetch_one(&self.services.db.pool)
+                    .await
+                    .unwrap();
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed().as_secs() < 5,
+                "{pending} messages still pending after 5 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     pub async fn phone_of(&self, account_id: &str) -> Option<String> {
         phone_in(&self.services.db.pool, account_id).await
     }

@@ -258,88 +258,45 @@ fn apply_limits_env(
     l: &mut app::ssr::config::Limits,
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), String> {
-    // Every limit is a whole number: one table from variable to field, read in one loop.
-    let fields: [(&str, &mut i64); 27] = [
-        ("APP_LIMITS_CODE_LIFETIME_SECS", &mut l.code_lifetime_secs),
-        ("APP_LIMITS_CODE_MAX_ATTEMPTS", &mut l.code_max_attempts),
-        (
-            "APP_LIMITS_RESEND_INTERVAL_SECS",
-            &mut l.resend_interval_secs,
-        ),
-        (
-            "APP_LIMITS_CODES_PER_ACCOUNT_PER_DAY",
-            &mut l.codes_per_account_per_day,
-        ),
-        (
-            "APP_LIMITS_CODES_PER_TARGET_PER_HOUR",
-            &mut l.codes_per_target_per_hour,
-        ),
-        (
-            "APP_LIMITS_CODES_PER_IP_PER_HOUR",
-            &mut l.codes_per_ip_per_hour,
-        ),
-        (
-            "APP_LIMITS_DAY_STARTS_AT_UTC_MINUTES",
-            &mut l.day_starts_at_utc_minutes,
-        ),
-        ("APP_LIMITS_ACCOUNTS_PER_PHONE", &mut l.accounts_per_phone),
-        ("APP_LIMITS_CHANGE_TICKET_SECS", &mut l.change_ticket_secs),
-        ("APP_LIMITS_SESSION_IDLE_SECS", &mut l.session_idle_secs),
-        (
-            "APP_LIMITS_SESSION_ABSOLUTE_SECS",
-            &mut l.session_absolute_secs,
-        ),
-        (
-            "APP_LIMITS_SIGN_IN_FAILURES_PER_ACCOUNT",
-            &mut l.sign_in_failures_per_account,
-        ),
-        (
-            "APP_LIMITS_SIGN_IN_FAILURES_PER_IP",
-            &mut l.sign_in_failures_per_ip,
-        ),
-        ("APP_LIMITS_SIGN_IN_WINDOW_SECS", &mut l.sign_in_window_secs),
-        (
-            "APP_LIMITS_SIGN_IN_CONSECUTIVE_FAILURES",
-            &mut l.sign_in_consecutive_failures,
-        ),
-        (
-            "APP_LIMITS_TOTP_FAILURES_PER_WINDOW",
-            &mut l.totp_failures_per_window,
-        ),
-        ("APP_LIMITS_TOTP_FRESH_SECS", &mut l.totp_fresh_secs),
-        ("APP_LIMITS_TOTP_MAX_FAILURES", &mut l.totp_max_failures),
-        ("APP_LIMITS_RECOVERY_HOLD_SECS", &mut l.recovery_hold_secs),
-        (
-            "APP_LIMITS_RECOVERY_CODES_PER_TARGET_PER_HOUR",
-            &mut l.recovery_codes_per_target_per_hour,
-        ),
-        (
-            "APP_LIMITS_RECOVERY_CODES_PER_ACCOUNT_PER_DAY",
-            &mut l.recovery_codes_per_account_per_day,
-        ),
-        (
-            "APP_LIMITS_RECOVERY_REQUESTS_PER_IP_PER_HOUR",
-            &mut l.recovery_requests_per_ip_per_hour,
-        ),
-        (
-            "APP_LIMITS_APPEALS_PER_ACCOUNT_PER_DAY",
-            &mut l.appeals_per_account_per_day,
-        ),
-        (
-            "APP_LIMITS_APPEALS_PER_IP_PER_HOUR",
-            &mut l.appeals_per_ip_per_hour,
-        ),
-        (
-            "APP_LIMITS_SSO_STARTS_PER_IP_PER_HOUR",
-            &mut l.sso_starts_per_ip_per_hour,
-        ),
-        ("APP_LIMITS_UNDO_LINK_SECS", &mut l.undo_link_secs),
-        ("APP_HISTORY_KEEP_SECS", &mut l.history_keep_secs),
+    // Every limit is a whole number: one table from variable (less its `APP_LIMITS_` prefix) to
+    // field, read in one loop; one row a line.
+    #[rustfmt::skip]
+    let fields: [(&str, &mut i64); 26] = [
+        ("CODE_LIFETIME_SECS", &mut l.code_lifetime_secs),
+        ("CODE_MAX_ATTEMPTS", &mut l.code_max_attempts),
+        ("RESEND_INTERVAL_SECS", &mut l.resend_interval_secs),
+        ("CODES_PER_ACCOUNT_PER_DAY", &mut l.codes_per_account_per_day),
+        ("CODES_PER_TARGET_PER_HOUR", &mut l.codes_per_target_per_hour),
+        ("CODES_PER_IP_PER_HOUR", &mut l.codes_per_ip_per_hour),
+        ("DAY_STARTS_AT_UTC_MINUTES", &mut l.day_starts_at_utc_minutes),
+        ("ACCOUNTS_PER_PHONE", &mut l.accounts_per_phone),
+        ("CHANGE_TICKET_SECS", &mut l.change_ticket_secs),
+        ("SESSION_IDLE_SECS", &mut l.session_idle_secs),
+        ("SESSION_ABSOLUTE_SECS", &mut l.session_absolute_secs),
+        ("SIGN_IN_FAILURES_PER_ACCOUNT", &mut l.sign_in_failures_per_account),
+        ("SIGN_IN_FAILURES_PER_IP", &mut l.sign_in_failures_per_ip),
+        ("SIGN_IN_WINDOW_SECS", &mut l.sign_in_window_secs),
+        ("SIGN_IN_CONSECUTIVE_FAILURES", &mut l.sign_in_consecutive_failures),
+        ("TOTP_FAILURES_PER_WINDOW", &mut l.totp_failures_per_window),
+        ("TOTP_FRESH_SECS", &mut l.totp_fresh_secs),
+        ("TOTP_MAX_FAILURES", &mut l.totp_max_failures),
+        ("RECOVERY_HOLD_SECS", &mut l.recovery_hold_secs),
+        ("RECOVERY_CODES_PER_TARGET_PER_HOUR", &mut l.recovery_codes_per_target_per_hour),
+        ("RECOVERY_CODES_PER_ACCOUNT_PER_DAY", &mut l.recovery_codes_per_account_per_day),
+        ("RECOVERY_REQUESTS_PER_IP_PER_HOUR", &mut l.recovery_requests_per_ip_per_hour),
+        ("APPEALS_PER_ACCOUNT_PER_DAY", &mut l.appeals_per_account_per_day),
+        ("APPEALS_PER_IP_PER_HOUR", &mut l.appeals_per_ip_per_hour),
+        ("SSO_STARTS_PER_IP_PER_HOUR", &mut l.sso_starts_per_ip_per_hour),
+        ("UNDO_LINK_SECS", &mut l.undo_link_secs),
     ];
     for (name, field) in fields {
-        if let Some(v) = get(name) {
-            *field = parse(name, &v)?;
+        let name = format!("APP_LIMITS_{name}");
+        if let Some(v) = get(&name) {
+            *field = parse(&name, &v)?;
         }
+    }
+    if let Some(v) = get("APP_HISTORY_KEEP_SECS") {
+        l.history_keep_secs = parse("APP_HISTORY_KEEP_SECS", &v)?;
     }
     Ok(())
 }

@@ -158,6 +158,45 @@ where
     view! { <CodeField id get_label action code error sent can_send name/> }
 }
 
+/// The countdowns follow the sends: an answer starts the resend wait and the code's lifetime
+/// (`[resend, lifetime]`) and names where the code went, a "too soon" refusal starts the wait it
+/// names, and `sent` set back to false stops both.
+fn follow_sends(
+    action: Action<(), AppResult<Sent>>,
+    [countdown, lifetime]: [Countdown; 2],
+    sent_to: RwSignal<Option<String>>,
+    sent: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+    on_sent: impl Fn() + 'static,
+) {
+    Effect::new(move |_| {
+        if !sent.get() {
+            countdown.start(0);
+            lifetime.start(0);
+            sent_to.set(None);
+        }
+    });
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(answer)) => {
+            countdown.start(answer.wait.unwrap_or(0));
+            if let Some((to, secs)) = answer.delivery {
+                sent_to.set(Some(to));
+                lifetime.start(secs);
+            }
+            sent.set(true);
+            error.set(None);
+            on_sent();
+        }
+        Some(Err(e)) => {
+            if let AppError::ResendTooSoon(wait) = e {
+                countdown.start(i64::from(wait));
+            }
+            error.set(Some(e));
+        }
+        None => {}
+    });
+}
+
 #[component]
 fn CodeField(
     id: String,
@@ -176,33 +215,11 @@ fn CodeField(
     let sent_to = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
     let sms_listener = web_otp::Listener::new(code);
-    Effect::new(move |_| {
-        if !sent.get() {
-            countdown.start(0);
-            lifetime.start(0);
-            sent_to.set(None);
-        }
-    });
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(answer)) => {
-            countdown.start(answer.wait.unwrap_or(0));
-            if let Some((to, secs)) = answer.delivery {
-                sent_to.set(Some(to));
-                lifetime.start(secs);
-            }
-            sent.set(true);
-            error.set(None);
-            #[cfg(feature = "hydrate")]
-            sms_listener.listen();
-        }
-        Some(Err(e)) => {
-            if let AppError::ResendTooSoon(wait) = e {
-                countdown.start(i64::from(wait));
-            }
-            error.set(Some(e));
-        }
-        None => {}
-    });
+    let on_sent = move || {
+        #[cfg(feature = "hydrate")]
+        sms_listener.listen();
+    };
+    follow_sends(action, [countdown, lifetime], sent_to, sent, error, on_sent);
     let request = move |_| {
         error.set(None);
         action.dispatch(());

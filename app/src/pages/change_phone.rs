@@ -119,6 +119,34 @@ fn TicketClock(ticket_secs: i64, on_expired: Callback<()>) -> impl IntoView {
     }
 }
 
+/// The number field's input handler: keeps `number` and, after a pause of 300 ms in typing,
+/// sends the number to the server's rules.
+fn check_while_typing(
+    number: RwSignal<String>,
+    check: ServerAction<CheckNewPhone>,
+) -> impl Fn(leptos::ev::Event) + Copy + 'static {
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    move |ev| {
+        let value = event_target_value(&ev);
+        number.set(value.clone());
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        if value.trim().len() >= 4 {
+            let handle = set_timeout_with_handle(
+                move || {
+                    check.dispatch(CheckNewPhone {
+                        number: value.clone(),
+                    });
+                },
+                std::time::Duration::from_millis(300),
+            )
+            .ok();
+            pending.set_value(handle);
+        }
+    }
+}
+
 /// Step 2. Once a code is sent the number is fixed (the code belongs to it); "Change number"
 /// frees it again without repeating step 1, for as long as the ticket lives.
 #[component]
@@ -141,27 +169,7 @@ fn NewNumberStep(
             on_done.run(masked);
         }
     });
-    // Checked while typing: a pause of 300 ms sends the number to the server's rules.
-    let pending = StoredValue::new(None::<TimeoutHandle>);
-    let on_input = move |ev| {
-        let value = event_target_value(&ev);
-        number.set(value.clone());
-        if let Some(handle) = pending.get_value() {
-            handle.clear();
-        }
-        if value.trim().len() >= 4 {
-            let handle = set_timeout_with_handle(
-                move || {
-                    check.dispatch(CheckNewPhone {
-                        number: value.clone(),
-                    });
-                },
-                std::time::Duration::from_millis(300),
-            )
-            .ok();
-            pending.set_value(handle);
-        }
-    };
+    let on_input = check_while_typing(number, check);
     let valid = move || matches!(check.value().get(), Some(Ok(_)));
     let input_ref = NodeRef::<leptos::html::Input>::new();
     let change_number = move |_| {

@@ -225,18 +225,7 @@ pub async fn bind_proven<F: BindingFlow + Sync>(
             .execute(&mut *tx)
             .await?;
     }
-    let old_masked = old.map(mask_e164).unwrap_or_else(|| "none".into());
-    let change = format!("{old_masked} -> {}", number.masked());
-    for entry in flow.events(&subject, old, &change) {
-        let event = AuditEvent::by(
-            request.principal,
-            now,
-            &request.meta.client_ip,
-            entry.action,
-            &entry.subject_account_id,
-        );
-        audit::record(&mut tx, event.detail(&entry.detail)).await?;
-    }
+    record_events(&mut tx, &request, flow, &subject, old, now).await?;
     // The account's own language; a change by someone else falls back to English, not to the
     // language of whoever made it.
     let fallback = if by_other {
@@ -263,11 +252,10 @@ pub async fn bind_proven<F: BindingFlow + Sync>(
     if by_other {
         let until = recovery::hold_until(services, now);
         notice.text.push(' ');
-        notice.text.push_str(&t_with(
-            locale,
-            "notice-recovery-hold",
-            &[("until", recovery::format_utc(until))],
-        ));
+        let until = [("until", recovery::format_utc(until))];
+        notice
+            .text
+            .push_str(&t_with(locale, "notice-recovery-hold", &until));
     }
     let changed = outbox::PhoneNotice {
         subject: &t(locale, "notice-phone-changed-subject"),
@@ -276,4 +264,28 @@ pub async fn bind_proven<F: BindingFlow + Sync>(
     outbox::enqueue_phone_changed(&mut tx, old, &notice.email, changed, now).await?;
     services.commit_and_wake(tx).await?;
     Ok(subject)
+}
+
+/// The flow's audit events of a binding, each with the change `old -> new` masked.
+async fn record_events<F: BindingFlow + Sync>(
+    tx: &mut Tx,
+    request: &Binding<'_>,
+    flow: &F,
+    subject: &F::Subject,
+    old: Option<&str>,
+    now: i64,
+) -> AppResult<()> {
+    let old_masked = old.map(mask_e164).unwrap_or_else(|| "none".into());
+    let change = format!("{old_masked} -> {}", request.number.masked());
+    for entry in flow.events(subject, old, &change) {
+        let event = AuditEvent::by(
+            request.principal,
+            now,
+            &request.meta.client_ip,
+            entry.action,
+            &entry.subject_account_id,
+        );
+        audit::record(tx, event.detail(&entry.detail)).await?;
+    }
+    Ok(())
 }

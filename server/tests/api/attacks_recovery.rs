@@ -104,13 +104,8 @@ async fn assert_partner_resets(
 
 /// The newest message queued for `to`, code or notice.
 async fn latest_body(app: &TestApp, to: &str) -> String {
-    let (body,): (String,) =
-        sqlx::query_as("SELECT body FROM outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1")
-            .bind(to)
-            .fetch_one(&app.services.db.pool)
-            .await
-            .unwrap();
-    body
+    let newest = app.bodies_to(to).await.into_iter().next();
+    newest.unwrap_or_else(|| panic!("no message to {to}"))
 }
 
 /// The administrator's RAM user rebinds the partner's number to the attacker's phone.

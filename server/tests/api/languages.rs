@@ -29,17 +29,6 @@ async fn language_of(app: &TestApp, account_id: &str) -> Option<String> {
     language
 }
 
-/// The bodies of the messages queued for `to`, newest first.
-async fn bodies_to(app: &TestApp, to: &str) -> Vec<String> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT body FROM outbox WHERE recipient = $1 ORDER BY id DESC")
-            .bind(to)
-            .fetch_all(&app.services.db.pool)
-            .await
-            .unwrap();
-    rows.into_iter().map(|(body,)| body).collect()
-}
-
 #[tokio::test]
 async fn a_page_speaks_the_language_the_browser_asks_for_and_the_cookie_wins() {
     let app = spawn().await;
@@ -111,15 +100,15 @@ async fn the_switch_is_kept_on_the_account_and_the_owners_codes_and_notices_foll
 
     // The identity code by SMS, and the notice of the change, are written in Chinese.
     app.identity_by_sms(&token, ALICE_PHONE).await;
-    let code_sms = bodies_to(&app, ALICE_PHONE).await.remove(0);
+    let code_sms = app.bodies_to(ALICE_PHONE).await.remove(0);
     assert!(code_sms.contains("您的验证码为"), "{code_sms}");
     assert!(code_sms.contains("修改手机号码前验证身份"), "{code_sms}");
     app.change_number(&token, NEW_CN).await.unwrap();
-    let notice = bodies_to(&app, ALICE_EMAIL).await.remove(0);
+    let notice = app.bodies_to(ALICE_EMAIL).await.remove(0);
     assert!(notice.contains("的手机号码已变更为"), "{notice}");
     // It still carries its undo link.
     assert!(notice.contains(app::ssr::undo::PATH), "{notice}");
-    let new_code: Vec<String> = bodies_to(&app, NEW_CN).await;
+    let new_code: Vec<String> = app.bodies_to(NEW_CN).await;
     assert!(
         new_code
             .iter()

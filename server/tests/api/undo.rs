@@ -20,13 +20,7 @@ const ACTION: &str = app::ssr::undo::ACTION;
 
 /// The token of the undo link in the newest message to `to` that has one.
 async fn undo_token(app: &TestApp, to: &str) -> Option<String> {
-    let bodies: Vec<(String,)> =
-        sqlx::query_as("SELECT body FROM outbox WHERE recipient = $1 ORDER BY id DESC")
-            .bind(to)
-            .fetch_all(&app.services.db.pool)
-            .await
-            .unwrap();
-    bodies.into_iter().find_map(|(body,)| {
+    app.bodies_to(to).await.into_iter().find_map(|body| {
         let (_, after) = body.split_once(app::ssr::undo::PATH)?;
         Some(after.chars().take(32).collect())
     })

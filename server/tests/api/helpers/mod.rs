@@ -334,6 +334,17 @@ impl TestApp {
             .await
     }
 
+    /// The bodies of the messages queued for `to`, codes and notices, newest first.
+    pub async fn bodies_to(&self, to: &str) -> Vec<String> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT body FROM outbox WHERE recipient = $1 ORDER BY id DESC")
+                .bind(to)
+                .fetch_all(&self.services.db.pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|(body,)| body).collect()
+    }
+
     /// Waits until the delivery worker has handed over every queued message (at most 5 s).
     pub async fn outbox_settled(&self) {
         let started = std::time::Instant::now();
